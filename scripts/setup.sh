@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every build, test and tool dependency of slm from Debian 12 packages.
+# Idempotent and non-interactive; nothing is downloaded at build or test time.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  clang libclang-rt-14-dev          # libFuzzer targets and the sanitizer build
+  # libraries
+  nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
+  libhwy-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libsqlite3-dev libedit-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # reference tools run on this machine (fixture scripts, conformance data)
+  python3 python3-numpy python3-nltk python3-absl
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The server's client test uses Node.js and npm; the machine image ships them
+# (Debian's nodejs conflicts with that install, so install it only where none is present).
+if ! command -v node >/dev/null 2>&1; then
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+echo "slm dependencies are installed."

@@ -1,0 +1,38 @@
+// slm: the command-line tool. Parses the verb and its options (CLI11), runs it, and turns every
+// slm::Error into a one-line message and exit code 1; usage errors exit with code 2.
+#include <CLI/CLI.hpp>
+#include <slm/error.h>
+
+#include <cstdio>
+#include <fmt/format.h>
+
+#include "verbs.inc"
+
+int main(int argc, char** argv) {
+    CLI::App app{"slm: small language models on your own machine: run, chat, serve, quantize, evaluate"};
+    app.set_version_flag("--version", "slm " SLM_VERSION);
+    app.require_subcommand(1);
+    app.fallthrough(false);
+    add_all_verbs(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::RuntimeError& e) {  // a verb's own exit code
+        return e.get_exit_code();
+    } catch (const CLI::ParseError& e) {
+        fmt::print(stderr, "slm: {} (see slm --help)\n", e.what());
+        return 2;
+    } catch (const slm::Error& e) {
+        fmt::print(stderr, "slm: error: {}\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "slm: internal error: {}\n", e.what());
+        return 3;
+    }
+    return 0;
+}
