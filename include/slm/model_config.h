@@ -1,0 +1,81 @@
+// ModelConfig: one struct for every architecture's hyperparameters, whatever the source
+// (config.json in transformers 4 or 5 form, or GGUF metadata). GenerationDefaults come from
+// generation_config.json (or are empty). ModelFiles opens a model path of any supported form.
+#pragma once
+
+#include <slm/tensor_source.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace slm {
+
+class GgufFile;
+
+struct RopeScaling {
+    std::string type = "default";  // default | linear | dynamic | llama3 | yarn
+    double factor = 1.0;
+    double low_freq_factor = 1.0;         // llama3
+    double high_freq_factor = 4.0;        // llama3
+    int original_max_position = 0;        // llama3, yarn
+    double attention_factor = 0.0;        // yarn (0: derived from factor)
+    double beta_fast = 32.0, beta_slow = 1.0;  // yarn
+};
+
+struct ModelConfig {
+    std::string architecture;   // HF model_type / GGUF general.architecture: llama, mistral, qwen2, …
+    int vocab_size = 0;
+    int hidden_size = 0;
+    int intermediate_size = 0;
+    int num_layers = 0;
+    int num_heads = 0;
+    int num_kv_heads = 0;
+    int head_dim = 0;           // hidden_size / num_heads unless the config says otherwise
+    int max_position = 0;       // context length the model was trained for
+    double rms_norm_eps = 1e-5;
+    double rope_theta = 10000.0;
+    RopeScaling rope_scaling;
+    bool tie_word_embeddings = false;
+    bool attention_bias = false;  // q/k/v projections have a bias (qwen2)
+    int sliding_window = 0;       // 0: full attention
+    std::string hidden_act = "silu";
+    int bos_token_id = -1;
+    std::vector<int> eos_token_ids;
+    std::string torch_dtype;      // dtype the weights were saved in, when the config says
+};
+
+struct GenerationDefaults {
+    std::optional<bool> do_sample;
+    std::optional<double> temperature, top_p, min_p, typical_p, repetition_penalty;
+    std::optional<int> top_k, max_new_tokens, max_length;
+    std::vector<int> eos_token_ids;
+};
+
+// Where a model's pieces come from. `naming` tells the tensor-name table to use.
+enum class TensorNaming { hf, gguf };
+
+struct ModelFiles {
+    std::string path;                 // what the user named: an HF directory or a .gguf file
+    ModelConfig config;
+    GenerationDefaults generation;
+    std::unique_ptr<TensorSource> tensors;
+    TensorNaming naming = TensorNaming::hf;
+    const GgufFile* gguf = nullptr;   // set when the model is a GGUF file (owned by `tensors`)
+    std::string tokenizer_json;       // path of tokenizer.json, empty when absent
+    std::string tokenizer_config_json;  // path of tokenizer_config.json, empty when absent
+    std::string chat_template;        // the model's own template, empty when it has none
+    int64_t file_bytes = 0;           // total size of the weight files
+
+    // Opens a GGUF file, a safetensors file, or an HF directory (config.json + *.safetensors,
+    // sharded or not); throws slm::Error naming the missing or malformed file or field.
+    static ModelFiles open(const std::string& path);
+};
+
+// Parsers, exposed for tests and fuzzing. `source` names the file in errors.
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& source);
+GenerationDefaults parse_generation_config(const std::string& json_text, const std::string& source);
+ModelConfig config_from_gguf(const GgufFile& gguf);
+
+}  // namespace slm
