@@ -1,0 +1,64 @@
+// CPU kernels: the fixed set of ops the transformer forward is written against (DESIGN.md,
+// Backend). Each op has a scalar reference (namespace slm::kernels::ref) that defines its meaning
+// and a fast version (namespace slm::kernels) tested against it. Activations are f32, row-major;
+// weights may be of any DType with a to_float in the table. `pool` may be null (one thread).
+#pragma once
+
+#include <slm/tensor.h>
+#include <slm/thread_pool.h>
+
+#include <cstdint>
+
+namespace slm::kernels {
+
+// y[t, n] = sum_k W[n, k] * x[t, k]  for t < T.  W: [N, K] any dtype; x: [T, K]; y: [T, N].
+void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
+
+// out[t, :] = row ids[t] of the embedding table E: [V, D] any dtype, converted to f32.
+void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, ThreadPool* pool);
+
+// out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * w   (w: f32 [D]); out may alias x.
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, ThreadPool* pool);
+
+// How rotary embedding pairs dimensions: `neox` rotates (i, i + d/2) (Hugging Face's
+// rotate_half, Qwen2, GGUF qwen2); `normal` rotates (2i, 2i + 1) (GGUF llama, whose q/k weights
+// llama.cpp's converter permuted). Both give the same result on their own weight layout.
+enum class RopeMode { normal, neox };
+
+// Rotates x: [T, H, Dh] in place. Angle for pair i at position p: p * inv_freq[i]
+// (inv_freq: [Dh/2], scaling already folded in); cos and sin are multiplied by `mscale` (yarn).
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const int32_t* positions, const float* inv_freq,
+          float mscale, RopeMode mode, ThreadPool* pool);
+
+// Causal attention of T query tokens over a KV cache of one sequence.
+// q: [T, H, Dh]; k_cache, v_cache: [S, Hkv, Dh] of dtype f32 or f16 (cache_dtype), holding
+// positions 0..S-1; query t sees cache positions j with j <= q_pos[t] and, when window > 0,
+// j > q_pos[t] - window. Head h reads kv head h / (H / Hkv). out: [T, H, Dh].
+void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
+               const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window,
+               float scale, float* out, ThreadPool* pool);
+
+// out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).  n elements.
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool);
+
+// y[i] += x[i]; and y[t, :] += b for a bias b of length D over T rows.
+void add(float* y, const float* x, int64_t n);
+void add_bias(float* y, const float* b, int64_t T, int64_t D);
+
+// In-place softmax of each of the T rows of length n.
+void softmax(float* x, int64_t T, int64_t n);
+
+namespace ref {
+void matmul(const Tensor& W, const float* x, int64_t T, float* y);
+void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out);
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out);
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const int32_t* positions, const float* inv_freq,
+          float mscale, RopeMode mode);
+void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
+               const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window,
+               float scale, float* out);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out);
+void softmax(float* x, int64_t T, int64_t n);
+}  // namespace ref
+
+}  // namespace slm::kernels
