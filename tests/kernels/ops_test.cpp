@@ -1,0 +1,149 @@
+// Each public (fast) kernel compared with its scalar reference on random data and edge-case
+// shapes: one token (decode), odd sizes, grouped-query ratios, sliding windows, f16 caches.
+#include <slm/half.h>
+#include <slm/kernels.h>
+
+#include "kernels/random_data.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace slm::kernels {
+namespace {
+
+using test::random_floats;
+using test::random_weights;
+using test::relative_max_error;
+
+// Activations of quantized weights are rounded to 8 bits (as llama.cpp does): each element's
+// error is at most 1/254 of its block's largest magnitude, which over a dot product of random
+// signs stays below ~1% of the result's scale. Float weights keep f32 activations.
+double matmul_tolerance(DType t) { return is_quantized(t) ? 2e-2 : 1e-5; }
+
+class MatmulMatchesReference : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
+    const DType dtype = GetParam();
+    if (traits(dtype).from_float == nullptr) GTEST_SKIP() << name(dtype) << " has no reference quantizer yet";
+    const int64_t block = traits(dtype).block_size;
+    ThreadPool pool(2);
+    struct Shape { int64_t N, K, T; };
+    const int64_t k_big = std::max<int64_t>(block * 8, 512);
+    for (Shape s : {Shape{1, block, 1}, Shape{7, block * 3, 1}, Shape{33, k_big, 1}, Shape{65, k_big, 5},
+                    Shape{130, block * 2, 17}, Shape{64, k_big, 64}}) {
+        OwnedTensor W = random_weights(dtype, s.N, s.K, uint32_t(s.N * 31 + s.K));
+        const std::vector<float> x = random_floats(size_t(s.T * s.K), uint32_t(s.T + 7));
+        std::vector<float> y_ref(size_t(s.T * s.N)), y_fast(y_ref.size()), y_one(y_ref.size());
+        ref::matmul(W.tensor, x.data(), s.T, y_ref.data());
+        matmul(W.tensor, x.data(), s.T, y_fast.data(), &pool);
+        matmul(W.tensor, x.data(), s.T, y_one.data(), nullptr);
+        EXPECT_LT(relative_max_error(y_fast, y_ref), matmul_tolerance(dtype))
+            << name(dtype) << " N=" << s.N << " K=" << s.K << " T=" << s.T;
+        EXPECT_EQ(y_fast, y_one) << "result depends on the thread count";
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
+                         ::testing::Values(DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k,
+                                           DType::q5_k, DType::q6_k),
+                         [](const auto& info) { return std::string(name(info.param)); });
+
+TEST(KernelsFast, GetRowsMatchesReference) {
+    ThreadPool pool(2);
+    for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0}) {
+        OwnedTensor E = random_weights(dtype, 50, 64, 5);
+        const int32_t ids[5] = {0, 49, 7, 7, 23};
+        std::vector<float> a(5 * 64), b(5 * 64);
+        ref::get_rows(E.tensor, ids, 5, a.data());
+        get_rows(E.tensor, ids, 5, b.data(), &pool);
+        EXPECT_EQ(a, b) << name(dtype);
+    }
+}
+
+TEST(KernelsFast, RmsNormMatchesReferenceInPlaceToo) {
+    ThreadPool pool(2);
+    for (int64_t D : {1, 7, 64, 2048, 2051}) {
+        for (int64_t T : {1, 3}) {
+            const std::vector<float> x = random_floats(size_t(T * D), uint32_t(D)), w = random_floats(size_t(D), 9);
+            std::vector<float> a(x.size()), b = x;
+            ref::rms_norm(x.data(), w.data(), T, D, 1e-5f, a.data());
+            rms_norm(b.data(), w.data(), T, D, 1e-5f, b.data(), &pool);
+            EXPECT_LT(relative_max_error(b, a), 1e-5) << "D=" << D << " T=" << T;
+        }
+    }
+}
+
+TEST(KernelsFast, RopeMatchesReferenceInBothModes) {
+    ThreadPool pool(2);
+    for (RopeMode mode : {RopeMode::normal, RopeMode::neox}) {
+        for (int64_t Dh : {2, 64, 128}) {
+            const int64_t T = 5, H = 3;
+            std::vector<float> inv_freq(size_t(Dh / 2));
+            for (int64_t i = 0; i < Dh / 2; ++i) inv_freq[size_t(i)] = std::pow(10000.0f, -2.0f * float(i) / float(Dh));
+            const int32_t pos[T] = {0, 1, 17, 1000, 32767};
+            const std::vector<float> x = random_floats(size_t(T * H * Dh), 11);
+            std::vector<float> a = x, b = x;
+            ref::rope(a.data(), T, H, Dh, pos, inv_freq.data(), 1.1f, mode);
+            rope(b.data(), T, H, Dh, pos, inv_freq.data(), 1.1f, mode, &pool);
+            EXPECT_LT(relative_max_error(b, a), 1e-5) << "Dh=" << Dh;
+        }
+    }
+}
+
+struct AttentionCase {
+    int64_t T, H, Hkv, Dh, S;
+    int window;
+    DType cache;
+};
+
+TEST(KernelsFast, AttentionMatchesReference) {
+    ThreadPool pool(2);
+    for (AttentionCase c : {AttentionCase{1, 4, 4, 64, 1, 0, DType::f32}, AttentionCase{1, 8, 2, 64, 37, 0, DType::f16},
+                            AttentionCase{7, 6, 1, 32, 7, 0, DType::f16}, AttentionCase{5, 4, 2, 64, 300, 16, DType::f16},
+                            AttentionCase{33, 14, 2, 64, 33, 0, DType::f32},
+                            AttentionCase{70, 32, 4, 128, 300, 0, DType::f16}}) {
+        const std::vector<float> q = random_floats(size_t(c.T * c.H * c.Dh), 21);
+        const std::vector<float> kf = random_floats(size_t(c.S * c.Hkv * c.Dh), 22);
+        const std::vector<float> vf = random_floats(size_t(c.S * c.Hkv * c.Dh), 23);
+        std::vector<uint16_t> kh(kf.size()), vh(vf.size());
+        for (size_t i = 0; i < kf.size(); ++i) kh[i] = f32_to_f16(kf[i]), vh[i] = f32_to_f16(vf[i]);
+        const void* k = c.cache == DType::f16 ? static_cast<const void*>(kh.data()) : kf.data();
+        const void* v = c.cache == DType::f16 ? static_cast<const void*>(vh.data()) : vf.data();
+        // The queries are the last T positions of the cache (a prompt chunk or one decode step).
+        std::vector<int32_t> pos(size_t(c.T));
+        for (int64_t t = 0; t < c.T; ++t) pos[size_t(t)] = int32_t(c.S - c.T + t);
+        const float scale = 1.0f / std::sqrt(float(c.Dh));
+        std::vector<float> a(q.size()), b(q.size());
+        ref::attention(q.data(), c.T, c.H, c.Hkv, c.Dh, k, v, c.cache, c.S, pos.data(), c.window, scale, a.data());
+        attention(q.data(), c.T, c.H, c.Hkv, c.Dh, k, v, c.cache, c.S, pos.data(), c.window, scale, b.data(), &pool);
+        EXPECT_LT(relative_max_error(b, a), 1e-4) << "T=" << c.T << " H=" << c.H << " Hkv=" << c.Hkv << " S=" << c.S;
+    }
+}
+
+TEST(KernelsFast, SiluMulSoftmaxAddMatchReference) {
+    ThreadPool pool(2);
+    for (int64_t n : {1, 15, 5632, 10001}) {
+        const std::vector<float> g = random_floats(size_t(n), 31, 4.0f), u = random_floats(size_t(n), 32);
+        std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+        ref::silu_mul(g.data(), u.data(), n, a.data());
+        silu_mul(g.data(), u.data(), n, b.data(), &pool);
+        EXPECT_LT(relative_max_error(b, a), 1e-5) << "n=" << n;
+
+        std::vector<float> s1 = random_floats(size_t(n) * 2, 33, 5.0f), s2 = s1;
+        ref::softmax(s1.data(), 2, n);
+        softmax(s2.data(), 2, n);
+        EXPECT_LT(relative_max_error(s2, s1), 1e-5) << "n=" << n;
+
+        std::vector<float> y = g;
+        add(y.data(), u.data(), n);
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(y[size_t(i)], g[size_t(i)] + u[size_t(i)]);
+    }
+    std::vector<float> y = {1, 2, 3, 4, 5, 6};
+    const float bias[3] = {10, 20, 30};
+    add_bias(y.data(), bias, 2, 3);
+    EXPECT_EQ(y, (std::vector<float>{11, 22, 33, 14, 25, 36}));
+}
+
+}  // namespace
+}  // namespace slm::kernels
