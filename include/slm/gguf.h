@@ -110,9 +110,12 @@ public:
     void set(std::string key, GgufValue value);  // replaces an existing key in place
     void remove(std::string_view key);
     void add_tensor(std::string name, DType dtype, std::vector<int64_t> shape, const void* data);
-    // Copies every key and tensor of `file` (for round trips and re-quantization).
+    // Copies the version, every key and every tensor of `file` (round trips, re-quantization);
+    // the tensors stay views into `file`, which must outlive the write.
     void copy_from(const GgufFile& file);
     void write(const std::string& path) const;
+    // The file's bytes in memory (tests and fuzzing; a model's data is copied).
+    std::string serialize() const;
     // Helpers for building values.
     static GgufValue str(std::string s);
     static GgufValue u32(uint32_t v);
@@ -130,6 +133,8 @@ private:
         std::vector<int64_t> shape;
         const void* data;
     };
+    uint64_t alignment() const;  // general.alignment, validated, or 32
+    template <typename Sink> void write_to(Sink& sink) const;
     uint32_t version_;
     std::vector<GgufKeyValue> kv_;
     std::vector<PendingTensor> tensors_;
