@@ -1,6 +1,7 @@
 // Reference quantize/dequantize of the k-quants (q2_k q3_k q4_k q5_k q6_k q8_k): 256-element
 // super-blocks of 16 or 32-element groups with quantized per-group scales. Bit-exact with ggml's
 // quantize_row_*_ref / dequantize_row_* (the scale searches are in scale_search.cpp).
+#include "quant/exact_float.h"
 #include "quant/blocks.h"
 #include "quant/scale_search.h"
 

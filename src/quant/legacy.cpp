@@ -1,5 +1,6 @@
 // Reference quantize/dequantize of the legacy 32-element block types q4_0 q4_1 q5_0 q5_1 q8_0
 // q8_1: the scalar truth the fast kernels are tested against, bit-exact with ggml's *_ref rules.
+#include "quant/exact_float.h"
 #include "quant/blocks.h"
 
 #include <slm/half.h>

@@ -1,6 +1,7 @@
 // NF4 reference quantize/dequantize: the row form BlockNF4 and bitsandbytes' double-quantized
 // checkpoint layout, with the code-book rounding of bitsandbytes (nearest level by midpoints,
 // values scaled by the reciprocal of the block absmax and clamped to [-1, 1]).
+#include "quant/exact_float.h"
 #include "quant/nf4.h"
 
 #include "quant/blocks.h"

@@ -1,7 +1,7 @@
 // The scale searches behind the k-quant reference quantizers. The order of every float
 // operation matters here (files must be bit-identical with llama.cpp's), so expressions are kept
-// in the association ggml evaluates them in, and this file must not be built with fused
-// multiply-add contraction (C++20 ISO mode defaults to -ffp-contract=off on GCC and Clang).
+// in the association ggml evaluates them in, and contraction into fused multiply-adds is off.
+#include "quant/exact_float.h"
 #include "quant/scale_search.h"
 
 #include <algorithm>
