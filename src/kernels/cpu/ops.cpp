@@ -4,7 +4,6 @@
 
 #include "kernels/cpu/reference/row_to_float.h"
 
-#include <vector>
 
 namespace slm::kernels {
 namespace {
@@ -17,23 +16,6 @@ void for_rows(ThreadPool* pool, int64_t n, Fn&& fn, int64_t grain = 1) {
 }
 
 }  // namespace
-
-void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
-    const ToFloatFn to_float = detail::to_float_or_throw(W.dtype, "matmul");
-    const int64_t N = W.rows(), K = W.row_length();
-    for_rows(pool, N, [&](int64_t begin, int64_t end) {
-        std::vector<float> row(static_cast<size_t>(K));
-        for (int64_t n = begin; n < end; ++n) {
-            to_float(W.row(n), row.data(), K);
-            for (int64_t t = 0; t < T; ++t) {
-                const float* xt = x + t * K;
-                float sum = 0;
-                for (int64_t k = 0; k < K; ++k) sum += row[size_t(k)] * xt[k];
-                y[t * N + n] = sum;
-            }
-        }
-    });
-}
 
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, ThreadPool* pool) {
     const int64_t D = E.row_length();

@@ -1,0 +1,84 @@
+// matmul y = x W^T for any weight dtype: activations converted once to the weight type's
+// ActFormat (8-bit blocks for quantized weights), then output rows split across the pool, each
+// thread walking row tiles x token groups so that a weight row is unpacked once per 4 tokens
+// and stays in L1 while the token tile's activations stay in L2.
+#include <slm/kernels.h>
+
+#include "kernels/cpu/reference/row_to_float.h"
+#include "kernels/cpu/row_dot.h"
+#include "kernels/cpu/scratch.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace slm::kernels {
+namespace {
+
+constexpr int64_t kTokenTile = 64;  // tokens whose activations are reused across a row tile
+constexpr int64_t kRowTile = 16;    // weight rows kept hot while a token tile streams past
+
+template <typename Fn>
+void run_split(ThreadPool* pool, int64_t n, Fn&& fn) {
+    if (pool == nullptr) fn(int64_t(0), n);
+    else pool->parallel_for(n, fn);
+}
+
+// Weights without a row dot kernel (q5_0, nf4, ...): each row converted to f32 by the table.
+void matmul_by_conversion(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
+    const ToFloatFn to_float = detail::to_float_or_throw(W.dtype, "matmul");
+    const int64_t N = W.rows(), K = W.row_length();
+    run_split(pool, N, [&](int64_t begin, int64_t end) {
+        std::vector<float> row(static_cast<size_t>(K));
+        for (int64_t n = begin; n < end; ++n) {
+            to_float(W.row(n), row.data(), K);
+            for (int64_t t = 0; t < T; ++t) {
+                float sum = 0;
+                for (int64_t k = 0; k < K; ++k) sum += row[size_t(k)] * x[t * K + k];
+                y[t * N + n] = sum;
+            }
+        }
+    });
+}
+
+}  // namespace
+
+void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
+    const int64_t N = W.rows(), K = W.row_length();
+    const size_t x_stride = activation_row_bytes(kernel.act, K);
+    const void* act = x;
+    if (kernel.act != ActFormat::f32) {
+        auto* quantized = static_cast<uint8_t*>(scratch(x_stride * size_t(T)));
+        auto quantize_rows = [&](int64_t begin, int64_t end) {
+            for (int64_t t = begin; t < end; ++t) quantize_activation_row(kernel.act, x + t * K, K, quantized + size_t(t) * x_stride);
+        };
+        if (T >= 4) run_split(pool, T, quantize_rows);
+        else quantize_rows(0, T);
+        act = quantized;
+    }
+    const auto* act_bytes = static_cast<const uint8_t*>(act);
+    const size_t w_stride = W.row_bytes();
+    const auto* w_bytes = static_cast<const uint8_t*>(W.data);
+    run_split(pool, N, [&](int64_t n_begin, int64_t n_end) {
+        float out[kMaxDotRows];
+        for (int64_t t0 = 0; t0 < T; t0 += kTokenTile) {
+            const int64_t t_end = std::min(T, t0 + kTokenTile);
+            for (int64_t n0 = n_begin; n0 < n_end; n0 += kRowTile) {
+                const int64_t n_tile_end = std::min(n_end, n0 + kRowTile);
+                for (int64_t t = t0; t < t_end; t += kMaxDotRows) {
+                    const int R = int(std::min<int64_t>(kMaxDotRows, t_end - t));
+                    for (int64_t n = n0; n < n_tile_end; ++n) {
+                        kernel.fn(K, w_bytes + size_t(n) * w_stride, act_bytes + size_t(t) * x_stride, x_stride, R, out);
+                        for (int r = 0; r < R; ++r) y[(t + r) * N + n] = out[r];
+                    }
+                }
+            }
+        }
+    });
+}
+
+void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
+    if (const RowDot* kernel = row_dot(W.dtype, best_isa())) matmul_with(*kernel, W, x, T, y, pool);
+    else matmul_by_conversion(W, x, T, y, pool);
+}
+
+}  // namespace slm::kernels

@@ -1,0 +1,270 @@
+// AVX2 + FMA + F16C row dot products. Integer types: u8 x s8 products with vpmaddubsw summed to
+// int32 (vpmaddwd), one float multiply-add per block with the combined scale. Compiled for that
+// target by the pragma below whatever the build flags; called only where isa_supported(avx2).
+#if defined(__x86_64__)
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+#endif
+
+#include "kernels/cpu/kquant_scales.h"
+#include "kernels/cpu/row_dot.h"
+#include "quant/blocks.h"
+
+namespace slm::kernels {
+
+#if defined(__x86_64__)
+namespace {
+
+using namespace quant;
+
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Sum of pairs of u8 x s8 products widened to 8 int32 lanes.
+inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// The 32 nibbles of 16 bytes in element order: low nibbles first (elements 0..15), then high.
+inline __m256i unpack_nibbles_32(const uint8_t* p) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+template <typename ABlock>
+inline const ABlock* act_row(const void* x, size_t stride, int r) {
+    return reinterpret_cast<const ABlock*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
+}
+
+template <int R>
+void dot_q8_0(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+    const auto* wb = static_cast<const BlockQ8_0*>(w);
+    const ActBlock32* xr[R];
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock32>(x, stride, r), acc[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < K / 32; ++b) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs));
+        const __m256i q_abs = _mm256_sign_epi8(q, q);
+        const float dw = half_to_float(wb[b].d);
+        for (int r = 0; r < R; ++r) {
+            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[r][b].qs));
+            const __m256i p = dot_u8_s8(q_abs, _mm256_sign_epi8(a, q));
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[r][b].d), _mm256_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);
+}
+
+template <int R>
+void dot_q4_0(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+    const auto* wb = static_cast<const BlockQ4_0*>(w);
+    const ActBlock32* xr[R];
+    __m256 acc[R];
+    float offset[R];
+    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock32>(x, stride, r), acc[r] = _mm256_setzero_ps(), offset[r] = 0;
+    for (int64_t b = 0; b < K / 32; ++b) {
+        const __m256i q = unpack_nibbles_32(wb[b].qs);
+        const float dw = half_to_float(wb[b].d);
+        for (int r = 0; r < R; ++r) {
+            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[r][b].qs));
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[r][b].d), _mm256_cvtepi32_ps(dot_u8_s8(q, a)), acc[r]);
+            offset[r] += dw * xr[r][b].sum;
+        }
+    }
+    for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]) - 8.0f * offset[r];
+}
+
+// q4_k and q5_k: per 64 elements, one 32-byte load of nibbles gives two sub-blocks.
+template <bool kFifthBit, typename Block, int R>
+void dot_q45_k(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+    const auto* wb = static_cast<const Block*>(w);
+    const ActBlock256* xr[R];
+    __m256 acc[R];
+    float mins[R];
+    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock256>(x, stride, r), acc[r] = _mm256_setzero_ps(), mins[r] = 0;
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (int64_t b = 0; b < K / 256; ++b) {
+        const Block& blk = wb[b];
+        uint8_t scale[8], min[8];
+        for (int j = 0; j < 8; ++j) kquant_scale_min(j, blk.scales, &scale[j], &min[j]);
+        __m256i sum[R];
+        for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
+        [[maybe_unused]] __m256i high_bits;
+        if constexpr (kFifthBit) high_bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
+        for (int j = 0; j < 4; ++j) {
+            const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
+            __m256i q_lo = _mm256_and_si256(bytes, low4);
+            __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+            if constexpr (kFifthBit) {
+                const __m256i one = _mm256_set1_epi8(1);
+                q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * j), one), 4));
+                q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * j + 1), one), 4));
+            }
+            const __m256i s_lo = _mm256_set1_epi16(scale[2 * j]), s_hi = _mm256_set1_epi16(scale[2 * j + 1]);
+            for (int r = 0; r < R; ++r) {
+                const int8_t* a = xr[r][b].qs + 64 * j;
+                const __m256i p_lo = _mm256_maddubs_epi16(q_lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
+                const __m256i p_hi = _mm256_maddubs_epi16(q_hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32)));
+                sum[r] = _mm256_add_epi32(sum[r], _mm256_add_epi32(_mm256_madd_epi16(p_lo, s_lo), _mm256_madd_epi16(p_hi, s_hi)));
+            }
+        }
+        const float d = half_to_float(blk.d), dmin = half_to_float(blk.dmin);
+        for (int r = 0; r < R; ++r) {
+            const ActBlock256& a = xr[r][b];
+            int sum_min = 0;
+            for (int j = 0; j < 8; ++j) sum_min += int(min[j]) * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(sum[r]), acc[r]);
+            mins[r] += dmin * a.d * float(sum_min);
+        }
+    }
+    for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]) - mins[r];
+}
+
+template <int R>
+void dot_q6_k(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+    const auto* wb = static_cast<const BlockQ6_K*>(w);
+    const ActBlock256* xr[R];
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock256>(x, stride, r), acc[r] = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(0x30);
+    for (int64_t b = 0; b < K / 256; ++b) {
+        const BlockQ6_K& blk = wb[b];
+        __m256i sum[R];
+        for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
+        for (int half = 0; half < 2; ++half) {
+            const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * half));
+            const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * half + 32));
+            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * half));
+            // The four 32-element parts of this half, 6-bit values 0..63 (the -32 comes later).
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(la, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), two_bits)),
+                _mm256_or_si256(_mm256_and_si256(lb, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), two_bits)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), low4), _mm256_and_si256(h, two_bits)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), low4),
+                                _mm256_and_si256(_mm256_srli_epi16(h, 2), two_bits))};
+            for (int part = 0; part < 4; ++part) {
+                const int g = 8 * half + 2 * part;  // the part's two 16-element scale groups
+                const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(blk.scales[g + 1]), _mm_set1_epi16(blk.scales[g]));
+                for (int r = 0; r < R; ++r) {
+                    const int8_t* a = xr[r][b].qs + 128 * half + 32 * part;
+                    const __m256i p = _mm256_maddubs_epi16(q[part], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
+                    sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(p, scales));
+                }
+            }
+        }
+        const float d = half_to_float(blk.d);
+        for (int r = 0; r < R; ++r) {
+            const ActBlock256& a = xr[r][b];
+            int offset = 0;
+            for (int g = 0; g < 16; ++g) offset += int(blk.scales[g]) * a.bsums[g];
+            const __m256i corrected = _mm256_sub_epi32(sum[r], _mm256_setr_epi32(32 * offset, 0, 0, 0, 0, 0, 0, 0));
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(corrected), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);
+}
+
+// Float weights against f32 activations, 16 elements per step; Load converts 8 weights to f32.
+template <typename Load, int R>
+void dot_float(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+    const float* xr[R];
+    __m256 acc0[R], acc1[R];
+    for (int r = 0; r < R; ++r) {
+        xr[r] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
+        acc0[r] = acc1[r] = _mm256_setzero_ps();
+    }
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        const __m256 w0 = Load::eight(w, k), w1 = Load::eight(w, k + 8);
+        for (int r = 0; r < R; ++r) {
+            acc0[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr[r] + k), acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr[r] + k + 8), acc1[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        float sum = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+        for (int64_t t = k; t < K; ++t) sum += Load::one(w, t) * xr[r][t];
+        out[r] = sum;
+    }
+}
+
+struct LoadF32 {
+    static __m256 eight(const void* w, int64_t k) { return _mm256_loadu_ps(static_cast<const float*>(w) + k); }
+    static float one(const void* w, int64_t k) { return static_cast<const float*>(w)[k]; }
+};
+struct LoadF16 {
+    static __m256 eight(const void* w, int64_t k) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + k)));
+    }
+    static float one(const void* w, int64_t k) { return _cvtsh_ss(static_cast<const uint16_t*>(w)[k]); }
+};
+struct LoadBF16 {
+    static __m256 eight(const void* w, int64_t k) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + k));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    static float one(const void* w, int64_t k) {
+        const uint32_t bits = uint32_t(static_cast<const uint16_t*>(w)[k]) << 16;
+        float f;
+        __builtin_memcpy(&f, &bits, 4);
+        return f;
+    }
+};
+
+// Turns a kernel templated on R into a RowDotFn choosing R at run time.
+template <template <int> class Kernel>
+void by_rows(int64_t K, const void* w, const void* x, size_t stride, int R, float* out) {
+    switch (R) {
+    case 1: Kernel<1>::run(K, w, x, stride, out); return;
+    case 2: Kernel<2>::run(K, w, x, stride, out); return;
+    case 3: Kernel<3>::run(K, w, x, stride, out); return;
+    default: Kernel<4>::run(K, w, x, stride, out); return;
+    }
+}
+static_assert(kMaxDotRows == 4);
+
+template <int R> struct Q8_0 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q8_0<R>(K, w, x, s, o); } };
+template <int R> struct Q4_0 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q4_0<R>(K, w, x, s, o); } };
+template <int R> struct Q4_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q45_k<false, BlockQ4_K, R>(K, w, x, s, o); } };
+template <int R> struct Q5_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q45_k<true, BlockQ5_K, R>(K, w, x, s, o); } };
+template <int R> struct Q6_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q6_k<R>(K, w, x, s, o); } };
+template <int R> struct F32 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_float<LoadF32, R>(K, w, x, s, o); } };
+template <int R> struct F16 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_float<LoadF16, R>(K, w, x, s, o); } };
+template <int R> struct BF16 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_float<LoadBF16, R>(K, w, x, s, o); } };
+
+const RowDot kF32{ActFormat::f32, by_rows<F32>};
+const RowDot kF16{ActFormat::f32, by_rows<F16>};
+const RowDot kBF16{ActFormat::f32, by_rows<BF16>};
+const RowDot kQ8_0{ActFormat::q8_32, by_rows<Q8_0>};
+const RowDot kQ4_0{ActFormat::q8_32, by_rows<Q4_0>};
+const RowDot kQ4_K{ActFormat::q8_256, by_rows<Q4_K>};
+const RowDot kQ5_K{ActFormat::q8_256, by_rows<Q5_K>};
+const RowDot kQ6_K{ActFormat::q8_256, by_rows<Q6_K>};
+
+}  // namespace
+
+const RowDot* row_dot_avx2(DType t) {
+    switch (t) {
+    case DType::f32: return &kF32;
+    case DType::f16: return &kF16;
+    case DType::bf16: return &kBF16;
+    case DType::q8_0: return &kQ8_0;
+    case DType::q4_0: return &kQ4_0;
+    case DType::q4_k: return &kQ4_K;
+    case DType::q5_k: return &kQ5_K;
+    case DType::q6_k: return &kQ6_K;
+    default: return nullptr;
+    }
+}
+#else
+const RowDot* row_dot_avx2(DType) { return nullptr; }
+#endif
+
+}  // namespace slm::kernels
