@@ -29,17 +29,6 @@ int count_below(const float* mid, int size, float v) {
     return int(std::lower_bound(mid, mid + size, v) - mid);
 }
 
-// torch.linspace(start, end, steps) in float32 on the CPU: the first half counts up from start,
-// the second half down from end, with step = (end - start) / (steps - 1).
-std::vector<float> linspace_f32(float start, float end, int steps) {
-    std::vector<float> out(static_cast<size_t>(steps));
-    const float step = (end - start) / float(steps - 1);
-    const int halfway = steps / 2;
-    for (int i = 0; i < steps; ++i)
-        out[size_t(i)] = i < halfway ? start + step * float(i) : end - step * float(steps - i - 1);
-    return out;
-}
-
 // Scales `x` (one block) by the reciprocal of its absmax and returns the nearest-level codes.
 template <size_t N>
 void encode_block(const float* x, int n, float absmax, const std::array<float, N>& code, uint8_t* codes) {
@@ -65,7 +54,7 @@ void pack_pairs(const uint8_t* codes, int n, uint8_t* out) {
 // Double quantization: absmax - offset in blocks of 256 with the dynamic 8-bit map (bitsandbytes'
 // quantize_blockwise; a final partial block is scaled by division by its clamped absmax).
 void quantize_absmax(BnbNf4& t, const std::vector<float>& absmax) {
-    const auto& map = dynamic_map_8bit();
+    const auto& map = t.nested_quant_map;
     const auto mid = midpoints_of(map);
     const size_t count = absmax.size();
     std::vector<float> centered(count);
@@ -136,25 +125,56 @@ const std::array<float, 16>& nf4_code_book() {
 
 const std::array<float, 256>& dynamic_map_8bit() {
     // create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8): for exponent i = 0..6,
-    // 2^i midpoints of linspace(0.1, 1, 2^i + 1) times 10^(i-6), with both signs; plus 0 and 1.
-    static const std::array<float, 256> map = [] {
-        std::vector<float> data;
-        for (int i = 0; i < 7; ++i) {
-            const auto bounds = linspace_f32(0.1f, 1.0f, (1 << i) + 1);
-            const float scale = float(std::pow(10.0, double(i - 6)));
-            for (size_t k = 0; k + 1 < bounds.size(); ++k) {
-                const float mean = (bounds[k] + bounds[k + 1]) / 2.0f;
-                data.push_back(scale * mean);
-                data.push_back(-(scale * mean));
-            }
-        }
-        data.push_back(0.0f);
-        data.push_back(1.0f);
-        std::sort(data.begin(), data.end());
-        std::array<float, 256> out{};
-        std::copy(data.begin(), data.end(), out.begin());
-        return out;
-    }();
+    // the 2^i midpoints of linspace(0.1, 1, 2^i + 1) times 10^(i-6), with both signs, plus 0 and 1.
+    // The float32 values depend on how torch rounds linspace on the CPU that made them (a few
+    // entries move by an ulp between scalar and vector code), so the table is the one bitsandbytes
+    // produced with torch 2.11 on x86-64 (tests/fixtures/quant/nf4/nested_quant_map.f32). Files
+    // carry their own map (`nested_quant_map`), which BnbNf4 keeps.
+    static const std::array<float, 256> map = {
+        -0x1.fc6666p-1f, -0x1.f53334p-1f, -0x1.eep-1f, -0x1.e6ccccp-1f, -0x1.df999ap-1f, -0x1.d86666p-1f,
+        -0x1.d13334p-1f, -0x1.cap-1f, -0x1.c2ccccp-1f, -0x1.bb999ap-1f, -0x1.b46666p-1f, -0x1.ad3334p-1f,
+        -0x1.a6p-1f, -0x1.9eccccp-1f, -0x1.97999ap-1f, -0x1.906666p-1f, -0x1.893334p-1f, -0x1.82p-1f,
+        -0x1.7accccp-1f, -0x1.73999ap-1f, -0x1.6c6668p-1f, -0x1.653334p-1f, -0x1.5ep-1f, -0x1.56ccccp-1f,
+        -0x1.4f999ap-1f, -0x1.486668p-1f, -0x1.413334p-1f, -0x1.3ap-1f, -0x1.32ccccp-1f, -0x1.2b999ap-1f,
+        -0x1.246668p-1f, -0x1.1d3334p-1f, -0x1.16p-1f, -0x1.0eccccp-1f, -0x1.079998p-1f, -0x1.006666p-1f,
+        -0x1.f26664p-2f, -0x1.e4p-2f, -0x1.d59998p-2f, -0x1.c73334p-2f, -0x1.b8ccccp-2f, -0x1.aa6666p-2f,
+        -0x1.9cp-2f, -0x1.8d9998p-2f, -0x1.7f3334p-2f, -0x1.70ccccp-2f, -0x1.626666p-2f, -0x1.54p-2f,
+        -0x1.459998p-2f, -0x1.373334p-2f, -0x1.28ccccp-2f, -0x1.1a6668p-2f, -0x1.0cp-2f, -0x1.fb3332p-3f,
+        -0x1.de6666p-3f, -0x1.c1999ap-3f, -0x1.a4ccccp-3f, -0x1.88p-3f, -0x1.6b3334p-3f, -0x1.4e6666p-3f,
+        -0x1.31999ap-3f, -0x1.14ccccp-3f, -0x1.fp-4f, -0x1.b66668p-4f, -0x1.93d70ap-4f, -0x1.8851eep-4f,
+        -0x1.7ccccep-4f, -0x1.7147aep-4f, -0x1.65c29p-4f, -0x1.5a3d7p-4f, -0x1.4eb854p-4f, -0x1.433334p-4f,
+        -0x1.37ae14p-4f, -0x1.2c28f6p-4f, -0x1.20a3d6p-4f, -0x1.151ebap-4f, -0x1.09999ap-4f, -0x1.fc28f6p-5f,
+        -0x1.e51ebap-5f, -0x1.ce147ap-5f, -0x1.b70a3ep-5f, -0x1.ap-5f, -0x1.88f5c2p-5f, -0x1.71eb86p-5f,
+        -0x1.5ae146p-5f, -0x1.43d70ap-5f, -0x1.2ccccep-5f, -0x1.15c29p-5f, -0x1.fd70a4p-6f, -0x1.cf5c2ap-6f,
+        -0x1.a147aep-6f, -0x1.733334p-6f, -0x1.451ebap-6f, -0x1.170a3ep-6f, -0x1.d1eb86p-7f, -0x1.75c29p-7f,
+        -0x1.3e76c8p-7f, -0x1.2c083p-7f, -0x1.19999ap-7f, -0x1.072b02p-7f, -0x1.e978d4p-8f, -0x1.c49ba6p-8f,
+        -0x1.9fbe76p-8f, -0x1.7ae148p-8f, -0x1.56041ap-8f, -0x1.3126e8p-8f, -0x1.0c49bap-8f, -0x1.ced914p-9f,
+        -0x1.851eb8p-9f, -0x1.3b645ap-9f, -0x1.e353f8p-10f, -0x1.4fdf3ap-10f, -0x1.eecbfep-11f, -0x1.b3d07cp-11f,
+        -0x1.78d5p-11f, -0x1.3dd982p-11f, -0x1.02de02p-11f, -0x1.8fc506p-12f, -0x1.19ce0ap-12f, -0x1.47ae16p-13f,
+        -0x1.743e96p-14f, -0x1.15df66p-14f, -0x1.6f0068p-15f, -0x1.64840cp-16f, -0x1.040bfep-17f, -0x1.b43528p-19f,
+        -0x1.27476ep-21f, 0.0f, 0x1.27476ep-21f, 0x1.b43528p-19f, 0x1.040bfep-17f, 0x1.64840cp-16f,
+        0x1.6f0068p-15f, 0x1.15df66p-14f, 0x1.743e96p-14f, 0x1.47ae16p-13f, 0x1.19ce0ap-12f, 0x1.8fc506p-12f,
+        0x1.02de02p-11f, 0x1.3dd982p-11f, 0x1.78d5p-11f, 0x1.b3d07cp-11f, 0x1.eecbfep-11f, 0x1.4fdf3ap-10f,
+        0x1.e353f8p-10f, 0x1.3b645ap-9f, 0x1.851eb8p-9f, 0x1.ced914p-9f, 0x1.0c49bap-8f, 0x1.3126e8p-8f,
+        0x1.56041ap-8f, 0x1.7ae148p-8f, 0x1.9fbe76p-8f, 0x1.c49ba6p-8f, 0x1.e978d4p-8f, 0x1.072b02p-7f,
+        0x1.19999ap-7f, 0x1.2c083p-7f, 0x1.3e76c8p-7f, 0x1.75c29p-7f, 0x1.d1eb86p-7f, 0x1.170a3ep-6f,
+        0x1.451ebap-6f, 0x1.733334p-6f, 0x1.a147aep-6f, 0x1.cf5c2ap-6f, 0x1.fd70a4p-6f, 0x1.15c29p-5f,
+        0x1.2ccccep-5f, 0x1.43d70ap-5f, 0x1.5ae146p-5f, 0x1.71eb86p-5f, 0x1.88f5c2p-5f, 0x1.ap-5f,
+        0x1.b70a3ep-5f, 0x1.ce147ap-5f, 0x1.e51ebap-5f, 0x1.fc28f6p-5f, 0x1.09999ap-4f, 0x1.151ebap-4f,
+        0x1.20a3d6p-4f, 0x1.2c28f6p-4f, 0x1.37ae14p-4f, 0x1.433334p-4f, 0x1.4eb854p-4f, 0x1.5a3d7p-4f,
+        0x1.65c29p-4f, 0x1.7147aep-4f, 0x1.7ccccep-4f, 0x1.8851eep-4f, 0x1.93d70ap-4f, 0x1.b66668p-4f,
+        0x1.fp-4f, 0x1.14ccccp-3f, 0x1.31999ap-3f, 0x1.4e6666p-3f, 0x1.6b3334p-3f, 0x1.88p-3f,
+        0x1.a4ccccp-3f, 0x1.c1999ap-3f, 0x1.de6666p-3f, 0x1.fb3332p-3f, 0x1.0cp-2f, 0x1.1a6668p-2f,
+        0x1.28ccccp-2f, 0x1.373334p-2f, 0x1.459998p-2f, 0x1.54p-2f, 0x1.626666p-2f, 0x1.70ccccp-2f,
+        0x1.7f3334p-2f, 0x1.8d9998p-2f, 0x1.9cp-2f, 0x1.aa6666p-2f, 0x1.b8ccccp-2f, 0x1.c73334p-2f,
+        0x1.d59998p-2f, 0x1.e4p-2f, 0x1.f26664p-2f, 0x1.006666p-1f, 0x1.079998p-1f, 0x1.0eccccp-1f,
+        0x1.16p-1f, 0x1.1d3334p-1f, 0x1.246668p-1f, 0x1.2b999ap-1f, 0x1.32ccccp-1f, 0x1.3ap-1f,
+        0x1.413334p-1f, 0x1.486668p-1f, 0x1.4f999ap-1f, 0x1.56ccccp-1f, 0x1.5ep-1f, 0x1.653334p-1f,
+        0x1.6c6668p-1f, 0x1.73999ap-1f, 0x1.7accccp-1f, 0x1.82p-1f, 0x1.893334p-1f, 0x1.906666p-1f,
+        0x1.97999ap-1f, 0x1.9eccccp-1f, 0x1.a6p-1f, 0x1.ad3334p-1f, 0x1.b46666p-1f, 0x1.bb999ap-1f,
+        0x1.c2ccccp-1f, 0x1.cap-1f, 0x1.d13334p-1f, 0x1.d86666p-1f, 0x1.df999ap-1f, 0x1.e6ccccp-1f,
+        0x1.eep-1f, 0x1.f53334p-1f, 0x1.fc6666p-1f, 0x1p+0f,
+    };
     return map;
 }
 
@@ -168,7 +188,7 @@ BnbNf4 quantize_bnb_nf4(const float* x, int64_t n) { return quantize_bnb_impl(x,
 BnbNf4 quantize_bnb_nf4(const float* x, int64_t n, float offset) { return quantize_bnb_impl(x, n, &offset); }
 
 std::vector<float> bnb_block_absmax(const BnbNf4& t) {
-    const auto& map = dynamic_map_8bit();
+    const auto& map = t.nested_quant_map;
     std::vector<float> out(t.absmax.size());
     for (size_t i = 0; i < out.size(); ++i) {
         const float scale = t.nested_absmax[i / kNf4NestedBlock];
@@ -178,7 +198,7 @@ std::vector<float> bnb_block_absmax(const BnbNf4& t) {
 }
 
 void dequantize_bnb_nf4(const BnbNf4& t, float* y) {
-    const auto& code = nf4_code_book();
+    const auto& code = t.quant_map;
     const auto absmax = bnb_block_absmax(t);
     for (int64_t i = 0; i < t.n; ++i) {
         const uint8_t byte = t.packed[size_t(i / 2)];

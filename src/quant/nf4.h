@@ -31,7 +31,10 @@ struct BnbNf4 {
     std::vector<float> nested_absmax;     // `weight.nested_absmax`: f32 scale per 256 absmax values
     float offset = 0;                     // `nested_offset`: mean of the f32 absmax values
     int64_t n = 0;                        // number of values (product of `shape`)
-    // quant_map (= nf4_code_book()) and nested_quant_map (= dynamic_map_8bit()) are constants.
+    // `weight.quant_map` and `weight.nested_quant_map`: what the codes mean. Quantizing writes
+    // the standard ones; a loader sets those of the file.
+    std::array<float, 16> quant_map = nf4_code_book();
+    std::array<float, 256> nested_quant_map = dynamic_map_8bit();
 };
 
 // Quantizes n values (n a multiple of 64) as bitsandbytes' quantize_4bit(nf4, blocksize 64,
