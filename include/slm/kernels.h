@@ -7,6 +7,7 @@
 #include <slm/tensor.h>
 #include <slm/thread_pool.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace slm::kernels {
@@ -47,6 +48,11 @@ void add_bias(float* y, const float* b, int64_t T, int64_t D);
 
 // In-place softmax of each of the T rows of length n.
 void softmax(float* x, int64_t T, int64_t n);
+
+// Reads `bytes` at `data` as fast as this CPU can, split over the pool: the memory-bandwidth
+// yardstick decode speed is compared with. Returns a checksum of every byte read (so the reads
+// cannot be optimised away).
+uint64_t stream_read(const void* data, size_t bytes, ThreadPool* pool);
 
 namespace ref {
 void matmul(const Tensor& W, const float* x, int64_t T, float* y);

@@ -1,14 +1,17 @@
 // AVX2 + FMA + F16C row dot products. Integer types: u8 x s8 products with vpmaddubsw summed to
 // int32 (vpmaddwd), one float multiply-add per block with the combined scale. Compiled for that
 // target by the pragma below whatever the build flags; called only where isa_supported(avx2).
+// Every non-intrinsic header comes before the pragma, so that no inline function shared with
+// other translation units is compiled for AVX2 here.
+#include "kernels/cpu/row_dot.h"
+#include "quant/blocks.h"
+
 #if defined(__x86_64__)
 #pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 #endif
 
-#include "kernels/cpu/kquant_scales.h"
-#include "kernels/cpu/row_dot.h"
-#include "quant/blocks.h"
+#include "kernels/cpu/kquant_scales.h"  // internal linkage: safe to compile for AVX2
 
 namespace slm::kernels {
 

@@ -1,0 +1,117 @@
+// Microbenchmarks of the CPU kernels at TinyLlama-1.1B's shapes (D 2048, FFN 5632, 32 heads of
+// 64, 4 kv heads), on a pool of SLM_BENCH_THREADS threads (default: all cores). Counters:
+// bytes_per_second = weight bytes read per second (compare with BM_StreamRead), FLOPS = 2NKT/s.
+// Decode matmuls rotate over enough distinct matrices (256 MiB) to stream from memory.
+#include <slm/half.h>
+#include <slm/kernels.h>
+
+#include "bench_weights.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace slm::bench {
+
+ThreadPool& bench_pool() {
+    static ThreadPool pool([] {
+        const char* env = std::getenv("SLM_BENCH_THREADS");
+        return env != nullptr ? std::atoi(env) : 0;
+    }());
+    return pool;
+}
+
+namespace {
+
+constexpr size_t kStreamBytes = size_t(256) << 20;
+const DType kWeightTypes[] = {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k};
+
+void set_matmul_counters(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T) {
+    const double iters = double(state.iterations());
+    state.counters["bytes_per_second"] = benchmark::Counter(iters * double(row_bytes(dtype, K) * size_t(N)), benchmark::Counter::kIsRate);
+    state.counters["FLOPS"] = benchmark::Counter(iters * 2.0 * double(N * K * T), benchmark::Counter::kIsRate);
+    state.counters["tokens_per_second"] = benchmark::Counter(iters * double(T), benchmark::Counter::kIsRate);
+}
+
+void matmul_bench(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T) {
+    const int copies = T == 1 ? copies_for(dtype, N, K, kStreamBytes) : 1;
+    const std::vector<OwnedTensor> weights = random_matrices(dtype, N, K, copies);
+    const std::vector<float> x = random_floats(size_t(T * K), 2);
+    std::vector<float> y(size_t(T * N));
+    size_t next = 0;
+    for (auto _ : state) {
+        kernels::matmul(weights[next].tensor, x.data(), T, y.data(), &bench_pool());
+        next = (next + 1) % weights.size();
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_matmul_counters(state, dtype, N, K, T);
+}
+
+void attention_bench(benchmark::State& state, int64_t T, int64_t S) {
+    const int64_t H = 32, Hkv = 4, Dh = 64;
+    const std::vector<float> q = random_floats(size_t(T * H * Dh), 3), kv = random_floats(size_t(S * Hkv * Dh), 4);
+    std::vector<uint16_t> cache(kv.size());
+    for (size_t i = 0; i < kv.size(); ++i) cache[i] = f32_to_f16(kv[i]);
+    std::vector<int32_t> pos(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) pos[size_t(t)] = int32_t(S - T + t);
+    std::vector<float> out(q.size());
+    for (auto _ : state) {
+        kernels::attention(q.data(), T, H, Hkv, Dh, cache.data(), cache.data(), DType::f16, S, pos.data(), 0,
+                           0.125f, out.data(), &bench_pool());
+        benchmark::DoNotOptimize(out.data());
+    }
+    // Causal: query t sees S - T + t + 1 positions; 4 flops per (position, dim) for QK and PV.
+    double visible = 0;
+    for (int64_t t = 0; t < T; ++t) visible += double(S - T + t + 1);
+    state.counters["FLOPS"] = benchmark::Counter(double(state.iterations()) * 4.0 * visible * double(H * Dh), benchmark::Counter::kIsRate);
+}
+
+void elementwise_bench(benchmark::State& state, const std::string& op, int64_t T) {
+    const int64_t D = 2048, F = 5632, H = 32, Dh = 64;
+    std::vector<float> a = random_floats(size_t(T * F), 5), b = random_floats(size_t(T * F), 6), out(a.size());
+    const std::vector<float> w = random_floats(size_t(D), 7);
+    std::vector<float> inv_freq(size_t(Dh / 2), 0.01f);
+    std::vector<int32_t> pos(static_cast<size_t>(T), 100);
+    size_t bytes = 0;
+    for (auto _ : state) {
+        if (op == "rms_norm") kernels::rms_norm(a.data(), w.data(), T, D, 1e-5f, out.data(), &bench_pool()), bytes = size_t(T * D) * 8;
+        else if (op == "silu_mul") kernels::silu_mul(a.data(), b.data(), T * F, out.data(), &bench_pool()), bytes = size_t(T * F) * 12;
+        else if (op == "rope") kernels::rope(a.data(), T, H, Dh, pos.data(), inv_freq.data(), 1.0f, kernels::RopeMode::neox, &bench_pool()), bytes = size_t(T * H * Dh) * 8;
+        else kernels::softmax(a.data(), T, F), bytes = size_t(T * F) * 8;
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.counters["bytes_per_second"] = benchmark::Counter(double(state.iterations()) * double(bytes), benchmark::Counter::kIsRate);
+}
+
+int register_all() {
+    struct Shape { const char* name; int64_t N, K; };
+    const Shape shapes[] = {{"attn_qo_2048x2048", 2048, 2048}, {"ffn_up_5632x2048", 5632, 2048}, {"ffn_down_2048x5632", 2048, 5632}};
+    for (DType dtype : kWeightTypes) {
+        for (const Shape& s : shapes) {
+            for (int64_t T : {1, 512}) {
+                const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + "/" + s.name + "/T" + std::to_string(T);
+                benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, s.N, s.K, T); })
+                    ->Unit(benchmark::kMillisecond)->UseRealTime();
+            }
+        }
+    }
+    for (auto [T, S] : {std::pair<int64_t, int64_t>{1, 512}, {1, 4096}, {512, 512}}) {
+        const std::string name = "BM_Attention/f16/T" + std::to_string(T) + "/S" + std::to_string(S);
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { attention_bench(st, T, S); })
+            ->Unit(benchmark::kMicrosecond)->UseRealTime();
+    }
+    for (const char* op : {"rms_norm", "silu_mul", "rope", "softmax"}) {
+        for (int64_t T : {1, 512}) {
+            const std::string name = std::string("BM_") + op + "/T" + std::to_string(T);
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { elementwise_bench(st, op, T); })
+                ->Unit(benchmark::kMicrosecond)->UseRealTime();
+        }
+    }
+    return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+}  // namespace slm::bench
