@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace slm {
@@ -53,6 +54,18 @@ struct GenerationDefaults {
     std::vector<int> eos_token_ids;
 };
 
+// The facts of tokenizer_config.json (or of GGUF tokenizer.ggml.* keys) that loading and chat
+// need. Special tokens may be written as strings or as {"content": …} objects; both are read.
+struct TokenizerConfig {
+    std::string tokenizer_class;
+    std::optional<std::string> bos_token, eos_token, unk_token, pad_token;
+    std::optional<bool> add_bos_token, add_eos_token;
+    std::string chat_template;  // the default template ("default" of the list form), empty when none
+    // Every template of the list form ([{"name": …, "template": …}]), e.g. "tool_use"; empty for
+    // the single-string form.
+    std::vector<std::pair<std::string, std::string>> named_chat_templates;
+};
+
 // Where a model's pieces come from. `naming` tells the tensor-name table to use.
 enum class TensorNaming { hf, gguf };
 
@@ -66,6 +79,7 @@ struct ModelFiles {
     std::string tokenizer_json;       // path of tokenizer.json, empty when absent
     std::string tokenizer_config_json;  // path of tokenizer_config.json, empty when absent
     std::string chat_template;        // the model's own template, empty when it has none
+    TokenizerConfig tokenizer_config; // from tokenizer_config.json, or the GGUF tokenizer keys
     int64_t file_bytes = 0;           // total size of the weight files
 
     // Opens a GGUF file, a safetensors file, or an HF directory (config.json + *.safetensors,
@@ -76,6 +90,9 @@ struct ModelFiles {
 // Parsers, exposed for tests and fuzzing. `source` names the file in errors.
 ModelConfig parse_hf_config(const std::string& json_text, const std::string& source);
 GenerationDefaults parse_generation_config(const std::string& json_text, const std::string& source);
+TokenizerConfig parse_tokenizer_config(const std::string& json_text, const std::string& source);
 ModelConfig config_from_gguf(const GgufFile& gguf);
+// Special-token strings, add_bos/eos and chat templates from a GGUF's tokenizer.* keys.
+TokenizerConfig tokenizer_config_from_gguf(const GgufFile& gguf);
 
 }  // namespace slm

@@ -1,0 +1,122 @@
+// ModelConfig and TokenizerConfig from GGUF metadata: the `<arch>.*` hyperparameter keys that
+// llama.cpp's converter writes, and the tokenizer.* keys. Key list: docs/formats/gguf.md.
+#include <slm/error.h>
+#include <slm/gguf.h>
+#include <slm/model_config.h>
+
+#include <algorithm>
+
+namespace slm {
+namespace {
+
+// Reads `<arch>.<name>` keys; errors name the file and the key.
+struct ArchKeys {
+    const GgufFile& gguf;
+    std::string arch;
+
+    std::string key(std::string_view name) const { return arch + "." + std::string(name); }
+
+    // An integer, or a per-layer array of integers (some models vary it by layer): its maximum.
+    std::optional<int64_t> integer(std::string_view name) const {
+        const std::string k = key(name);
+        const GgufValue* v = gguf.find(k);
+        if (!v) return std::nullopt;
+        if (v->type != GgufType::array) return v->as_int(k);
+        int64_t best = 0;
+        for (const auto& item : v->as_array(k).items) best = std::max(best, item.as_int(k));
+        return best;
+    }
+
+    int positive(std::string_view name, std::optional<int64_t> fallback = std::nullopt) const {
+        auto v = integer(name);
+        if (!v) v = fallback;
+        if (!v) fail("{}: missing metadata key '{}'", gguf.path(), key(name));
+        if (*v <= 0 || *v > INT32_MAX) fail("{}: metadata key '{}' is {}, expected a positive 32-bit value", gguf.path(), key(name), *v);
+        return int(*v);
+    }
+
+    std::optional<double> number(std::string_view name) const { return gguf.get_float(key(name)); }
+};
+
+// The string of token `id_key` (e.g. tokenizer.ggml.bos_token_id) in the token list, if both exist.
+std::optional<std::string> token_text(const GgufFile& gguf, std::string_view id_key) {
+    const auto id = gguf.get_int(id_key);
+    const GgufValue* tokens = gguf.find("tokenizer.ggml.tokens");
+    if (!id || !tokens) return std::nullopt;
+    const auto& items = tokens->as_array("tokenizer.ggml.tokens").items;
+    if (*id < 0 || uint64_t(*id) >= items.size())
+        fail("{}: metadata key '{}' is {}, outside the {} tokens", gguf.path(), id_key, *id, items.size());
+    return items[size_t(*id)].as_string("tokenizer.ggml.tokens");
+}
+
+}  // namespace
+
+ModelConfig config_from_gguf(const GgufFile& gguf) {
+    ModelConfig c;
+    const auto arch = gguf.get_string("general.architecture");
+    if (!arch || arch->empty()) fail("{}: missing metadata key 'general.architecture'", gguf.path());
+    c.architecture = *arch;
+    const ArchKeys k{gguf, *arch};
+    c.hidden_size = k.positive("embedding_length");
+    c.num_layers = k.positive("block_count");
+    c.intermediate_size = k.positive("feed_forward_length");
+    c.num_heads = k.positive("attention.head_count");
+    c.num_kv_heads = k.positive("attention.head_count_kv", c.num_heads);
+    if (c.num_heads % c.num_kv_heads != 0)
+        fail("{}: metadata key '{}' is {}, not a divisor of the head count {}", gguf.path(),
+             k.key("attention.head_count_kv"), c.num_kv_heads, c.num_heads);
+    if (!k.integer("attention.key_length") && c.hidden_size % c.num_heads != 0)
+        fail("{}: embedding_length {} is not a multiple of the head count {} and there is no '{}'", gguf.path(),
+             c.hidden_size, c.num_heads, k.key("attention.key_length"));
+    c.head_dim = k.positive("attention.key_length", c.hidden_size / c.num_heads);
+    c.max_position = k.positive("context_length");
+    // Vocabulary size: the explicit key, else the token list, else the embedding's rows.
+    std::optional<int64_t> vocab = k.integer("vocab_size");
+    if (!vocab) {
+        if (const GgufValue* tokens = gguf.find("tokenizer.ggml.tokens"))
+            vocab = int64_t(tokens->as_array("tokenizer.ggml.tokens").items.size());
+        else if (const auto* embd = gguf.find_info("token_embd.weight"))
+            vocab = embd->shape.front();
+    }
+    c.vocab_size = k.positive("vocab_size", vocab);
+    c.rms_norm_eps = k.number("attention.layer_norm_rms_epsilon")
+                         .value_or(k.number("attention.layer_norm_epsilon").value_or(c.rms_norm_eps));
+    c.rope_theta = k.number("rope.freq_base").value_or(10000.0);
+    // rope.scaling.type: none | linear | yarn | longrope (llama3 scaling is baked into a
+    // rope_freqs tensor by the converter instead).
+    if (const auto type = gguf.get_string(k.key("rope.scaling.type")); type && *type != "none")
+        c.rope_scaling.type = *type;
+    c.rope_scaling.factor = k.number("rope.scaling.factor").value_or(1.0);
+    c.rope_scaling.original_max_position = int(k.integer("rope.scaling.original_context_length").value_or(0));
+    c.rope_scaling.attention_factor = k.number("rope.scaling.attn_factor").value_or(0.0);
+    c.sliding_window = int(k.integer("attention.sliding_window").value_or(0));
+    // Facts the converter encodes as tensors rather than keys.
+    c.tie_word_embeddings = !gguf.tensor_infos().empty() && !gguf.find_info("output.weight");
+    c.attention_bias = gguf.find_info("blk.0.attn_q.bias") != nullptr;
+    c.bos_token_id = int(gguf.get_int("tokenizer.ggml.bos_token_id").value_or(-1));
+    // End of generation: eos, and eot where a chat model has a distinct one.
+    for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+        if (const auto id = gguf.get_int(key);
+            id && std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), int(*id)) == c.eos_token_ids.end())
+            c.eos_token_ids.push_back(int(*id));
+    }
+    return c;
+}
+
+TokenizerConfig tokenizer_config_from_gguf(const GgufFile& gguf) {
+    TokenizerConfig t;
+    t.bos_token = token_text(gguf, "tokenizer.ggml.bos_token_id");
+    t.eos_token = token_text(gguf, "tokenizer.ggml.eos_token_id");
+    t.unk_token = token_text(gguf, "tokenizer.ggml.unknown_token_id");
+    t.pad_token = token_text(gguf, "tokenizer.ggml.padding_token_id");
+    t.add_bos_token = gguf.get_bool("tokenizer.ggml.add_bos_token");
+    t.add_eos_token = gguf.get_bool("tokenizer.ggml.add_eos_token");
+    t.chat_template = gguf.get_string("tokenizer.chat_template").value_or("");
+    // Named templates: tokenizer.chat_templates lists the names, each under tokenizer.chat_template.<name>.
+    for (const auto& name : gguf.get_string_array("tokenizer.chat_templates")) {
+        if (const auto text = gguf.get_string("tokenizer.chat_template." + name)) t.named_chat_templates.emplace_back(name, *text);
+    }
+    return t;
+}
+
+}  // namespace slm

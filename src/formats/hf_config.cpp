@@ -1,0 +1,159 @@
+// Hugging Face config files: config.json (transformers 4 and 5 forms) into ModelConfig,
+// generation_config.json into GenerationDefaults, tokenizer_config.json into TokenizerConfig.
+#include <slm/error.h>
+#include <slm/model_config.h>
+
+#include "formats/json_fields.h"
+
+namespace slm {
+
+using formats::JsonFields;
+using nlohmann::json;
+
+namespace {
+
+// A required positive integer field, under its first present name.
+int positive(const JsonFields& f, std::initializer_list<std::string_view> names) {
+    for (std::string_view name : names) {
+        if (const auto v = f.int32(name)) {
+            if (*v <= 0) fail("{}: field '{}' must be positive, found {}", f.source(), name, *v);
+            return *v;
+        }
+    }
+    fail("{}: missing field '{}'", f.source(), *names.begin());
+}
+
+// Rope settings. transformers 5 writes "rope_parameters" (rope_theta, rope_type and the scaling
+// fields together; per layer type for some models); transformers 4 writes a top-level
+// "rope_theta" and an optional "rope_scaling" object whose kind is "type" or "rope_type".
+void read_rope(const JsonFields& top, ModelConfig& c) {
+    const json* params = top.object("rope_parameters");
+    std::string params_name = "rope_parameters";
+    if (params && !params->contains("rope_type") && !params->contains("rope_theta") && params->contains("full_attention")) {
+        params = &(*params)["full_attention"];
+        params_name = "rope_parameters.full_attention";
+    }
+    if (params && !params->is_object()) fail("{}: field '{}' must be an object", top.source(), params_name);
+    const json* scaling = params ? params : top.object("rope_scaling");
+    const std::string scaling_source = top.source() + (params ? " " + params_name : std::string(" rope_scaling"));
+    c.rope_theta = top.number("rope_theta").value_or(10000.0);
+    if (!scaling) return;
+    const JsonFields s(*scaling, scaling_source);
+    if (const auto theta = s.number("rope_theta")) c.rope_theta = *theta;
+    RopeScaling& r = c.rope_scaling;
+    r.type = s.string("rope_type").value_or(s.string("type").value_or("default"));
+    r.factor = s.number("factor").value_or(1.0);
+    r.low_freq_factor = s.number("low_freq_factor").value_or(r.low_freq_factor);
+    r.high_freq_factor = s.number("high_freq_factor").value_or(r.high_freq_factor);
+    r.original_max_position = s.int32("original_max_position_embeddings")
+                                  .value_or(top.int32("original_max_position_embeddings").value_or(0));
+    r.attention_factor = s.number("attention_factor").value_or(0.0);
+    r.beta_fast = s.number("beta_fast").value_or(r.beta_fast);
+    r.beta_slow = s.number("beta_slow").value_or(r.beta_slow);
+}
+
+// A special token written as a string or as an AddedToken object {"content": "<s>", …}.
+std::optional<std::string> token_string(const JsonFields& f, std::string_view key) {
+    const json* v = f.find(key);
+    if (!v) return std::nullopt;
+    if (v->is_string()) return v->get<std::string>();
+    if (v->is_object()) {
+        const auto content = v->find("content");
+        if (content != v->end() && content->is_string()) return content->get<std::string>();
+    }
+    f.wrong_type(key, "a string or an object with a \"content\" string");
+}
+
+}  // namespace
+
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& source) {
+    const json root = formats::parse_json_object(json_text, source);
+    const JsonFields f(root, source);
+    ModelConfig c;
+    const auto model_type = f.string("model_type");
+    if (!model_type || model_type->empty()) fail("{}: missing field 'model_type'", source);
+    c.architecture = *model_type;
+    c.vocab_size = positive(f, {"vocab_size"});
+    c.hidden_size = positive(f, {"hidden_size", "n_embd", "d_model"});
+    c.intermediate_size = positive(f, {"intermediate_size", "n_inner", "ffn_dim"});
+    c.num_layers = positive(f, {"num_hidden_layers", "n_layer", "num_layers"});
+    c.num_heads = positive(f, {"num_attention_heads", "n_head", "num_heads"});
+    c.num_kv_heads = f.int32("num_key_value_heads").value_or(c.num_heads);
+    if (c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
+        fail("{}: field 'num_key_value_heads' is {}, expected a positive divisor of num_attention_heads ({})", source,
+             c.num_kv_heads, c.num_heads);
+    if (const auto head_dim = f.int32("head_dim")) {
+        if (*head_dim <= 0) fail("{}: field 'head_dim' must be positive, found {}", source, *head_dim);
+        c.head_dim = *head_dim;
+    } else {
+        if (c.hidden_size % c.num_heads != 0)
+            fail("{}: hidden_size {} is not a multiple of num_attention_heads {} and there is no 'head_dim'", source,
+                 c.hidden_size, c.num_heads);
+        c.head_dim = c.hidden_size / c.num_heads;
+    }
+    c.max_position = f.int32("max_position_embeddings").value_or(f.int32("n_positions").value_or(0));
+    if (c.max_position < 0) fail("{}: field 'max_position_embeddings' is negative", source);
+    c.rms_norm_eps = f.number("rms_norm_eps").value_or(f.number("layer_norm_eps").value_or(
+        f.number("layer_norm_epsilon").value_or(c.rms_norm_eps)));
+    read_rope(f, c);
+    c.tie_word_embeddings = f.boolean("tie_word_embeddings").value_or(false);
+    // Qwen2 always has q/k/v biases and its config does not say so.
+    c.attention_bias = f.boolean("attention_bias").value_or(c.architecture == "qwen2");
+    // Qwen2 writes a sliding_window but uses it only when use_sliding_window is true.
+    if (f.boolean("use_sliding_window").value_or(true)) c.sliding_window = f.int32("sliding_window").value_or(0);
+    c.hidden_act = f.string("hidden_act").value_or(f.string("hidden_activation").value_or(c.hidden_act));
+    c.bos_token_id = f.int32("bos_token_id").value_or(-1);
+    c.eos_token_ids = f.int_list("eos_token_id");
+    // transformers 5 writes "dtype", transformers 4 "torch_dtype".
+    c.torch_dtype = f.string("dtype").value_or(f.string("torch_dtype").value_or(""));
+    return c;
+}
+
+GenerationDefaults parse_generation_config(const std::string& json_text, const std::string& source) {
+    const json root = formats::parse_json_object(json_text, source);
+    const JsonFields f(root, source);
+    GenerationDefaults g;
+    g.do_sample = f.boolean("do_sample");
+    g.temperature = f.number("temperature");
+    g.top_p = f.number("top_p");
+    g.min_p = f.number("min_p");
+    g.typical_p = f.number("typical_p");
+    g.repetition_penalty = f.number("repetition_penalty");
+    g.top_k = f.int32("top_k");
+    g.max_new_tokens = f.int32("max_new_tokens");
+    g.max_length = f.int32("max_length");
+    g.eos_token_ids = f.int_list("eos_token_id");
+    return g;
+}
+
+TokenizerConfig parse_tokenizer_config(const std::string& json_text, const std::string& source) {
+    const json root = formats::parse_json_object(json_text, source);
+    const JsonFields f(root, source);
+    TokenizerConfig t;
+    t.tokenizer_class = f.string("tokenizer_class").value_or("");
+    t.bos_token = token_string(f, "bos_token");
+    t.eos_token = token_string(f, "eos_token");
+    t.unk_token = token_string(f, "unk_token");
+    t.pad_token = token_string(f, "pad_token");
+    t.add_bos_token = f.boolean("add_bos_token");
+    t.add_eos_token = f.boolean("add_eos_token");
+    // chat_template: one string, or a list of {"name", "template"} of which "default" is used.
+    if (const json* tmpl = f.find("chat_template")) {
+        if (tmpl->is_string()) {
+            t.chat_template = tmpl->get<std::string>();
+        } else if (tmpl->is_array()) {
+            for (const auto& entry : *tmpl) {
+                if (!entry.is_object() || !entry.contains("name") || !entry.contains("template") ||
+                    !entry["name"].is_string() || !entry["template"].is_string())
+                    fail("{}: field 'chat_template': each list entry must be {{\"name\": string, \"template\": string}}", source);
+                t.named_chat_templates.emplace_back(entry["name"].get<std::string>(), entry["template"].get<std::string>());
+                if (entry["name"] == "default") t.chat_template = entry["template"].get<std::string>();
+            }
+        } else {
+            f.wrong_type("chat_template", "a string or a list of named templates");
+        }
+    }
+    return t;
+}
+
+}  // namespace slm
