@@ -11,7 +11,6 @@
 #include <immintrin.h>
 #endif
 
-#include "kernels/cpu/kquant_scales.h"  // internal linkage: safe to compile for AVX2
 
 namespace slm::kernels {
 
@@ -46,42 +45,59 @@ inline const ABlock* act_row(const void* x, size_t stride, int r) {
     return reinterpret_cast<const ABlock*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
 }
 
-template <int R>
-void dot_q8_0(int64_t K, const void* w, const void* x, size_t stride, float* out) {
-    const auto* wb = static_cast<const BlockQ8_0*>(w);
+// q8_0 and q4_0 weights (32-element blocks, one f16 scale): WeightBytes::load gives the block's
+// 32 signed values. Signed x signed products go through |w| and sign(x, w) for vpmaddubsw.
+// Two accumulators per token alternate by block so that the FMA latency does not bound decode.
+template <typename WeightBytes, int R>
+void dot_legacy(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+    using Block = typename WeightBytes::Block;
+    const auto* wb = static_cast<const Block*>(w);
     const ActBlock32* xr[R];
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock32>(x, stride, r), acc[r] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < K / 32; ++b) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs));
+    __m256 acc[R][2];
+    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock32>(x, stride, r), acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    const int64_t nb = K / 32;
+    auto step = [&](int64_t b, int parity) {
+        const __m256i q = WeightBytes::load(wb[b]);
         const __m256i q_abs = _mm256_sign_epi8(q, q);
-        const float dw = half_to_float(wb[b].d);
+        const __m256 dw = _mm256_set1_ps(half_to_float(wb[b].d));
         for (int r = 0; r < R; ++r) {
             const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[r][b].qs));
             const __m256i p = dot_u8_s8(q_abs, _mm256_sign_epi8(a, q));
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[r][b].d), _mm256_cvtepi32_ps(p), acc[r]);
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(&xr[r][b].d));
+            acc[r][parity] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc[r][parity]);
         }
-    }
-    for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);
+    };
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) step(b, 0), step(b + 1, 1);
+    if (b < nb) step(b, 0);
+    for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_add_ps(acc[r][0], acc[r][1]));
 }
 
-template <int R>
-void dot_q4_0(int64_t K, const void* w, const void* x, size_t stride, float* out) {
-    const auto* wb = static_cast<const BlockQ4_0*>(w);
-    const ActBlock32* xr[R];
-    __m256 acc[R];
-    float offset[R];
-    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock32>(x, stride, r), acc[r] = _mm256_setzero_ps(), offset[r] = 0;
-    for (int64_t b = 0; b < K / 32; ++b) {
-        const __m256i q = unpack_nibbles_32(wb[b].qs);
-        const float dw = half_to_float(wb[b].d);
-        for (int r = 0; r < R; ++r) {
-            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[r][b].qs));
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[r][b].d), _mm256_cvtepi32_ps(dot_u8_s8(q, a)), acc[r]);
-            offset[r] += dw * xr[r][b].sum;
-        }
-    }
-    for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]) - 8.0f * offset[r];
+struct Q8_0Bytes {
+    using Block = BlockQ8_0;
+    static __m256i load(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
+};
+struct Q4_0Bytes {
+    using Block = BlockQ4_0;
+    static __m256i load(const Block& b) { return _mm256_sub_epi8(unpack_nibbles_32(b.qs), _mm256_set1_epi8(8)); }
+};
+
+// The 8 scales of a q4_k/q5_k block to `scale`, and its 8 mins as 16 int16 lanes, each min twice
+// ([m0, m0, m1, m1, ...]), ready for vpmaddwd with the activation's 16 group sums. The 12 bytes
+// hold scales 0-3 and mins 0-3 in the low 6 bits of bytes 0-7, their high 2 bits topping up
+// scales/mins 4-7, whose low 4 bits are the nibbles of bytes 8-11.
+inline __m256i kquant_mins_pairs(const uint8_t* packed, uint8_t* scale) {
+    uint32_t a, b, c;
+    __builtin_memcpy(&a, packed, 4);
+    __builtin_memcpy(&b, packed + 4, 4);
+    __builtin_memcpy(&c, packed + 8, 4);
+    const uint32_t scales_lo = a & 0x3f3f3f3fu, mins_lo = b & 0x3f3f3f3fu;
+    const uint32_t scales_hi = (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4);
+    const uint32_t mins_hi = ((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4);
+    __builtin_memcpy(scale, &scales_lo, 4);
+    __builtin_memcpy(scale + 4, &scales_hi, 4);
+    const __m128i mins8 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(mins_hi), int(mins_lo)));
+    return _mm256_set_m128i(_mm_unpackhi_epi16(mins8, mins8), _mm_unpacklo_epi16(mins8, mins8));
 }
 
 // q4_k and q5_k: per 64 elements, one 32-byte load of nibbles gives two sub-blocks.
@@ -89,14 +105,13 @@ template <bool kFifthBit, typename Block, int R>
 void dot_q45_k(int64_t K, const void* w, const void* x, size_t stride, float* out) {
     const auto* wb = static_cast<const Block*>(w);
     const ActBlock256* xr[R];
-    __m256 acc[R];
-    float mins[R];
-    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock256>(x, stride, r), acc[r] = _mm256_setzero_ps(), mins[r] = 0;
+    __m256 acc[R], acc_min[R];
+    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock256>(x, stride, r), acc[r] = acc_min[r] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     for (int64_t b = 0; b < K / 256; ++b) {
         const Block& blk = wb[b];
-        uint8_t scale[8], min[8];
-        for (int j = 0; j < 8; ++j) kquant_scale_min(j, blk.scales, &scale[j], &min[j]);
+        uint8_t scale[8];
+        const __m256i mins = kquant_mins_pairs(blk.scales, scale);
         __m256i sum[R];
         for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
         [[maybe_unused]] __m256i high_bits;
@@ -121,13 +136,12 @@ void dot_q45_k(int64_t K, const void* w, const void* x, size_t stride, float* ou
         const float d = half_to_float(blk.d), dmin = half_to_float(blk.dmin);
         for (int r = 0; r < R; ++r) {
             const ActBlock256& a = xr[r][b];
-            int sum_min = 0;
-            for (int j = 0; j < 8; ++j) sum_min += int(min[j]) * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+            const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
             acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(sum[r]), acc[r]);
-            mins[r] += dmin * a.d * float(sum_min);
+            acc_min[r] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * a.d), _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mins)), acc_min[r]);
         }
     }
-    for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]) - mins[r];
+    for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_sub_ps(acc[r], acc_min[r]));
 }
 
 template <int R>
@@ -233,8 +247,8 @@ void by_rows(int64_t K, const void* w, const void* x, size_t stride, int R, floa
 }
 static_assert(kMaxDotRows == 4);
 
-template <int R> struct Q8_0 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q8_0<R>(K, w, x, s, o); } };
-template <int R> struct Q4_0 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q4_0<R>(K, w, x, s, o); } };
+template <int R> struct Q8_0 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_legacy<Q8_0Bytes, R>(K, w, x, s, o); } };
+template <int R> struct Q4_0 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_legacy<Q4_0Bytes, R>(K, w, x, s, o); } };
 template <int R> struct Q4_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q45_k<false, BlockQ4_K, R>(K, w, x, s, o); } };
 template <int R> struct Q5_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q45_k<true, BlockQ5_K, R>(K, w, x, s, o); } };
 template <int R> struct Q6_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q6_k<R>(K, w, x, s, o); } };
