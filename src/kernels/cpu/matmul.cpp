@@ -4,6 +4,7 @@
 // and stays in L1 while the token tile's activations stay in L2.
 #include <slm/kernels.h>
 
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reference/row_to_float.h"
 #include "kernels/cpu/row_dot.h"
 #include "kernels/cpu/scratch.h"
@@ -17,17 +18,11 @@ namespace {
 constexpr int64_t kTokenTile = 64;  // tokens whose activations are reused across a row tile
 constexpr int64_t kRowTile = 16;    // weight rows kept hot while a token tile streams past
 
-template <typename Fn>
-void run_split(ThreadPool* pool, int64_t n, Fn&& fn) {
-    if (pool == nullptr) fn(int64_t(0), n);
-    else pool->parallel_for(n, fn);
-}
-
 // Weights without a row dot kernel (q5_0, nf4, ...): each row converted to f32 by the table.
 void matmul_by_conversion(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
     const ToFloatFn to_float = detail::to_float_or_throw(W.dtype, "matmul");
     const int64_t N = W.rows(), K = W.row_length();
-    run_split(pool, N, [&](int64_t begin, int64_t end) {
+    parallel_rows(pool, N, [&](int64_t begin, int64_t end) {
         std::vector<float> row(static_cast<size_t>(K));
         for (int64_t n = begin; n < end; ++n) {
             to_float(W.row(n), row.data(), K);
@@ -51,14 +46,14 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
         auto quantize_rows = [&](int64_t begin, int64_t end) {
             for (int64_t t = begin; t < end; ++t) quantize_activation_row(kernel.act, x + t * K, K, quantized + size_t(t) * x_stride);
         };
-        if (T >= 4) run_split(pool, T, quantize_rows);
+        if (T >= 4) parallel_rows(pool, T, quantize_rows);
         else quantize_rows(0, T);
         act = quantized;
     }
     const auto* act_bytes = static_cast<const uint8_t*>(act);
     const size_t w_stride = W.row_bytes();
     const auto* w_bytes = static_cast<const uint8_t*>(W.data);
-    run_split(pool, N, [&](int64_t n_begin, int64_t n_end) {
+    parallel_rows(pool, N, [&](int64_t n_begin, int64_t n_end) {
         float out[kMaxDotRows];
         for (int64_t t0 = 0; t0 < T; t0 += kTokenTile) {
             const int64_t t_end = std::min(T, t0 + kTokenTile);

@@ -1,0 +1,31 @@
+// The vectorizable helpers the fast kernels are built on, checked against libm.
+#include "kernels/cpu/fast_math.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace slm::kernels {
+namespace {
+
+TEST(FastMath, ExpIsWithinTwoUlpsOverTheUsefulRange) {
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.01731f) {
+        const double want = std::exp(double(x));
+        worst = std::max(worst, std::fabs(double(fast_exp(x)) - want) / want);
+    }
+    EXPECT_LT(worst, 3e-7);
+    EXPECT_EQ(fast_exp(-1000.0f) < 1e-37f, true);  // clamps instead of producing garbage
+}
+
+TEST(FastMath, DotAndAxpyMatchPlainLoops) {
+    float a[37], b[37], y[37];
+    double want = 0;
+    for (int i = 0; i < 37; ++i) a[i] = float(i) * 0.5f - 3.0f, b[i] = float(i % 7) - 2.0f, want += double(a[i]) * b[i], y[i] = 1.0f;
+    EXPECT_NEAR(dot_f32(a, b, 37), want, 1e-4);
+    scale_axpy(y, 2.0f, 3.0f, a, 37);
+    for (int i = 0; i < 37; ++i) EXPECT_FLOAT_EQ(y[i], 2.0f + 3.0f * a[i]);
+}
+
+}  // namespace
+}  // namespace slm::kernels
