@@ -1,0 +1,112 @@
+// Model: a Llama-family transformer (Llama 2/3, Mistral, Qwen2, SmolLM, TinyLlama) bound by role
+// to the weights of an HF directory or a GGUF file (zero-copy views), and its forward pass over a
+// Batch of (token, position, sequence) entries that reads and extends a KvCache.
+#pragma once
+
+#include <slm/kernels.h>
+#include <slm/model_config.h>
+#include <slm/tensor.h>
+#include <slm/thread_pool.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace slm {
+
+// The tokens one forward processes. Entries of one sequence must be at consecutive positions
+// that continue that sequence's cache; several sequences may share a batch (the server's
+// continuous batching). `want_logits` marks the entries whose next-token logits are returned.
+struct Batch {
+    std::vector<int32_t> tokens, positions, seq_ids;
+    std::vector<uint8_t> want_logits;
+
+    void add(int32_t token, int32_t position, int32_t seq_id, bool logits);
+    void clear();
+    size_t size() const { return tokens.size(); }
+    size_t n_logits() const;
+};
+
+// Keys and values of every layer for up to `n_seq` sequences of up to `n_ctx` positions each.
+// Position p of a sequence lives in slot p, so a sequence's cache is one contiguous
+// [n_ctx, Hkv, Dh] block per layer (what kernels::attention reads).
+class KvCache {
+public:
+    KvCache(const ModelConfig& config, int n_ctx, int n_seq = 1, DType dtype = DType::f16);
+
+    int n_ctx() const { return n_ctx_; }
+    int n_seq() const { return int(lengths_.size()); }
+    DType dtype() const { return dtype_; }
+    size_t bytes() const { return k_.size() + v_.size(); }
+
+    // Positions 0..length-1 of the sequence hold valid entries.
+    int length(int seq) const;
+    // Forgets positions >= length (keeps a common prefix; 0 clears the sequence).
+    void truncate(int seq, int length);
+    // Makes `dst` hold the first `length` positions of `src` (a shared prompt prefix).
+    void copy_prefix(int src, int dst, int length);
+
+    // The [n_ctx, Hkv, Dh] block of a layer and sequence, and the slot of one position in it.
+    uint8_t* keys(int layer, int seq);
+    uint8_t* values(int layer, int seq);
+    size_t slot_bytes() const { return slot_bytes_; }
+    // Marks positions up to `end` (exclusive) of the sequence as written.
+    void extend(int seq, int end);
+
+private:
+    size_t block_offset(int layer, int seq) const;
+    void check_seq(int seq) const;
+    int n_ctx_, n_layers_;
+    DType dtype_;
+    size_t slot_bytes_;
+    std::vector<uint8_t> k_, v_;
+    std::vector<int> lengths_;
+};
+
+class ModelWeights;  // src/model/model_weights.h
+
+class Model {
+public:
+    // Opens `path` (HF directory or GGUF file) with ModelFiles::open and binds the weights.
+    static std::unique_ptr<Model> load(const std::string& path);
+    // Binds the weights of files already open; throws slm::Error naming any missing or
+    // mis-shaped tensor, or an architecture that is not of the Llama family.
+    explicit Model(ModelFiles files);
+    ~Model();
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
+    const ModelConfig& config() const { return files_.config; }
+    const ModelFiles& files() const { return files_; }
+    int vocab_size() const { return files_.config.vocab_size; }
+
+    // Rotary embedding as bound: pairing of dimensions, per-pair inverse frequencies (scaling
+    // folded in) and the cos/sin multiplier (yarn's attention factor; 1 otherwise).
+    kernels::RopeMode rope_mode() const { return rope_mode_; }
+    const std::vector<float>& rope_inv_freq() const { return rope_inv_freq_; }
+    float rope_mscale() const { return rope_mscale_; }
+
+    // Runs the batch: writes keys/values of every entry into `cache` and returns, in `logits`,
+    // one row of vocab_size() floats per entry with want_logits set, in batch order.
+    void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool) const;
+
+private:
+    ModelFiles files_;
+    std::unique_ptr<ModelWeights> weights_;
+    kernels::RopeMode rope_mode_;
+    std::vector<float> rope_inv_freq_;
+    float rope_mscale_ = 1.0f;
+};
+
+// The rotary inverse frequencies (length head_dim / 2) and cos/sin multiplier that the config's
+// rope_theta and rope_scaling (default, linear, dynamic below its threshold, llama3, yarn) give,
+// as transformers computes them.
+struct RopeFrequencies {
+    std::vector<float> inv_freq;
+    float mscale = 1.0f;
+};
+RopeFrequencies rope_frequencies(const ModelConfig& config);
+
+}  // namespace slm

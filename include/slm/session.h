@@ -1,0 +1,59 @@
+// Session: one model, its KV cache and thread pool, for one conversation or many sequences.
+// A prompt is processed in chunks (a whole chunk of tokens per forward); a new prompt that shares
+// a prefix with what the cache holds reuses it and processes only the new suffix; decode appends
+// one token at a time. A context that would overflow is a clear slm::Error.
+#pragma once
+
+#include <slm/model.h>
+#include <slm/thread_pool.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace slm {
+
+struct SessionOptions {
+    int n_ctx = 0;              // 0: the model's max_position (or 4096 when the config has none)
+    int n_batch = 512;          // tokens per forward while processing a prompt
+    int n_seq = 1;              // sequences the cache holds
+    DType kv_dtype = DType::f16;
+    int threads = 0;            // 0: one per hardware thread
+};
+
+class Session {
+public:
+    Session(const Model& model, const SessionOptions& options = {});
+
+    const Model& model() const { return model_; }
+    int n_ctx() const { return cache_.n_ctx(); }
+    ThreadPool& pool() { return pool_; }
+    KvCache& cache() { return cache_; }
+
+    // Makes sequence `seq` hold exactly `tokens`, keeping the longest common prefix already in the
+    // cache, and returns the logits after the last token ([vocab]). `tokens` must not be empty.
+    std::span<const float> prompt(std::span<const int32_t> tokens, int seq = 0);
+    // Appends one token to sequence `seq` and returns the logits after it.
+    std::span<const float> decode(int32_t token, int seq = 0);
+    // The tokens sequence `seq` holds, and how many of the last prompt's came from the cache.
+    const std::vector<int32_t>& tokens(int seq = 0) const;
+    int reused_tokens() const { return reused_; }
+    void clear(int seq = 0);
+
+    // Runs a batch as it is (for callers that batch several sequences themselves); the logits
+    // of the flagged entries, one row per entry, in batch order. Keeps tokens() up to date.
+    const std::vector<float>& forward(const Batch& batch);
+
+private:
+    void check_fits(int seq, size_t n_new) const;
+    const Model& model_;
+    ThreadPool pool_;
+    KvCache cache_;
+    int n_batch_;
+    std::vector<std::vector<int32_t>> tokens_;
+    std::vector<float> logits_;
+    Batch batch_;
+    int reused_ = 0;
+};
+
+}  // namespace slm

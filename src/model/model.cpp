@@ -1,0 +1,169 @@
+// The Llama-family transformer forward, written once against the kernels ops, top to bottom:
+// embedding, per layer (RMSNorm, q/k/v projections with optional bias, rotary embedding, KV
+// cache write, causal (optionally sliding-window) attention, output projection, residual,
+// RMSNorm, SwiGLU MLP, residual), final RMSNorm and the vocabulary projection.
+#include <slm/error.h>
+#include <slm/half.h>
+#include <slm/model.h>
+
+#include "model/architecture.h"
+#include "model/model_weights.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace slm {
+
+namespace {
+
+// Stores rows of f32 values [T, Hkv*Dh] into cache slots at the given positions.
+void store_rows(const float* rows, int64_t row_len, const int32_t* positions, int64_t T, uint8_t* block,
+                size_t slot_bytes, DType dtype) {
+    for (int64_t t = 0; t < T; ++t) {
+        uint8_t* slot = block + size_t(positions[t]) * slot_bytes;
+        const float* src = rows + t * row_len;
+        if (dtype == DType::f32) {
+            std::memcpy(slot, src, size_t(row_len) * sizeof(float));
+        } else {
+            auto* dst = reinterpret_cast<uint16_t*>(slot);
+            for (int64_t i = 0; i < row_len; ++i) dst[i] = f32_to_f16(src[i]);
+        }
+    }
+}
+
+void check_config(const ModelConfig& c, const std::string& source) {
+    auto positive = [&](int v, const char* field) {
+        if (v <= 0) fail("{}: model config field {} is {}, expected a positive number", source, field, v);
+    };
+    positive(c.vocab_size, "vocab_size");
+    positive(c.hidden_size, "hidden_size");
+    positive(c.intermediate_size, "intermediate_size");
+    positive(c.num_layers, "num_hidden_layers");
+    positive(c.num_heads, "num_attention_heads");
+    positive(c.num_kv_heads, "num_key_value_heads");
+    positive(c.head_dim, "head_dim");
+    if (c.num_heads % c.num_kv_heads != 0)
+        fail("{}: {} attention heads cannot be grouped over {} key/value heads", source, c.num_heads, c.num_kv_heads);
+    if (c.hidden_act != "silu" && c.hidden_act != "swish")
+        fail("{}: activation '{}' is not supported (the Llama family uses silu)", source, c.hidden_act);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& path) { return std::make_unique<Model>(ModelFiles::open(path)); }
+
+Model::Model(ModelFiles files) : files_(std::move(files)) {
+    const std::string source = files_.path;
+    const ModelConfig& c = files_.config;
+    check_config(c, source);
+    const model::Architecture& arch = model::find_architecture(c.architecture, source);
+    rope_mode_ = files_.naming == TensorNaming::gguf ? arch.gguf_rope : arch.hf_rope;
+    weights_ = std::make_unique<ModelWeights>(files_, arch.qkv_bias);
+
+    RopeFrequencies rope = rope_frequencies(c);
+    // GGUF llama3 models carry their rope scaling as per-frequency divisors (rope_freqs.weight).
+    if (!weights_->rope_factors.empty())
+        for (size_t i = 0; i < rope.inv_freq.size(); ++i) rope.inv_freq[i] /= weights_->rope_factors[i];
+    rope_inv_freq_ = std::move(rope.inv_freq);
+    rope_mscale_ = rope.mscale;
+}
+
+Model::~Model() = default;
+
+void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool) const {
+    const ModelConfig& c = files_.config;
+    const int64_t T = int64_t(batch.size());
+    const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
+    const int64_t H = c.num_heads, Hkv = c.num_kv_heads, Dh = c.head_dim;
+    const int64_t q_dim = H * Dh, kv_dim = Hkv * Dh;
+    const float eps = float(c.rms_norm_eps);
+    const float attn_scale = 1.0f / std::sqrt(float(Dh));
+    logits.clear();
+    if (T == 0) return;
+    if (batch.positions.size() != size_t(T) || batch.seq_ids.size() != size_t(T) || batch.want_logits.size() != size_t(T))
+        fail("forward: batch arrays differ in length");
+
+    // Each sequence's entries must continue its cache at consecutive positions.
+    std::vector<int> next_pos(size_t(cache.n_seq()));
+    for (int s = 0; s < cache.n_seq(); ++s) next_pos[size_t(s)] = cache.length(s);
+    for (int64_t t = 0; t < T; ++t) {
+        const int32_t tok = batch.tokens[size_t(t)], seq = batch.seq_ids[size_t(t)], pos = batch.positions[size_t(t)];
+        if (tok < 0 || tok >= V) fail("forward: token id {} is out of the vocabulary (size {})", tok, V);
+        if (seq < 0 || seq >= cache.n_seq()) fail("forward: sequence id {} is out of range ({} sequences)", seq, cache.n_seq());
+        if (pos != next_pos[size_t(seq)])
+            fail("forward: sequence {} continues at position {}, but the batch gives position {}", seq,
+                 next_pos[size_t(seq)], pos);
+        if (pos >= cache.n_ctx())
+            fail("forward: context is full: position {} does not fit in the context of {} tokens", pos, cache.n_ctx());
+        ++next_pos[size_t(seq)];
+    }
+
+    std::vector<float> x(size_t(T * D)), xn(size_t(T * D));
+    std::vector<float> q(size_t(T * q_dim)), k(size_t(T * kv_dim)), v(size_t(T * kv_dim)), att(size_t(T * q_dim));
+    std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), proj(size_t(T * D));
+    const int32_t* positions = batch.positions.data();
+
+    // x: [T, D] = token embeddings
+    kernels::get_rows(weights_->token_embedding, batch.tokens.data(), T, x.data(), pool);
+
+    for (int l = 0; l < c.num_layers; ++l) {
+        const LayerWeights& w = weights_->layers[size_t(l)];
+
+        // Attention block. xn: [T, D] = rmsnorm(x)
+        kernels::rms_norm(x.data(), w.attn_norm.data(), T, D, eps, xn.data(), pool);
+        // q: [T, H, Dh], k and v: [T, Hkv, Dh]
+        kernels::matmul(w.wq, xn.data(), T, q.data(), pool);
+        kernels::matmul(w.wk, xn.data(), T, k.data(), pool);
+        kernels::matmul(w.wv, xn.data(), T, v.data(), pool);
+        if (!w.bq.empty()) {
+            kernels::add_bias(q.data(), w.bq.data(), T, q_dim);
+            kernels::add_bias(k.data(), w.bk.data(), T, kv_dim);
+            kernels::add_bias(v.data(), w.bv.data(), T, kv_dim);
+        }
+        kernels::rope(q.data(), T, H, Dh, positions, rope_inv_freq_.data(), rope_mscale_, rope_mode_, pool);
+        kernels::rope(k.data(), T, Hkv, Dh, positions, rope_inv_freq_.data(), rope_mscale_, rope_mode_, pool);
+
+        // Each run of consecutive entries of one sequence: write its k/v into the cache, then
+        // attend over that sequence's cache. att: [T, H, Dh]
+        for (int64_t begin = 0; begin < T;) {
+            const int32_t seq = batch.seq_ids[size_t(begin)];
+            int64_t end = begin + 1;
+            while (end < T && batch.seq_ids[size_t(end)] == seq) ++end;
+            const int64_t n = end - begin;
+            uint8_t* k_block = cache.keys(l, seq);
+            uint8_t* v_block = cache.values(l, seq);
+            store_rows(k.data() + begin * kv_dim, kv_dim, positions + begin, n, k_block, cache.slot_bytes(), cache.dtype());
+            store_rows(v.data() + begin * kv_dim, kv_dim, positions + begin, n, v_block, cache.slot_bytes(), cache.dtype());
+            const int64_t S = positions[end - 1] + 1;  // cache positions 0..S-1 are now valid
+            kernels::attention(q.data() + begin * q_dim, n, H, Hkv, Dh, k_block, v_block, cache.dtype(), S,
+                               positions + begin, c.sliding_window, attn_scale, att.data() + begin * q_dim, pool);
+            begin = end;
+        }
+
+        // x += att @ Wo^T
+        kernels::matmul(w.wo, att.data(), T, proj.data(), pool);
+        if (!w.bo.empty()) kernels::add_bias(proj.data(), w.bo.data(), T, D);
+        kernels::add(x.data(), proj.data(), T * D);
+
+        // MLP block (SwiGLU). xn = rmsnorm(x); h: [T, F] = silu(xn Wg^T) * (xn Wu^T); x += h Wd^T
+        kernels::rms_norm(x.data(), w.ffn_norm.data(), T, D, eps, xn.data(), pool);
+        kernels::matmul(w.w_gate, xn.data(), T, gate.data(), pool);
+        kernels::matmul(w.w_up, xn.data(), T, up.data(), pool);
+        kernels::silu_mul(gate.data(), up.data(), T * F, gate.data(), pool);
+        kernels::matmul(w.w_down, gate.data(), T, proj.data(), pool);
+        kernels::add(x.data(), proj.data(), T * D);
+    }
+    for (int64_t t = 0; t < T; ++t) cache.extend(batch.seq_ids[size_t(t)], batch.positions[size_t(t)] + 1);
+
+    // Only the rows whose logits are wanted go through the (large) vocabulary projection.
+    // rows: [N, D] -> rmsnorm -> logits: [N, V]
+    int64_t N = 0;
+    for (int64_t t = 0; t < T; ++t)
+        if (batch.want_logits[size_t(t)]) std::memmove(x.data() + (N++) * D, x.data() + t * D, size_t(D) * sizeof(float));
+    if (N == 0) return;
+    kernels::rms_norm(x.data(), weights_->output_norm.data(), N, D, eps, xn.data(), pool);
+    logits.resize(size_t(N * V));
+    kernels::matmul(weights_->output, xn.data(), N, logits.data(), pool);
+}
+
+}  // namespace slm

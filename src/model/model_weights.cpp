@@ -1,0 +1,103 @@
+// Binding of a Llama-family model's tensors by role (names from the architecture table), with a
+// shape check per tensor so that a wrong file fails at load with the tensor named, not mid-forward.
+#include "model/model_weights.h"
+
+#include "model/architecture.h"
+
+#include <slm/error.h>
+
+#include <optional>
+
+namespace slm {
+
+namespace {
+
+using model::WeightRole;
+
+class Binder {
+public:
+    explicit Binder(const ModelFiles& files) : files_(files) {}
+
+    std::optional<Tensor> find(WeightRole role, int layer) const {
+        const std::string name = model::tensor_name(role, files_.naming, layer);
+        if (name.empty()) return std::nullopt;
+        return files_.tensors->find_tensor(name);
+    }
+
+    Tensor matrix(WeightRole role, int layer, int64_t rows, int64_t cols) const {
+        const std::string name = model::tensor_name(role, files_.naming, layer);
+        std::optional<Tensor> t = files_.tensors->find_tensor(name);
+        if (!t) fail("{}: tensor '{}' is missing", files_.tensors->describe(), name);
+        check_shape(*t, name, {rows, cols});
+        if (!traits(t->dtype).to_float)
+            fail("{}: tensor '{}' has dtype {}, which slm cannot compute with", files_.tensors->describe(), name,
+                 slm::name(t->dtype));
+        return *t;
+    }
+
+    // A 1-D tensor of length n as f32; empty when absent and optional.
+    std::vector<float> vector(WeightRole role, int layer, int64_t n, bool required) const {
+        const std::string name = model::tensor_name(role, files_.naming, layer);
+        std::optional<Tensor> t = name.empty() ? std::nullopt : files_.tensors->find_tensor(name);
+        if (!t) {
+            if (required) fail("{}: tensor '{}' is missing", files_.tensors->describe(), name);
+            return {};
+        }
+        check_shape(*t, name, {n});
+        const ToFloatFn to_float = traits(t->dtype).to_float;
+        if (!to_float)
+            fail("{}: tensor '{}' has dtype {}, which is not a float type", files_.tensors->describe(), name,
+                 slm::name(t->dtype));
+        std::vector<float> out(static_cast<size_t>(n));
+        to_float(t->data, out.data(), n);
+        return out;
+    }
+
+private:
+    void check_shape(const Tensor& t, const std::string& name, const std::vector<int64_t>& expected) const {
+        if (t.shape != expected)
+            fail("{}: tensor '{}' has shape {}, expected {}", files_.tensors->describe(), name, shape_string(t.shape),
+                 shape_string(expected));
+    }
+    const ModelFiles& files_;
+};
+
+}  // namespace
+
+ModelWeights::ModelWeights(const ModelFiles& files, bool qkv_bias_required) {
+    const ModelConfig& c = files.config;
+    const int64_t V = c.vocab_size, D = c.hidden_size, F = c.intermediate_size;
+    const int64_t q_dim = int64_t(c.num_heads) * c.head_dim, kv_dim = int64_t(c.num_kv_heads) * c.head_dim;
+    const Binder bind(files);
+
+    token_embedding = bind.matrix(WeightRole::token_embedding, 0, V, D);
+    output_norm = bind.vector(WeightRole::output_norm, 0, D, true);
+    // Tied models usually ship no output matrix (in GGUF its absence is what says "tied"); a
+    // file that has one anyway is used as it is.
+    if (bind.find(WeightRole::output, 0) || (!c.tie_word_embeddings && files.naming == TensorNaming::hf))
+        output = bind.matrix(WeightRole::output, 0, V, D);
+    else
+        output = token_embedding;
+    rope_factors = bind.vector(WeightRole::rope_freqs, 0, c.head_dim / 2, false);
+
+    const bool bias_required = qkv_bias_required || c.attention_bias;
+    layers.resize(static_cast<size_t>(c.num_layers));
+    for (int l = 0; l < c.num_layers; ++l) {
+        LayerWeights& w = layers[size_t(l)];
+        w.attn_norm = bind.vector(WeightRole::attn_norm, l, D, true);
+        w.wq = bind.matrix(WeightRole::attn_q, l, q_dim, D);
+        w.wk = bind.matrix(WeightRole::attn_k, l, kv_dim, D);
+        w.wv = bind.matrix(WeightRole::attn_v, l, kv_dim, D);
+        w.wo = bind.matrix(WeightRole::attn_o, l, D, q_dim);
+        w.bq = bind.vector(WeightRole::attn_q_bias, l, q_dim, bias_required);
+        w.bk = bind.vector(WeightRole::attn_k_bias, l, kv_dim, bias_required);
+        w.bv = bind.vector(WeightRole::attn_v_bias, l, kv_dim, bias_required);
+        w.bo = bind.vector(WeightRole::attn_o_bias, l, D, false);
+        w.ffn_norm = bind.vector(WeightRole::ffn_norm, l, D, true);
+        w.w_gate = bind.matrix(WeightRole::ffn_gate, l, F, D);
+        w.w_up = bind.matrix(WeightRole::ffn_up, l, F, D);
+        w.w_down = bind.matrix(WeightRole::ffn_down, l, D, F);
+    }
+}
+
+}  // namespace slm

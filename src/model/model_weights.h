@@ -1,0 +1,33 @@
+// ModelWeights: every tensor of a Llama-family model bound by role and checked for shape. Big
+// matrices are zero-copy views into the weight files (any dtype with a to_float); the small 1-D
+// norm weights and biases are converted to f32 once.
+#pragma once
+
+#include <slm/model_config.h>
+#include <slm/tensor.h>
+
+#include <vector>
+
+namespace slm {
+
+struct LayerWeights {
+    std::vector<float> attn_norm, ffn_norm;   // [D]
+    Tensor wq, wk, wv, wo;                    // [H*Dh, D], [Hkv*Dh, D], [Hkv*Dh, D], [D, H*Dh]
+    std::vector<float> bq, bk, bv, bo;        // empty when the model has none
+    Tensor w_gate, w_up, w_down;              // [F, D], [F, D], [D, F]
+};
+
+class ModelWeights {
+public:
+    // Binds from `files` (naming per files.naming); throws slm::Error naming the file and the
+    // missing or mis-shaped tensor. `qkv_bias_required` makes absent q/k/v biases an error.
+    ModelWeights(const ModelFiles& files, bool qkv_bias_required);
+
+    Tensor token_embedding;          // [V, D]
+    Tensor output;                   // [V, D]; the embedding itself when tied
+    std::vector<float> output_norm;  // [D]
+    std::vector<float> rope_factors; // GGUF rope_freqs.weight ([Dh/2]), empty when absent
+    std::vector<LayerWeights> layers;
+};
+
+}  // namespace slm

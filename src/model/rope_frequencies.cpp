@@ -1,0 +1,86 @@
+// Rotary inverse frequencies with the scaling of config.json folded in, computed as transformers'
+// rope initialisers do (modeling_rope_utils): default, linear, dynamic (below its threshold it is
+// the default), llama3 and yarn.
+#include <slm/error.h>
+#include <slm/model.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+namespace slm {
+
+namespace {
+
+// Yarn: the dimension index at which a wavelength makes `rotations` turns over the original context.
+double yarn_correction_dim(double rotations, int dim, double base, double original_max) {
+    return (dim * std::log(original_max / (rotations * 2.0 * std::numbers::pi))) / (2.0 * std::log(base));
+}
+
+double yarn_mscale(double factor) { return factor <= 1.0 ? 1.0 : 0.1 * std::log(factor) + 1.0; }
+
+void apply_llama3(const RopeScaling& s, std::vector<float>& inv_freq) {
+    const double old_ctx = s.original_max_position > 0 ? s.original_max_position : 8192;
+    const double low_wavelen = old_ctx / s.low_freq_factor, high_wavelen = old_ctx / s.high_freq_factor;
+    for (float& f : inv_freq) {
+        const double wavelen = 2.0 * std::numbers::pi / f;
+        if (wavelen > low_wavelen) {
+            f = float(f / s.factor);
+        } else if (wavelen >= high_wavelen) {  // medium frequencies: smooth blend of both
+            const double smooth = (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+            f = float((1.0 - smooth) * f / s.factor + smooth * f);
+        }
+    }
+}
+
+void apply_yarn(const ModelConfig& c, RopeFrequencies& r) {
+    const RopeScaling& s = c.rope_scaling;
+    const int dim = c.head_dim;
+    const double base = c.rope_theta;
+    const double original_max = s.original_max_position > 0 ? s.original_max_position : c.max_position;
+    // transformers: when original_max_position_embeddings is given, the factor is the ratio of
+    // the context lengths (DeepSeek-V3 convention); otherwise the configured factor.
+    double factor = s.factor;
+    if (s.original_max_position > 0 && c.max_position > 0) factor = double(c.max_position) / s.original_max_position;
+    r.mscale = float(s.attention_factor > 0 ? s.attention_factor : yarn_mscale(factor));
+    double low = std::floor(yarn_correction_dim(s.beta_fast, dim, base, original_max));
+    double high = std::ceil(yarn_correction_dim(s.beta_slow, dim, base, original_max));
+    low = std::max(low, 0.0);
+    high = std::min(high, double(dim - 1));
+    if (low == high) high += 0.001;
+    for (size_t i = 0; i < r.inv_freq.size(); ++i) {
+        const double extrapolation = r.inv_freq[i];
+        const double interpolation = extrapolation / factor;
+        const double ramp = std::clamp((double(i) - low) / (high - low), 0.0, 1.0);
+        const double extrapolation_weight = 1.0 - ramp;
+        r.inv_freq[i] = float(interpolation * (1.0 - extrapolation_weight) + extrapolation * extrapolation_weight);
+    }
+}
+
+}  // namespace
+
+RopeFrequencies rope_frequencies(const ModelConfig& c) {
+    if (c.head_dim <= 0 || c.head_dim % 2 != 0) fail("model config: head_dim {} is not a positive even number", c.head_dim);
+    RopeFrequencies r;
+    const int half = c.head_dim / 2;
+    r.inv_freq.resize(size_t(half));
+    // transformers: 1 / base^(arange(0, dim, 2) / dim), the exponent computed in float32.
+    for (int i = 0; i < half; ++i)
+        r.inv_freq[size_t(i)] = float(1.0 / std::pow(c.rope_theta, double(float(2 * i) / float(c.head_dim))));
+    const RopeScaling& s = c.rope_scaling;
+    if (s.type == "default" || s.type.empty() || s.type == "dynamic") {
+        // dynamic NTK changes the frequencies only past the original context; slm's context is
+        // limited to the model's max_position, where it equals the default.
+    } else if (s.type == "linear") {
+        for (float& f : r.inv_freq) f = float(f / s.factor);
+    } else if (s.type == "llama3") {
+        apply_llama3(s, r.inv_freq);
+    } else if (s.type == "yarn") {
+        apply_yarn(c, r);
+    } else {
+        fail("model config: rope scaling type '{}' is not supported (default, linear, dynamic, llama3, yarn)", s.type);
+    }
+    return r;
+}
+
+}  // namespace slm

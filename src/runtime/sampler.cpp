@@ -1,0 +1,238 @@
+// The sampler stages (logit bias, penalties, top-k, typical, top-p, min-p, temperature), the
+// chain that runs them, and the seeded draw. Stage semantics follow llama.cpp's samplers, which
+// agree with transformers' logits processors for each stage on its own.
+#include <slm/error.h>
+#include <slm/sampler.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace slm {
+
+void TokenCandidates::sort_descending() {
+    if (sorted) return;
+    std::stable_sort(items.begin(), items.end(), [](const TokenCandidate& a, const TokenCandidate& b) { return a.logit > b.logit; });
+    sorted = true;
+}
+
+void TokenCandidates::softmax() {
+    sort_descending();
+    if (items.empty()) return;
+    const float max_logit = items.front().logit;
+    double sum = 0;
+    for (TokenCandidate& c : items) sum += (c.p = std::exp(c.logit - max_logit));
+    for (TokenCandidate& c : items) c.p = float(c.p / sum);
+}
+
+int32_t argmax(std::span<const float> logits) {
+    return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+namespace {
+
+class LogitBiasStage : public SamplerStage {
+public:
+    explicit LogitBiasStage(std::unordered_map<int32_t, float> bias) : bias_(std::move(bias)) {}
+    std::string name() const override { return "logit-bias"; }
+    void apply(TokenCandidates& cands, std::span<const int32_t>) override {
+        for (TokenCandidate& c : cands.items)
+            if (auto it = bias_.find(c.id); it != bias_.end()) c.logit += it->second;
+        cands.sorted = false;
+    }
+
+private:
+    std::unordered_map<int32_t, float> bias_;
+};
+
+// Repetition (divide positive / multiply negative logits), frequency and presence penalties over
+// the last `last_n` tokens of the history.
+class PenaltiesStage : public SamplerStage {
+public:
+    PenaltiesStage(float repeat, float frequency, float presence, int last_n)
+        : repeat_(repeat), frequency_(frequency), presence_(presence), last_n_(last_n) {}
+    std::string name() const override { return "penalties"; }
+    void apply(TokenCandidates& cands, std::span<const int32_t> history) override {
+        const size_t n = last_n_ < 0 ? history.size() : std::min(history.size(), size_t(last_n_));
+        std::unordered_map<int32_t, int> counts;
+        for (int32_t id : history.subspan(history.size() - n)) ++counts[id];
+        if (counts.empty()) return;
+        for (TokenCandidate& c : cands.items) {
+            const auto it = counts.find(c.id);
+            if (it == counts.end()) continue;
+            c.logit = c.logit > 0 ? c.logit / repeat_ : c.logit * repeat_;
+            c.logit -= float(it->second) * frequency_ + presence_;
+        }
+        cands.sorted = false;
+    }
+
+private:
+    float repeat_, frequency_, presence_;
+    int last_n_;
+};
+
+class TopKStage : public SamplerStage {
+public:
+    explicit TopKStage(int k) : k_(k) {}
+    std::string name() const override { return "top-k"; }
+    void apply(TokenCandidates& cands, std::span<const int32_t>) override {
+        const size_t k = std::min(cands.items.size(), size_t(k_));
+        if (k == cands.items.size() && cands.sorted) return;
+        std::partial_sort(cands.items.begin(), cands.items.begin() + ptrdiff_t(k), cands.items.end(),
+                          [](const TokenCandidate& a, const TokenCandidate& b) { return a.logit > b.logit; });
+        cands.items.resize(k);
+        cands.sorted = true;
+    }
+
+private:
+    int k_;
+};
+
+// Keeps the smallest set of most likely tokens whose probability reaches p (at least one).
+class TopPStage : public SamplerStage {
+public:
+    explicit TopPStage(float p) : p_(p) {}
+    std::string name() const override { return "top-p"; }
+    void apply(TokenCandidates& cands, std::span<const int32_t>) override {
+        cands.softmax();
+        double cum = 0;
+        size_t keep = cands.items.size();
+        for (size_t i = 0; i < cands.items.size(); ++i) {
+            cum += cands.items[i].p;
+            if (cum >= p_) {
+                keep = i + 1;
+                break;
+            }
+        }
+        cands.items.resize(std::max<size_t>(1, keep));
+    }
+
+private:
+    float p_;
+};
+
+// Keeps tokens whose probability is at least min_p times the top token's.
+class MinPStage : public SamplerStage {
+public:
+    explicit MinPStage(float p) : p_(p) {}
+    std::string name() const override { return "min-p"; }
+    void apply(TokenCandidates& cands, std::span<const int32_t>) override {
+        cands.softmax();
+        if (cands.items.empty()) return;
+        const float threshold = cands.items.front().p * p_;
+        size_t keep = 1;
+        while (keep < cands.items.size() && cands.items[keep].p >= threshold) ++keep;
+        cands.items.resize(keep);
+    }
+
+private:
+    float p_;
+};
+
+// Locally typical sampling (Meister et al.): keeps the tokens whose surprise is closest to the
+// distribution's entropy, up to total probability p.
+class TypicalStage : public SamplerStage {
+public:
+    explicit TypicalStage(float p) : p_(p) {}
+    std::string name() const override { return "typical"; }
+    void apply(TokenCandidates& cands, std::span<const int32_t>) override {
+        cands.softmax();
+        double entropy = 0;
+        for (const TokenCandidate& c : cands.items)
+            if (c.p > 0) entropy -= double(c.p) * std::log(double(c.p));
+        std::vector<size_t> order(cands.items.size());
+        std::iota(order.begin(), order.end(), size_t(0));
+        auto deviation = [&](size_t i) { return std::abs(-std::log(double(cands.items[i].p)) - entropy); };
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return deviation(a) < deviation(b); });
+        double cum = 0;
+        size_t keep = order.size();
+        for (size_t i = 0; i < order.size(); ++i) {
+            cum += cands.items[order[i]].p;
+            if (cum > p_) {
+                keep = i + 1;
+                break;
+            }
+        }
+        std::vector<TokenCandidate> kept;
+        for (size_t i = 0; i < std::max<size_t>(1, keep); ++i) kept.push_back(cands.items[order[i]]);
+        cands.items = std::move(kept);
+        cands.sorted = false;
+    }
+
+private:
+    float p_;
+};
+
+class TemperatureStage : public SamplerStage {
+public:
+    explicit TemperatureStage(float t) : t_(t) {}
+    std::string name() const override { return "temperature"; }
+    void apply(TokenCandidates& cands, std::span<const int32_t>) override {
+        for (TokenCandidate& c : cands.items) c.logit /= t_;
+    }
+
+private:
+    float t_;
+};
+
+}  // namespace
+
+SamplerParams SamplerParams::from_generation_defaults(const GenerationDefaults& d) {
+    SamplerParams p;
+    // transformers' defaults where the model's file is silent: top_k 50, top_p 1, temperature 1.
+    if (d.do_sample || d.temperature || d.top_p || d.top_k) {
+        p.temperature = float(d.temperature.value_or(1.0));
+        p.top_k = d.top_k.value_or(50);
+        p.top_p = float(d.top_p.value_or(1.0));
+        p.min_p = float(d.min_p.value_or(0.0));
+        p.typical_p = float(d.typical_p.value_or(1.0));
+    }
+    if (d.repetition_penalty) p.repeat_penalty = float(*d.repetition_penalty);
+    if (d.do_sample && !*d.do_sample) p.temperature = 0.0f;
+    return p;
+}
+
+SamplerChain::SamplerChain(const SamplerParams& p) : greedy_(p.temperature <= 0.0f), rng_(p.seed) {
+    if (!p.logit_bias.empty()) stages_.push_back(std::make_unique<LogitBiasStage>(p.logit_bias));
+    if (p.repeat_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f) {
+        if (p.repeat_penalty <= 0.0f) fail("sampler: repeat penalty {} must be positive", p.repeat_penalty);
+        stages_.push_back(std::make_unique<PenaltiesStage>(p.repeat_penalty, p.frequency_penalty, p.presence_penalty,
+                                                           p.penalty_last_n));
+    }
+    if (greedy_) return;  // greedy: the largest logit after bias and penalties
+    if (p.top_k > 0) stages_.push_back(std::make_unique<TopKStage>(p.top_k));
+    if (p.typical_p < 1.0f) stages_.push_back(std::make_unique<TypicalStage>(p.typical_p));
+    if (p.top_p < 1.0f) stages_.push_back(std::make_unique<TopPStage>(p.top_p));
+    if (p.min_p > 0.0f) stages_.push_back(std::make_unique<MinPStage>(p.min_p));
+    if (p.temperature != 1.0f) stages_.push_back(std::make_unique<TemperatureStage>(p.temperature));
+}
+
+void SamplerChain::add_stage(std::unique_ptr<SamplerStage> stage) { stages_.push_back(std::move(stage)); }
+
+int32_t SamplerChain::sample(std::span<const float> logits, std::span<const int32_t> history) {
+    if (logits.empty()) fail("sampler: empty logits");
+    if (stages_.empty() && greedy_) return argmax(logits);
+    TokenCandidates cands;
+    cands.items.reserve(logits.size());
+    for (size_t i = 0; i < logits.size(); ++i) cands.items.push_back({int32_t(i), logits[i], 0.0f});
+    for (const auto& stage : stages_) stage->apply(cands, history);
+    std::erase_if(cands.items, [](const TokenCandidate& c) { return c.logit == -std::numeric_limits<float>::infinity(); });
+    if (cands.items.empty()) fail("sampler: every token was excluded (logit bias or constraint)");
+    if (greedy_) {
+        cands.sort_descending();
+        return cands.items.front().id;
+    }
+    cands.softmax();
+    // Draw: a uniform in [0, 1) from the top 53 bits (exactly reproducible for a seed, unlike
+    // std::uniform_real_distribution whose algorithm is the library's choice).
+    const double u = double(rng_() >> 11) * 0x1.0p-53;
+    double cum = 0;
+    for (const TokenCandidate& c : cands.items) {
+        cum += c.p;
+        if (u < cum) return c.id;
+    }
+    return cands.items.back().id;
+}
+
+}  // namespace slm

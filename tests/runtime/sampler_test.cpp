@@ -1,0 +1,195 @@
+// SamplerChain: greedy is argmax, each stage does what it says on hand-made logits, a seed
+// reproduces a draw exactly, and generation_config.json defaults map to the chain.
+#include <slm/sampler.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+namespace slm {
+namespace {
+
+const std::vector<float> kLogits = {1.0f, 3.0f, 2.0f, -1.0f, 2.5f, 0.0f};
+
+SamplerParams plain() {
+    SamplerParams p;
+    p.temperature = 1.0f;
+    p.top_k = 0;
+    p.top_p = 1.0f;
+    p.min_p = 0.0f;
+    return p;
+}
+
+std::map<int32_t, int> histogram(SamplerChain& chain, std::span<const float> logits, int n,
+                                 std::span<const int32_t> history = {}) {
+    std::map<int32_t, int> h;
+    for (int i = 0; i < n; ++i) ++h[chain.sample(logits, history)];
+    return h;
+}
+
+TEST(Sampler, GreedyIsArgmaxFirstOnTies) {
+    SamplerParams p;
+    p.temperature = 0;
+    SamplerChain chain(p);
+    EXPECT_TRUE(chain.greedy());
+    EXPECT_EQ(chain.sample(kLogits, {}), 1);
+    const std::vector<float> tie = {0.5f, 2.0f, 2.0f};
+    EXPECT_EQ(chain.sample(tie, {}), 1);
+}
+
+TEST(Sampler, TopKOneIsGreedy) {
+    SamplerParams p = plain();
+    p.top_k = 1;
+    SamplerChain chain(p);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(chain.sample(kLogits, {}), 1);
+}
+
+TEST(Sampler, TopKKeepsOnlyTheKBest) {
+    SamplerParams p = plain();
+    p.top_k = 3;
+    SamplerChain chain(p);
+    for (const auto& [id, n] : histogram(chain, kLogits, 500)) EXPECT_TRUE(id == 1 || id == 4 || id == 2) << id;
+}
+
+TEST(Sampler, TopPKeepsTheNucleus) {
+    // softmax of kLogits: p(1)=0.49, p(4)=0.30, p(2)=0.18, ... top-p 0.7 keeps {1, 4}.
+    SamplerParams p = plain();
+    p.top_p = 0.7f;
+    SamplerChain chain(p);
+    const auto h = histogram(chain, kLogits, 1000);
+    EXPECT_EQ(h.size(), 2u);
+    EXPECT_TRUE(h.count(1) && h.count(4));
+}
+
+TEST(Sampler, MinPDropsUnlikelyTokens) {
+    // min-p 0.5: keep tokens with p >= 0.5 * p(1): token 4 (ratio 0.61) stays, token 2 (0.37) goes.
+    SamplerParams p = plain();
+    p.min_p = 0.5f;
+    SamplerChain chain(p);
+    const auto h = histogram(chain, kLogits, 1000);
+    EXPECT_EQ(h.size(), 2u);
+}
+
+TEST(Sampler, DrawFollowsTheDistribution) {
+    SamplerChain chain(plain());
+    const int n = 20000;
+    const auto h = histogram(chain, kLogits, n);
+    double z = 0;
+    for (float l : kLogits) z += std::exp(l);
+    for (size_t i = 0; i < kLogits.size(); ++i) {
+        const double expected = std::exp(kLogits[i]) / z;
+        const double got = h.count(int32_t(i)) ? double(h.at(int32_t(i))) / n : 0.0;
+        EXPECT_NEAR(got, expected, 0.015) << "token " << i;
+    }
+}
+
+TEST(Sampler, LowTemperatureSharpens) {
+    SamplerParams p = plain();
+    p.temperature = 0.1f;
+    SamplerChain chain(p);
+    const auto h = histogram(chain, kLogits, 1000);
+    EXPECT_GT(h.at(1), 980);
+}
+
+TEST(Sampler, SameSeedSameDraws) {
+    SamplerParams p = plain();
+    p.seed = 1;
+    SamplerChain a(p), b(p);
+    std::vector<int32_t> da, db;
+    for (int i = 0; i < 200; ++i) {
+        da.push_back(a.sample(kLogits, {}));
+        db.push_back(b.sample(kLogits, {}));
+    }
+    EXPECT_EQ(da, db);
+    p.seed = 2;
+    SamplerChain c(p);
+    std::vector<int32_t> dc;
+    for (int i = 0; i < 200; ++i) dc.push_back(c.sample(kLogits, {}));
+    EXPECT_NE(da, dc);
+}
+
+TEST(Sampler, RepetitionPenaltyDividesPositiveAndMultipliesNegative) {
+    // Token 1 (logit 3) seen: 3 / 2 = 1.5 < 2.5, so greedy moves to token 4.
+    SamplerParams p;
+    p.temperature = 0;
+    p.repeat_penalty = 2.0f;
+    SamplerChain chain(p);
+    const std::vector<int32_t> history = {1};
+    EXPECT_EQ(chain.sample(kLogits, history), 4);
+    // Outside the window the penalty does not apply.
+    p.penalty_last_n = 1;
+    SamplerChain windowed(p);
+    const std::vector<int32_t> old = {1, 3};
+    EXPECT_EQ(windowed.sample(kLogits, old), 1);
+}
+
+TEST(Sampler, FrequencyAndPresencePenalties) {
+    SamplerParams p;
+    p.temperature = 0;
+    p.frequency_penalty = 0.3f;  // token 1 seen twice: 3 - 0.6 = 2.4 < 2.5
+    SamplerChain freq(p);
+    const std::vector<int32_t> twice = {1, 1};
+    EXPECT_EQ(freq.sample(kLogits, twice), 4);
+    const std::vector<int32_t> once = {1};
+    EXPECT_EQ(freq.sample(kLogits, once), 1);  // 2.7 > 2.5
+    p.frequency_penalty = 0;
+    p.presence_penalty = 0.6f;
+    SamplerChain presence(p);
+    EXPECT_EQ(presence.sample(kLogits, once), 4);
+}
+
+TEST(Sampler, LogitBiasCanBanAndForce) {
+    SamplerParams p;
+    p.temperature = 0;
+    p.logit_bias[1] = -INFINITY;
+    SamplerChain ban(p);
+    EXPECT_EQ(ban.sample(kLogits, {}), 4);
+    p.logit_bias = {{5, 10.0f}};
+    SamplerChain force(p);
+    EXPECT_EQ(force.sample(kLogits, {}), 5);
+}
+
+TEST(Sampler, TypicalKeepsTokensNearTheEntropy) {
+    // Two equally likely tokens far above the rest: both have surprise ~ entropy, so they stay.
+    const std::vector<float> logits = {5.0f, 5.0f, -5.0f, -5.0f};
+    SamplerParams p = plain();
+    p.typical_p = 0.5f;
+    SamplerChain chain(p);
+    const auto h = histogram(chain, logits, 500);
+    EXPECT_FALSE(h.count(2) || h.count(3));
+}
+
+TEST(Sampler, GenerationDefaultsMapToTheChain) {
+    GenerationDefaults d;
+    d.do_sample = true;
+    d.temperature = 0.8;
+    d.top_p = 0.95;
+    SamplerParams p = SamplerParams::from_generation_defaults(d);
+    EXPECT_FLOAT_EQ(p.temperature, 0.8f);
+    EXPECT_FLOAT_EQ(p.top_p, 0.95f);
+    EXPECT_EQ(p.top_k, 50);  // transformers' default
+    EXPECT_FLOAT_EQ(p.min_p, 0.0f);
+    d.do_sample = false;
+    EXPECT_LE(SamplerParams::from_generation_defaults(d).temperature, 0.0f);
+}
+
+// A stage added to the chain (as a grammar constraint would be) runs before the draw.
+class OnlyEvenTokens : public SamplerStage {
+public:
+    std::string name() const override { return "only-even"; }
+    void apply(TokenCandidates& c, std::span<const int32_t>) override {
+        std::erase_if(c.items, [](const TokenCandidate& t) { return t.id % 2 != 0; });
+    }
+};
+
+TEST(Sampler, CustomStageConstrainsTheDraw) {
+    SamplerParams p;
+    p.temperature = 0;
+    SamplerChain chain(p);
+    chain.add_stage(std::make_unique<OnlyEvenTokens>());
+    EXPECT_EQ(chain.sample(kLogits, {}), 4);
+}
+
+}  // namespace
+}  // namespace slm
