@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Side-by-side speed of slm and llama.cpp on the same GGUF files, same thread count, same machine:
+# runs llama-bench and `slm bench` alternately (ROUNDS times each, REPS repetitions per run), then
+# prints per model and type pp512 / tg128 for both, the ratio slm/llama.cpp, and tg128 as a share
+# of the memory bandwidth measured by slm's streaming-read kernel (bench_kernels BM_StreamRead).
+#
+# Models: the real models in ../shared/models (q8_0 as shipped, q4_k_m re-quantized from it by
+# llama-quantize) and TinyLlama-1.1B-shaped random-weight models in q4_0, q4_k_m and q8_0 written
+# by bench/make_random_gguf. Large files go to $MODELS_DIR (outside the repository).
+#
+# Environment (all optional):
+#   BUILD_DIR     slm build with -DSLM_BENCH=ON            (default: build)
+#   LLAMA_CPP_DIR where llama.cpp is cloned and built       (default: ../llama.cpp-bench, outside the repo)
+#   LLAMA_BENCH   an existing llama-bench binary            (default: build it in LLAMA_CPP_DIR)
+#   LLAMA_CPP_REF llama.cpp revision to build               (default: b4748)
+#   MODELS_DIR    where generated GGUFs go                  (default: /tmp/slm-bench-models)
+#   THREADS (default: nproc)  PROMPT (512)  GEN (128)  REPS (3)  ROUNDS (2)
+#   ONLY          regular expression selecting model labels (default: all)
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+BUILD_DIR="${BUILD_DIR:-build}"
+LLAMA_CPP_DIR="${LLAMA_CPP_DIR:-$repo/../llama.cpp-bench}"
+LLAMA_CPP_REF="${LLAMA_CPP_REF:-b4748}"
+MODELS_DIR="${MODELS_DIR:-/tmp/slm-bench-models}"
+THREADS="${THREADS:-$(nproc)}"
+PROMPT="${PROMPT:-512}"
+GEN="${GEN:-128}"
+REPS="${REPS:-3}"
+ROUNDS="${ROUNDS:-2}"
+ONLY="${ONLY:-.}"
+SHARED="$repo/../shared/models"
+SLM="$BUILD_DIR/tools/slm/slm"
+MAKE_GGUF="$BUILD_DIR/bench/make_random_gguf"
+BENCH_KERNELS="$BUILD_DIR/bench/bench_kernels"
+
+if [[ -z "${LLAMA_BENCH:-}" ]]; then
+    if [[ ! -x "$LLAMA_CPP_DIR/build/bin/llama-bench" ]]; then
+        [[ -d "$LLAMA_CPP_DIR" ]] || git clone --depth 1 --branch "$LLAMA_CPP_REF" https://github.com/ggml-org/llama.cpp "$LLAMA_CPP_DIR"
+        cmake -S "$LLAMA_CPP_DIR" -B "$LLAMA_CPP_DIR/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF >/dev/null
+        cmake --build "$LLAMA_CPP_DIR/build" -j "$(nproc)" --target llama-bench llama-quantize
+    fi
+    LLAMA_BENCH="$LLAMA_CPP_DIR/build/bin/llama-bench"
+fi
+LLAMA_QUANTIZE="$(dirname "$LLAMA_BENCH")/llama-quantize"
+
+if [[ ! -x "$SLM" || ! -x "$MAKE_GGUF" || ! -x "$BENCH_KERNELS" ]]; then
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DSLM_BENCH=ON >/dev/null
+    ninja -C "$BUILD_DIR" slm make_random_gguf bench_kernels
+fi
+
+# label -> file
+mkdir -p "$MODELS_DIR"
+declare -a labels=() files=()
+for gguf in "$SHARED"/*/*-q8_0.gguf; do
+    [[ -f "$gguf" ]] || continue
+    base="$(basename "$gguf" -q8_0.gguf)"
+    labels+=("$base q8_0"); files+=("$gguf")
+    q4km="$MODELS_DIR/$base-q4_k_m.gguf"
+    [[ -f "$q4km" ]] || "$LLAMA_QUANTIZE" --allow-requantize "$gguf" "$q4km" Q4_K_M >/dev/null 2>&1
+    labels+=("$base q4_k_m"); files+=("$q4km")
+done
+vocab_source="$SHARED/tinyllama-spm-13m/tinyllama-spm-13m-q8_0.gguf"
+for type in q4_0 q4_k_m q8_0; do
+    out="$MODELS_DIR/random-tinyllama-1.1b-$type.gguf"
+    [[ -f "$out" ]] || "$MAKE_GGUF" --vocab-from "$vocab_source" --type "$type" --out "$out"
+    labels+=("random-1.1B $type"); files+=("$out")
+done
+
+results="$MODELS_DIR/compare-results.jsonl"
+: > "$results"
+bandwidth=$("$BENCH_KERNELS" --benchmark_filter='BM_StreamRead/pool' --benchmark_format=json 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["benchmarks"][0]["bytes_per_second"])')
+
+for i in "${!labels[@]}"; do
+    label="${labels[$i]}"; file="${files[$i]}"
+    [[ "$label" =~ $ONLY ]] || continue
+    for round in $(seq "$ROUNDS"); do
+        # Alternate which tool goes first, so that drift (heat, other load) hits both alike.
+        for tool in $( ((round % 2)) && echo "llama slm" || echo "slm llama"); do
+            if [[ "$tool" == llama ]]; then
+                json=$("$LLAMA_BENCH" -m "$file" -t "$THREADS" -p "$PROMPT" -n "$GEN" -r "$REPS" -o json 2>/dev/null)
+            else
+                json=$("$SLM" bench "$file" -t "$THREADS" -p "$PROMPT" -n "$GEN" -r "$REPS" --json)
+            fi
+            python3 -c 'import json,sys
+for r in json.loads(sys.argv[3]):
+    print(json.dumps({"label": sys.argv[1], "tool": sys.argv[2], "n_prompt": r["n_prompt"], "n_gen": r["n_gen"],
+                      "avg_ts": r["avg_ts"], "bytes_per_token": r.get("weight_bytes_per_token")}))' "$label" "$tool" "$json" >> "$results"
+        done
+    done
+done
+
+python3 - "$results" "$bandwidth" "$THREADS" "$PROMPT" "$GEN" <<'PY'
+import json, sys, statistics
+path, bandwidth, threads, pp, tg = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+rows = [json.loads(l) for l in open(path)]
+labels = list(dict.fromkeys(r["label"] for r in rows))
+def ts(label, tool, test):
+    v = [r["avg_ts"] for r in rows if r["label"] == label and r["tool"] == tool and
+         ((r["n_prompt"] > 0) if test == "pp" else (r["n_gen"] > 0))]
+    return statistics.median(v) if v else float("nan")
+print(f"threads {threads}; streaming-read bandwidth {bandwidth / 1e9:.1f} GB/s")
+print(f"| model | llama.cpp pp{pp} | slm pp{pp} | ratio | llama.cpp tg{tg} | slm tg{tg} | ratio | slm tg % of bandwidth |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for label in labels:
+    bpt = next((r["bytes_per_token"] for r in rows if r["label"] == label and r["bytes_per_token"]), None)
+    lp, sp, lt, st = ts(label, "llama", "pp"), ts(label, "slm", "pp"), ts(label, "llama", "tg"), ts(label, "slm", "tg")
+    share = f"{100 * bpt * st / bandwidth:.0f}%" if bpt else "?"
+    print(f"| {label} | {lp:.1f} | {sp:.1f} | {sp / lp:.2f} | {lt:.1f} | {st:.1f} | {st / lt:.2f} | {share} |")
+PY
