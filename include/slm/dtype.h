@@ -14,7 +14,7 @@ enum class DType : uint8_t {
     i8, u8, i16, i32, i64, boolean, f8_e4m3,
     q4_0, q4_1, q5_0, q5_1, q8_0, q8_1,
     q2_k, q3_k, q4_k, q5_k, q6_k, q8_k,
-    nf4,
+    nf4, iq4_nl,
     count_,
 };
 

@@ -78,6 +78,7 @@ constexpr std::array<DTypeTraits, size_t(DType::count_)> kTable = {{
     {DType::q6_k,    "q6_k",     256,   210,  14,   "",          false, dequantize_q6_k,  quantize_q6_k},
     {DType::q8_k,    "q8_k",     256,   292,  15,   "",          false, dequantize_q8_k,  quantize_q8_k},
     {DType::nf4,     "nf4",      64,    34,   -1,   "",          false, dequantize_nf4,   quantize_nf4},
+    {DType::iq4_nl,  "iq4_nl",   32,    18,   20,   "",          false, dequantize_iq4_nl, quantize_iq4_nl},
 }};
 // clang-format on
 

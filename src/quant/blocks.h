@@ -26,13 +26,15 @@ struct BlockQ8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
 // NF4 (QLoRA): 64 4-bit code-book indices, two per byte, the first element in the high nibble
 // as bitsandbytes packs them, and the block's absmax as f16.
 struct BlockNF4 { uint16_t absmax; uint8_t qs[32]; };
+// iq4_nl: f16 scale and 32 indices into a fixed 16-entry non-linear table, packed as q4_0.
+struct BlockIQ4_NL { uint16_t d; uint8_t qs[QK / 2]; };
 #pragma pack(pop)
 
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22);
 static_assert(sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
-static_assert(sizeof(BlockNF4) == 34);
+static_assert(sizeof(BlockNF4) == 34 && sizeof(BlockIQ4_NL) == 18);
 
 // Reference conversions, one pair per type: n is a multiple of the type's block size.
 #define SLM_QUANT_REF(T)                                               \
@@ -51,6 +53,7 @@ SLM_QUANT_REF(q5_k)
 SLM_QUANT_REF(q6_k)
 SLM_QUANT_REF(q8_k)
 SLM_QUANT_REF(nf4)
+SLM_QUANT_REF(iq4_nl)
 #undef SLM_QUANT_REF
 
 }  // namespace slm::quant

@@ -47,12 +47,11 @@ bool use_more_bits(int layer, int n_layer) {
 }
 
 // When a row length is not a multiple of the chosen type's block, llama.cpp substitutes a
-// 32-block type of similar size. (It maps q2_k/q3_k to iq4_nl, which slm does not have yet;
-// q4_0 has the same 4.5 bits per weight.)
+// 32-block type of similar size.
 std::optional<DType> fallback_for(DType t) {
     switch (t) {
         case DType::q2_k:
-        case DType::q3_k: return DType::q4_0;
+        case DType::q3_k: return DType::iq4_nl;
         case DType::q4_k: return DType::q5_0;
         case DType::q5_k: return DType::q5_1;
         case DType::q6_k: return DType::q8_0;

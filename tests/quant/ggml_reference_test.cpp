@@ -73,7 +73,7 @@ TEST_P(GgmlReference, DequantizeGivesIdenticalFloats) {
 INSTANTIATE_TEST_SUITE_P(AllGgmlTypes, GgmlReference,
                          ::testing::Values(DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q8_0,
                                            DType::q8_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k,
-                                           DType::q6_k, DType::q8_k),
+                                           DType::q6_k, DType::q8_k, DType::iq4_nl),
                          [](const auto& info) { return std::string(name(info.param)); });
 
 }  // namespace

@@ -53,9 +53,7 @@ TEST(QuantRecipe, TypesMatchLlamaQuantizeOnSharedModels) {
                 std::string ours;
                 if (is_quantizable(tensor, ggml_dims(ne))) ours = std::string(name(choose_type(*mix, facts, tensor, ne[0]).type));
                 else ours = "f32";  // every tensor llama.cpp keeps is f32 in these models
-                std::string expected = type.get<std::string>();
-                // slm has no iq4_nl yet: where llama.cpp falls back to it, slm uses q4_0 (same size).
-                if (expected == "iq4_nl") expected = "q4_0";
+                const std::string expected = type.get<std::string>();
                 EXPECT_EQ(ours, expected) << model << " " << mix_name << " " << tensor;
                 ++checked;
             }

@@ -18,7 +18,7 @@ constexpr Bound kBounds[] = {
     {DType::f16, 1e-3},   {DType::bf16, 5e-3},  {DType::q8_0, 0.007}, {DType::q8_1, 0.007},
     {DType::q8_k, 0.009}, {DType::q6_k, 0.023}, {DType::q5_1, 0.05},  {DType::q5_0, 0.057},
     {DType::q5_k, 0.047}, {DType::q4_1, 0.10},  {DType::q4_0, 0.115}, {DType::q4_k, 0.092},
-    {DType::nf4, 0.12},   {DType::q3_k, 0.20},  {DType::q2_k, 0.39},
+    {DType::nf4, 0.12},   {DType::iq4_nl, 0.11}, {DType::q3_k, 0.20}, {DType::q2_k, 0.39},
 };
 
 double relative_rmse(DType type, const std::vector<float>& x) {
