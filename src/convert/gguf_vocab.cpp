@@ -8,6 +8,7 @@
 #include <slm/error.h>
 #include <slm/file_io.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -40,6 +41,26 @@ std::pair<std::string, std::string> merge_pair(const json& m, const std::string&
     fail("{}: model.merges entry is neither \"a b\" nor [\"a\", \"b\"]", source);
 }
 
+// llama.cpp spells case-insensitive groups "(?i:'s|'t)" as "(?:'[sS]|'[tT])"; regexes are
+// compared in that spelling.
+std::string expand_case_insensitive_groups(const std::string& re) {
+    std::string out;
+    for (size_t i = 0; i < re.size(); ++i) {
+        if (re.compare(i, 4, "(?i:") != 0) {
+            out += re[i];
+            continue;
+        }
+        out += "(?:";
+        for (i += 4; i < re.size() && re[i] != ')'; ++i) {
+            const char c = re[i];
+            if (std::isalpha(uint8_t(c))) out += fmt::format("[{}{}]", char(std::tolower(c)), char(std::toupper(c)));
+            else out += c;
+        }
+        out += ')';
+    }
+    return out;
+}
+
 // Collects every Split regex of the pre-tokenizer, in order; `byte_level_regex` is set when a
 // ByteLevel pre-tokenizer applies GPT-2's own regex.
 void collect_split_regexes(const json& pre, std::vector<std::string>& regexes, bool& byte_level_regex) {
@@ -48,7 +69,7 @@ void collect_split_regexes(const json& pre, std::vector<std::string>& regexes, b
     if (type == "Sequence") {
         for (const json& p : pre.value("pretokenizers", json::array())) collect_split_regexes(p, regexes, byte_level_regex);
     } else if (type == "Split" && pre.contains("pattern") && pre["pattern"].contains("Regex")) {
-        regexes.push_back(pre["pattern"]["Regex"].get<std::string>());
+        regexes.push_back(expand_case_insensitive_groups(pre["pattern"]["Regex"].get<std::string>()));
     } else if (type == "ByteLevel" && pre.value("use_regex", true)) {
         byte_level_regex = true;
     }
