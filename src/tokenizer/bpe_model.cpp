@@ -33,6 +33,24 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
             return;
         }
     }
+    constexpr size_t kMaxCachedWord = 64, kMaxCacheEntries = 1 << 16;
+    if (word.size() > kMaxCachedWord) return merge_word(word, out);
+    {
+        std::shared_lock lock(cache_mutex_);
+        auto it = cache_.find(word);
+        if (it != cache_.end()) {
+            out.insert(out.end(), it->second.begin(), it->second.end());
+            return;
+        }
+    }
+    size_t first = out.size();
+    merge_word(word, out);
+    std::unique_lock lock(cache_mutex_);
+    if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+    cache_.try_emplace(std::string(word), out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
+}
+
+void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) const {
     std::vector<MergeSymbol> symbols;
     symbols.reserve(word.size());
     std::string buffer;

@@ -5,6 +5,9 @@
 
 #include "tokenizer/pipeline.h"
 
+#include <mutex>
+#include <shared_mutex>
+
 namespace slm::tok {
 
 struct BpeModel : TokenModel {
@@ -21,6 +24,12 @@ struct BpeModel : TokenModel {
     // Adds a merge of two pieces; returns false when a piece or the merged piece is not in the vocabulary.
     bool add_merge(std::string_view left, std::string_view right, int32_t rank);
     void tokenize(std::string_view word, std::vector<int32_t>& out) const override;
+
+private:
+    void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+    // Words repeat: their ids are remembered (bounded; shared between threads).
+    mutable std::shared_mutex cache_mutex_;
+    mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
 };
 
 // llama.cpp's SPM tokenizer: adjacent pieces merge when their concatenation is a token, highest
