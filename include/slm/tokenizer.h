@@ -31,7 +31,7 @@ public:
                                                    std::string_view tokenizer_config_json /* may be empty */,
                                                    const std::string& source);
     static std::unique_ptr<Tokenizer> from_gguf(const GgufFile& gguf);
-    static std::unique_ptr<Tokenizer> from_model_path(const std::string& path);  // HF dir or .gguf
+    static std::unique_ptr<Tokenizer> from_model_path(const std::string& path);  // HF dir, .gguf or tokenizer.json
 
     // add_special: BOS/EOS/post-processor as the model's tokenizer does by default
     // (transformers' tokenizer(text).input_ids); parse_special: special-token strings in the

@@ -201,6 +201,10 @@ std::unique_ptr<Tokenizer> Tokenizer::from_model_path(const std::string& path) {
         return from_hf_files(json, file_exists(config) ? config : std::string());
     }
     if (!file_exists(path)) fail("{}: no such file or directory", path);
+    if (path.ends_with(".json")) {  // a tokenizer.json named directly; its config sits beside it
+        std::string config = path.substr(0, path.find_last_of('/') + 1) + "tokenizer_config.json";
+        return from_hf_files(path, file_exists(config) ? config : std::string());
+    }
     auto gguf = GgufFile::open(path);
     return from_gguf(*gguf);
 }

@@ -126,6 +126,16 @@ TEST(TokenizerSpecials, ModelsReportTheirSpecialTokens) {
     EXPECT_EQ(qwen->vocab_size(), 8192);
 }
 
+TEST(TokenizerLoad, ModelPathMayNameATokenizerJson) {
+    auto tok = slm::Tokenizer::from_model_path(slm::test::fixtures_dir() + "/tokenizer/trained-wordpiece.json");
+    EXPECT_EQ(tok->type_name(), "WordPiece");
+    auto ids = tok->encode("hello", true);
+    ASSERT_GE(ids.size(), 3u);
+    EXPECT_EQ(tok->token_piece(ids.front()), "[CLS]");
+    EXPECT_EQ(tok->token_piece(ids.back()), "[SEP]");
+    EXPECT_EQ(tok->decode(ids, true), "hello");
+}
+
 TEST(TokenizerGguf, QwenGgufAndTokenizerJsonAgree) {
     SLM_REQUIRE_SHARED(shared);
     const std::string dir = shared + "/models/tinyqwen2-bpe-11m";
