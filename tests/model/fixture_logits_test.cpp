@@ -37,7 +37,7 @@ void check_against_reference(const Model& model, const nlohmann::json& ref, floa
         const std::vector<float> expected = p["logits"].get<std::vector<float>>();
         SessionOptions opt;
         opt.kv_dtype = DType::f32;
-        opt.threads = 2;
+        opt.threads = 1;
         Session session(model, opt);
         Batch batch;
         for (size_t i = 0; i < ids.size(); ++i) batch.add(ids[i], int32_t(i), 0, true);

@@ -29,7 +29,7 @@ SessionOptions options(int n_batch, DType kv = DType::f32) {
     SessionOptions o;
     o.n_batch = n_batch;
     o.kv_dtype = kv;
-    o.threads = 2;
+    o.threads = 1;
     return o;
 }
 
