@@ -14,7 +14,7 @@
 namespace slm {
 
 struct SessionOptions {
-    int n_ctx = 0;              // 0: the model's max_position (or 4096 when the config has none)
+    int n_ctx = 0;              // 0: the model's max_position, at most 4096 (a 128k context would reserve gigabytes)
     int n_batch = 512;          // tokens per forward while processing a prompt
     int n_seq = 1;              // sequences the cache holds
     DType kv_dtype = DType::f16;

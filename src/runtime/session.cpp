@@ -9,7 +9,10 @@ namespace slm {
 
 namespace {
 
-int default_context(const ModelConfig& c) { return c.max_position > 0 ? c.max_position : 4096; }
+constexpr int kDefaultContextCap = 4096;
+
+int model_context(const ModelConfig& c) { return c.max_position > 0 ? c.max_position : kDefaultContextCap; }
+int default_context(const ModelConfig& c) { return std::min(model_context(c), kDefaultContextCap); }
 
 }  // namespace
 
@@ -35,7 +38,7 @@ void Session::check_fits(int seq, size_t n_new) const {
     const size_t total = tokens(seq).size() + n_new;
     if (total > size_t(n_ctx()))
         fail("context is full: {} tokens do not fit in the context of {} tokens (raise --ctx, up to the model's {})", total,
-             n_ctx(), default_context(model_.config()));
+             n_ctx(), model_context(model_.config()));
 }
 
 const std::vector<float>& Session::forward(const Batch& batch) {
