@@ -175,10 +175,16 @@ BleuScore corpus_bleu(const std::vector<std::string>& hyps, const std::vector<st
     return score;
 }
 
-BleuScore sentence_bleu(const std::string& hyp, const std::vector<std::string>& refs, BleuOptions options) {
+BleuScore sentence_bleu(const std::string& hyp, const std::vector<std::string>& refs, const BleuOptions& options) {
     std::vector<std::vector<std::string>> streams;
     for (const auto& ref : refs) streams.push_back({ref});
     return corpus_bleu({hyp}, streams, options);
+}
+
+BleuScore sentence_bleu(const std::string& hyp, const std::vector<std::string>& refs) {
+    BleuOptions options;
+    options.effective_order = true;
+    return sentence_bleu(hyp, refs, options);
 }
 
 }  // namespace slm::eval

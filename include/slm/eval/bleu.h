@@ -49,8 +49,9 @@ struct BleuScore {
 BleuScore corpus_bleu(const std::vector<std::string>& hyps, const std::vector<std::vector<std::string>>& refs,
                       const BleuOptions& options = {});
 
-// sacrebleu.sentence_bleu: the same statistics for one segment, effective order on by default.
-BleuScore sentence_bleu(const std::string& hyp, const std::vector<std::string>& refs,
-                        BleuOptions options = {.effective_order = true});
+// sacrebleu.sentence_bleu: the same statistics for one segment. Without options, its defaults
+// (13a, exp smoothing, effective order on).
+BleuScore sentence_bleu(const std::string& hyp, const std::vector<std::string>& refs, const BleuOptions& options);
+BleuScore sentence_bleu(const std::string& hyp, const std::vector<std::string>& refs);
 
 }  // namespace slm::eval
