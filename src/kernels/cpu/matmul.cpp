@@ -17,6 +17,11 @@ namespace {
 
 constexpr int64_t kTokenTile = 64;  // tokens whose activations are reused across a row tile
 constexpr int64_t kRowTile = 16;    // weight rows kept hot while a token tile streams past
+// Below this many multiply-adds per thread, waking the pool costs more than it saves (tiny
+// models, small heads): such chunks are merged and run on fewer threads.
+constexpr int64_t kMinMacsPerThread = int64_t(1) << 17;
+
+int64_t row_grain(int64_t K, int64_t T) { return std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, K * T)); }
 
 // Weights without a row dot kernel (q5_0, nf4, ...): each row converted to f32 by the table.
 void matmul_by_conversion(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
@@ -68,7 +73,7 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
                 }
             }
         }
-    });
+    }, row_grain(K, T));
 }
 
 void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
