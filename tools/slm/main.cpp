@@ -8,6 +8,15 @@
 
 #include "verbs.inc"
 
+#include <algorithm>
+#include <string>
+
+namespace {
+bool is_verb(CLI::App& app, const std::string& name) {
+    return !app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == name; }).empty();
+}
+}  // namespace
+
 int main(int argc, char** argv) {
     CLI::App app{"slm: small language models on your own machine: run, chat, serve, quantize, evaluate"};
     app.set_version_flag("--version", "slm " SLM_VERSION);
@@ -25,7 +34,13 @@ int main(int argc, char** argv) {
     } catch (const CLI::RuntimeError& e) {  // a verb's own exit code
         return e.get_exit_code();
     } catch (const CLI::ParseError& e) {
-        fmt::print(stderr, "slm: {} (see slm --help)\n", e.what());
+        if (argc > 1 && argv[1][0] != '-' && !is_verb(app, argv[1])) {
+            fmt::print(stderr, "slm: unknown verb '{}' (see slm --help)\n", argv[1]);
+        } else {
+            std::string message = e.what();  // usage errors stay on one line
+            std::replace(message.begin(), message.end(), '\n', ' ');
+            fmt::print(stderr, "slm: {} (see slm --help)\n", message);
+        }
         return 2;
     } catch (const slm::Error& e) {
         fmt::print(stderr, "slm: error: {}\n", e.what());
