@@ -9,7 +9,7 @@ packages=(
   clang libclang-rt-14-dev          # libFuzzer targets and the sanitizer build
   # libraries
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
-  libhwy-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libhwy-dev libcpp-httplib-dev libbrotli-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
   libsqlite3-dev libedit-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -33,4 +33,6 @@ fi
 if ! command -v node >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
+# The official openai npm client for tests/server (pinned by its package-lock.json; git-ignored).
+(cd "$(dirname "$0")/../tests/server/clients" && npm ci --no-audit --no-fund --loglevel=error)
 echo "slm dependencies are installed."

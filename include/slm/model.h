@@ -89,8 +89,11 @@ public:
     float rope_mscale() const { return rope_mscale_; }
 
     // Runs the batch: writes keys/values of every entry into `cache` and returns, in `logits`,
-    // one row of vocab_size() floats per entry with want_logits set, in batch order.
-    void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool) const;
+    // one row of vocab_size() floats per entry with want_logits set, in batch order. `hidden`,
+    // when given, receives those entries' final hidden states (after the output norm), [N, D]
+    // (the server's embeddings).
+    void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool,
+                 std::vector<float>* hidden = nullptr) const;
 
 private:
     ModelFiles files_;

@@ -70,7 +70,8 @@ Model::Model(ModelFiles files) : files_(std::move(files)) {
 
 Model::~Model() = default;
 
-void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool) const {
+void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool,
+                    std::vector<float>* hidden) const {
     const ModelConfig& c = files_.config;
     const int64_t T = int64_t(batch.size());
     const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
@@ -162,6 +163,7 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         if (batch.want_logits[size_t(t)]) std::memmove(x.data() + (N++) * D, x.data() + t * D, size_t(D) * sizeof(float));
     if (N == 0) return;
     kernels::rms_norm(x.data(), weights_->output_norm.data(), N, D, eps, xn.data(), pool);
+    if (hidden) hidden->assign(xn.begin(), xn.begin() + N * D);
     logits.resize(size_t(N * V));
     kernels::matmul(weights_->output, xn.data(), N, logits.data(), pool);
 }

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Load test for `slm serve` (not run in CI): N concurrent streaming chat clients for a fixed time.
+
+Reports total generated tokens/s, p50/p99 time to first token, failed requests and the server's
+resident memory before and after; with --compare it first measures 1 client, then --batched
+clients, and prints the batched/single throughput ratio. Standard library only.
+
+  slm serve MODEL --port 8080 --parallel 16 &
+  bench/load_test.py --url http://127.0.0.1:8080 --pid $! --clients 16 --seconds 120
+  bench/load_test.py --url http://127.0.0.1:8080 --pid $! --compare --batched 8 --seconds 60
+"""
+import argparse
+import http.client
+import json
+import random
+import threading
+import time
+import urllib.parse
+
+PROMPTS = [
+    "Explain what a Python generator is.",
+    "How do I open a file for reading?",
+    "What does the with statement do?",
+    "Describe list comprehensions.",
+    "What is the difference between a tuple and a list?",
+    "How are exceptions raised and caught?",
+    "What is a decorator?",
+    "Explain the asyncio event loop.",
+]
+
+
+def rss_kib(pid):
+    if not pid:
+        return None
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def one_request(url, model, max_tokens, api_key):
+    """Streams one chat completion; returns (ttft seconds, completion tokens)."""
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": random.choice(PROMPTS)}],
+        "max_tokens": max_tokens,
+        "temperature": 0.8,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    start = time.monotonic()
+    conn.request("POST", "/v1/chat/completions", json.dumps(body), headers)
+    resp = conn.getresponse()
+    if resp.status != 200:
+        raise RuntimeError(f"HTTP {resp.status}: {resp.read()[:200]!r}")
+    ttft = None
+    tokens = None
+    done = False
+    for raw in resp:
+        line = raw.decode("utf-8", "replace").strip()
+        if not line.startswith("data: "):
+            continue
+        data = line[6:]
+        if data == "[DONE]":
+            done = True
+            break
+        event = json.loads(data)
+        if event.get("usage"):
+            tokens = event["usage"]["completion_tokens"]
+        for choice in event.get("choices", []):
+            if choice["delta"].get("content") and ttft is None:
+                ttft = time.monotonic() - start
+    conn.close()
+    if not done or tokens is None:
+        raise RuntimeError("stream ended without [DONE] and usage")
+    return (ttft if ttft is not None else time.monotonic() - start), tokens
+
+
+def run_phase(url, model, clients, seconds, max_tokens, api_key):
+    deadline = time.monotonic() + seconds
+    lock = threading.Lock()
+    ttfts, failures, tokens = [], [], [0]
+
+    def client():
+        while time.monotonic() < deadline:
+            try:
+                ttft, n = one_request(url, model, max_tokens, api_key)
+                with lock:
+                    ttfts.append(ttft)
+                    tokens[0] += n
+            except Exception as e:  # noqa: BLE001 - every failure is counted and shown
+                with lock:
+                    failures.append(str(e))
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    ttfts.sort()
+    pick = lambda q: ttfts[min(len(ttfts) - 1, int(q * len(ttfts)))] if ttfts else float("nan")
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "requests": len(ttfts),
+        "failed": len(failures),
+        "failures": failures[:5],
+        "generated_tokens": tokens[0],
+        "tokens_per_s": round(tokens[0] / elapsed, 1),
+        "ttft_p50_ms": round(pick(0.50) * 1000, 1),
+        "ttft_p99_ms": round(pick(0.99) * 1000, 1),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", default="http://127.0.0.1:8080")
+    ap.add_argument("--model", default=None, help="model id (default: the first of /v1/models)")
+    ap.add_argument("--pid", type=int, default=0, help="server process id, for RSS")
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--api-key", default="")
+    ap.add_argument("--compare", action="store_true", help="1 client, then --batched clients")
+    ap.add_argument("--batched", type=int, default=8)
+    args = ap.parse_args()
+    model = args.model
+    if model is None:
+        u = urllib.parse.urlparse(args.url)
+        conn = http.client.HTTPConnection(u.hostname, u.port)
+        conn.request("GET", "/v1/models", headers={"Authorization": f"Bearer {args.api_key}"} if args.api_key else {})
+        model = json.loads(conn.getresponse().read())["data"][0]["id"]
+    report = {"model": model, "rss_before_kib": rss_kib(args.pid)}
+    if args.compare:
+        single = run_phase(args.url, model, 1, args.seconds, args.max_tokens, args.api_key)
+        batched = run_phase(args.url, model, args.batched, args.seconds, args.max_tokens, args.api_key)
+        report.update(single=single, batched=batched,
+                      batched_over_single=round(batched["tokens_per_s"] / max(single["tokens_per_s"], 1e-9), 2))
+    else:
+        report["load"] = run_phase(args.url, model, args.clients, args.seconds, args.max_tokens, args.api_key)
+    report["rss_after_kib"] = rss_kib(args.pid)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+// Server: the OpenAI- and ollama-compatible HTTP server behind `slm serve`. It loads one model,
+// serves /v1/* and /api/* on cpp-httplib, and runs all requests through one Scheduler thread that
+// batches every active sequence into one forward per step. Routes and shapes: docs/serving.md.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace slm {
+
+struct ServerOptions {
+    std::string model_path;            // HF directory or .gguf file
+    std::string model_name;            // id in /v1/models and /api/tags; default: the file/folder name
+    std::string host = "127.0.0.1";
+    int port = 8080;                   // 0: any free port (see Server::port())
+    int parallel = 4;                  // sequences decoded together (KV-cache slots)
+    int queue_size = 32;               // requests that may wait for a slot; beyond that: 429
+    int context = 0;                   // tokens per sequence; 0: the model's, capped at 4096
+    int batch_tokens = 256;            // most tokens in one forward (prompt chunks + decode tokens)
+    int threads = 0;                   // compute threads; 0: one per core
+    int http_threads = 64;             // connections served at once (each streaming client holds one)
+    std::string api_key;               // when set, every route but /health needs "Authorization: Bearer KEY"
+    size_t max_body_bytes = 4 << 20;   // larger request bodies get 413
+    std::string cors_origin = "*";     // Access-Control-Allow-Origin; empty: no CORS headers
+    bool log_requests = true;          // one line per request on stderr
+    int shutdown_grace_ms = 10000;     // on stop(): in-flight requests may finish for this long
+};
+
+class HttpServer;  // src/server/http_server.h
+
+class Server {
+public:
+    // Loads the model (slm::Error naming the file when it cannot) and prepares the routes.
+    explicit Server(ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds host:port and serves on background threads; returns the bound port.
+    // Throws slm::Error when the address cannot be bound.
+    int start();
+    int port() const;
+    // Graceful shutdown: refuses new work (503), lets in-flight requests finish within the
+    // grace time, cancels the rest, then closes the listener. Safe to call from any thread, twice.
+    void stop();
+    // Blocks until stop() has completed.
+    void wait();
+
+private:
+    std::unique_ptr<HttpServer> http_;
+};
+
+}  // namespace slm

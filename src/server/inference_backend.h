@@ -1,0 +1,79 @@
+// InferenceBackend: what the Scheduler needs from a model, and nothing more: one forward over a
+// batch of tokens from several sequences (each token with its position and sequence id), KV-cache
+// sequence edits for prefix reuse, end-of-generation ids, a streaming text decoder, and samplers.
+// runtime_backend.cpp implements it over the runtime's Session, SamplerChain and Tokenizer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace slm::server {
+
+class JsonGrammar;
+
+struct BatchEntry {
+    int32_t token = 0;
+    int32_t pos = 0;     // position in its sequence
+    int32_t seq = 0;     // sequence id (a KV-cache slot), 0 <= seq < max_sequences()
+    bool logits = false; // whether this token's next-token logits are wanted
+};
+
+// Per-request sampling settings, as the routes parsed them (OpenAI and ollama names mapped here).
+struct SamplingParams {
+    float temperature = 1.0f;  // 0: greedy
+    float top_p = 1.0f;
+    int top_k = 0;             // 0: off
+    float min_p = 0.0f;
+    float presence_penalty = 0.0f;
+    float frequency_penalty = 0.0f;
+    float repeat_penalty = 1.0f;
+    int penalty_last_n = 64;
+    std::vector<std::pair<int32_t, float>> logit_bias;
+    std::optional<uint64_t> seed;
+    std::shared_ptr<const JsonGrammar> json;  // response_format: the grammar stage, or null
+};
+
+// Picks the next token from one row of logits; remembers what it picked (penalties, grammar).
+class TokenSampler {
+public:
+    virtual ~TokenSampler() = default;
+    // `logits` has vocab_size() entries and may be modified. Returns the chosen token.
+    virtual int32_t sample(std::span<float> logits) = 0;
+    // Tokens of the prompt, so that penalties see them as transformers' generate does.
+    virtual void accept_prompt(std::span<const int32_t> tokens) = 0;
+    // True when the constraint (if any) is satisfied and generation may stop.
+    virtual bool constraint_complete() const = 0;
+};
+
+// Turns generated ids into text pieces that are always complete UTF-8.
+class PieceDecoder {
+public:
+    virtual ~PieceDecoder() = default;
+    virtual std::string push(int32_t token) = 0;
+    virtual std::string flush() = 0;
+};
+
+class InferenceBackend {
+public:
+    virtual ~InferenceBackend() = default;
+    virtual int context_length() const = 0;  // positions per sequence
+    virtual int vocab_size() const = 0;
+    virtual int max_sequences() const = 0;
+    // One forward over `batch` (any mix of sequences). `logits` receives vocab_size() floats per
+    // entry with logits=true, in batch order.
+    virtual void forward(std::span<const BatchEntry> batch, std::vector<float>& logits) = 0;
+    // Drops the cached positions >= n of sequence `seq` (n = 0 clears it).
+    virtual void keep_prefix(int seq, int n) = 0;
+    // Copies positions [0, n) of sequence `src` into `dst` (whose cache is cleared first).
+    virtual void copy_prefix(int src, int dst, int n) = 0;
+    virtual bool is_end_of_generation(int32_t token) const = 0;
+    virtual std::unique_ptr<PieceDecoder> new_decoder() const = 0;
+    virtual std::unique_ptr<TokenSampler> new_sampler(const SamplingParams& params) const = 0;
+};
+
+}  // namespace slm::server

@@ -1,0 +1,116 @@
+// Routes that describe the server and its model: /health, /v1/models, /api/version, /api/tags,
+// /api/show.
+#include "server/engine.h"
+#include "server/json_fields.h"
+#include "server/route_handler.h"
+#include "server/routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+namespace slm::server {
+
+using nlohmann::json;
+
+Engine& require_model(const RouteContext& context) {
+    if (!context.model)
+        throw ApiError(503, "No model is loaded on this server", "server_error", "model", "model_not_loaded");
+    return *context.model;
+}
+
+// ollama's "details" object.
+static json ollama_details(const ModelInfo& info) {
+    const double billions = double(info.parameter_count) / 1e9;
+    const std::string size = billions >= 1.0 ? fmt::format("{:.1f}B", billions)
+                                             : fmt::format("{:.0f}M", double(info.parameter_count) / 1e6);
+    return {{"parent_model", ""},           {"format", info.format},
+            {"family", info.architecture},  {"families", json::array({info.architecture})},
+            {"parameter_size", size},       {"quantization_level", info.quantization}};
+}
+
+// ollama names models NAME:TAG; ours is served as NAME:latest.
+static std::string ollama_name(const ModelInfo& info) { return info.id + ":latest"; }
+
+void add_info_routes(httplib::Server& http, RouteContext& context) {
+    http.Get("/health", make_handler(context.log, ErrorShape::openai,
+                                     [&context](const httplib::Request&, httplib::Response& res, RequestRecord&) {
+        if (context.shutting_down.load()) {
+            write_json(res, json{{"status", "shutting_down"}}.dump(), 503);
+            return;
+        }
+        json body = {{"status", context.model ? "ok" : "no_model"}};
+        if (context.model) {
+            const auto stats = context.model->scheduler().stats();
+            body["model"] = context.model->info().id;
+            body["requests_completed"] = stats.completed;
+        }
+        write_json(res, body.dump());
+    }));
+
+    http.Get("/v1/models", make_handler(context.log, ErrorShape::openai,
+                                         [&context](const httplib::Request&, httplib::Response& res, RequestRecord&) {
+        json data = json::array();
+        if (context.model) {
+            const auto& info = context.model->info();
+            data.push_back({{"id", info.id}, {"object", "model"}, {"created", info.created}, {"owned_by", "slm"}});
+        }
+        write_json(res, json{{"object", "list"}, {"data", data}}.dump());
+    }));
+
+    http.Get(R"(/v1/models/(.+))", make_handler(context.log, ErrorShape::openai,
+                                                [&context](const httplib::Request& req, httplib::Response& res, RequestRecord&) {
+        const std::string name = req.matches[1];
+        if (!context.model || context.model->info().id != name) throw_model_not_found(name);
+        const auto& info = context.model->info();
+        write_json(res, json{{"id", info.id}, {"object", "model"}, {"created", info.created}, {"owned_by", "slm"}}.dump());
+    }));
+
+    http.Get("/api/version", make_handler(context.log, ErrorShape::ollama,
+                                          [](const httplib::Request&, httplib::Response& res, RequestRecord&) {
+        write_json(res, json{{"version", SLM_SERVER_VERSION}}.dump());
+    }));
+
+    http.Get("/api/tags", make_handler(context.log, ErrorShape::ollama,
+                                       [&context](const httplib::Request&, httplib::Response& res, RequestRecord&) {
+        json models = json::array();
+        if (context.model) {
+            const auto& info = context.model->info();
+            models.push_back({{"name", ollama_name(info)},
+                              {"model", ollama_name(info)},
+                              {"modified_at", info.modified_at},
+                              {"size", info.size_bytes},
+                              {"digest", info.digest},
+                              {"details", ollama_details(info)}});
+        }
+        write_json(res, json{{"models", models}}.dump());
+    }));
+
+    http.Post("/api/show", make_handler(context.log, ErrorShape::ollama,
+                                        [&context](const httplib::Request& req, httplib::Response& res, RequestRecord&) {
+        const json body = parse_json_body(req.body);
+        JsonFields fields(body, "");
+        // Older clients send "name", newer ones "model".
+        auto name = fields.string("model");
+        if (!name) name = fields.string("name");
+        if (!name) throw_invalid("model", "'model' is required");
+        Engine& engine = require_model(context);
+        const auto& info = engine.info();
+        if (*name != info.id && *name != ollama_name(info)) throw_model_not_found(*name);
+        const std::string arch = info.architecture;
+        json model_info = {{"general.architecture", arch},
+                           {"general.parameter_count", info.parameter_count},
+                           {arch + ".context_length", info.trained_context_length},
+                           {arch + ".embedding_length", info.embedding_length}};
+        write_json(res, json{{"modelfile", fmt::format("FROM {}\n", info.id)},
+                             {"parameters", fmt::format("num_ctx {}", info.context_length)},
+                             {"template", info.chat_template},
+                             {"details", ollama_details(info)},
+                             {"model_info", model_info},
+                             {"capabilities", json::array({"completion", "embedding"})},
+                             {"modified_at", info.modified_at}}
+                            .dump());
+    }));
+}
+
+}  // namespace slm::server

@@ -1,0 +1,124 @@
+// RuntimeBackend: the Scheduler's batches run through Model::forward over one multi-sequence
+// KvCache; samplers are SamplerChains, with the JSON grammar stage in front when requested.
+#include "server/runtime_backend.h"
+
+#include <algorithm>
+#include <limits>
+#include <random>
+
+namespace slm::server {
+
+RuntimeBackend::RuntimeBackend(const Model& model, const Tokenizer& tokenizer, int n_ctx, int n_seq, int threads)
+    : model_(model), tokenizer_(tokenizer), cache_(model.config(), n_ctx, n_seq), pool_(threads) {
+    end_ids_ = tokenizer.eos_ids();
+    for (int id : model.config().eos_token_ids)
+        if (std::find(end_ids_.begin(), end_ids_.end(), id) == end_ids_.end()) end_ids_.push_back(id);
+}
+
+void RuntimeBackend::forward(std::span<const BatchEntry> batch, std::vector<float>& logits) {
+    batch_.clear();
+    for (const auto& e : batch) batch_.add(e.token, e.pos, e.seq, e.logits);
+    model_.forward(batch_, cache_, logits, &pool_);
+}
+
+std::vector<float> RuntimeBackend::embed(std::span<const int32_t> tokens) {
+    // A scratch cache of one sequence, so the generation sequences are untouched.
+    KvCache scratch(model_.config(), int(tokens.size()), 1, DType::f32);
+    const size_t D = size_t(model_.config().hidden_size);
+    std::vector<double> sum(D, 0.0);
+    std::vector<float> logits, hidden;
+    constexpr size_t chunk = 256;
+    for (size_t begin = 0; begin < tokens.size(); begin += chunk) {
+        const size_t end = std::min(tokens.size(), begin + chunk);
+        batch_.clear();
+        for (size_t i = begin; i < end; ++i) batch_.add(tokens[i], int32_t(i), 0, true);
+        model_.forward(batch_, scratch, logits, &pool_, &hidden);
+        for (size_t r = 0; r < end - begin; ++r)
+            for (size_t d = 0; d < D; ++d) sum[d] += hidden[r * D + d];
+    }
+    std::vector<float> mean(D);
+    for (size_t d = 0; d < D; ++d) mean[d] = float(sum[d] / double(tokens.size()));
+    return mean;
+}
+
+bool RuntimeBackend::is_end_of_generation(int32_t token) const {
+    return std::find(end_ids_.begin(), end_ids_.end(), token) != end_ids_.end();
+}
+
+namespace {
+
+class TokenizerPieceDecoder : public PieceDecoder {
+public:
+    explicit TokenizerPieceDecoder(const Tokenizer& tokenizer) : decoder_(tokenizer, /*skip_special=*/true) {}
+    std::string push(int32_t token) override { return decoder_.push(token); }
+    std::string flush() override { return decoder_.flush(); }
+
+private:
+    StreamingDecoder decoder_;
+};
+
+class ChainSampler : public TokenSampler {
+public:
+    ChainSampler(const SamplerParams& params, std::shared_ptr<const JsonGrammar> grammar) : chain_(params) {
+        if (grammar) grammar_ = std::make_unique<JsonGrammarStage>(std::move(grammar));
+    }
+    void accept_prompt(std::span<const int32_t> tokens) override { history_.assign(tokens.begin(), tokens.end()); }
+    int32_t sample(std::span<float> logits) override {
+        // The grammar runs first, on the whole vocabulary: the chain's own stages (top-k, top-p)
+        // then choose among valid tokens only, and there is always one to choose.
+        if (grammar_) {
+            TokenCandidates all;
+            all.items.reserve(logits.size());
+            for (size_t i = 0; i < logits.size(); ++i) all.items.push_back({int32_t(i), logits[i], 0.0f});
+            grammar_->apply(all, history_);
+            std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
+            for (const auto& c : all.items) logits[size_t(c.id)] = c.logit;
+        }
+        const int32_t token = chain_.sample(logits, history_);
+        history_.push_back(token);
+        if (grammar_) grammar_->accept(token);
+        return token;
+    }
+    bool constraint_complete() const override { return grammar_ && grammar_->complete(); }
+
+private:
+    SamplerChain chain_;
+    std::unique_ptr<JsonGrammarStage> grammar_;
+    std::vector<int32_t> history_;
+};
+
+}  // namespace
+
+void JsonGrammarStage::apply(TokenCandidates& candidates, std::span<const int32_t>) {
+    // Mask over a dense row, then keep the candidates that survived.
+    const size_t vocab = matcher_.vocabulary_size();
+    std::vector<float> row(vocab, -std::numeric_limits<float>::infinity());
+    for (const auto& c : candidates.items)
+        if (c.id >= 0 && size_t(c.id) < vocab) row[size_t(c.id)] = c.logit;
+    matcher_.mask(row);
+    std::erase_if(candidates.items, [&](const TokenCandidate& c) {
+        return c.id < 0 || size_t(c.id) >= vocab || row[size_t(c.id)] == -std::numeric_limits<float>::infinity();
+    });
+}
+
+std::unique_ptr<PieceDecoder> RuntimeBackend::new_decoder() const {
+    return std::make_unique<TokenizerPieceDecoder>(tokenizer_);
+}
+
+std::unique_ptr<TokenSampler> RuntimeBackend::new_sampler(const SamplingParams& p) const {
+    SamplerParams params;
+    params.temperature = p.temperature;
+    params.top_k = p.top_k;
+    params.top_p = p.top_p;
+    params.min_p = p.min_p;
+    params.typical_p = 1.0f;
+    params.repeat_penalty = p.repeat_penalty;
+    params.frequency_penalty = p.frequency_penalty;
+    params.presence_penalty = p.presence_penalty;
+    params.penalty_last_n = p.penalty_last_n;
+    for (const auto& [id, bias] : p.logit_bias) params.logit_bias[id] = bias;
+    params.seed = p.seed ? *p.seed : std::random_device{}() * 0x9e3779b97f4a7c15ULL + std::random_device{}();
+    return std::make_unique<ChainSampler>(params, p.json);
+}
+
+}  // namespace slm::server

@@ -1,0 +1,61 @@
+// RuntimeBackend: InferenceBackend over the runtime: a Model, one KvCache with a sequence per
+// server slot, the compute ThreadPool, SamplerChain samplers (with the JSON grammar stage) and
+// the Tokenizer's StreamingDecoder.
+#pragma once
+
+#include "server/inference_backend.h"
+#include "server/json_grammar.h"
+
+#include <slm/model.h>
+#include <slm/sampler.h>
+#include <slm/thread_pool.h>
+#include <slm/tokenizer.h>
+
+#include <memory>
+#include <vector>
+
+namespace slm::server {
+
+class RuntimeBackend : public InferenceBackend {
+public:
+    // `n_seq` sequences of `n_ctx` positions each; `threads` compute threads (0: one per core).
+    RuntimeBackend(const Model& model, const Tokenizer& tokenizer, int n_ctx, int n_seq, int threads);
+
+    int context_length() const override { return cache_.n_ctx(); }
+    int vocab_size() const override { return model_.vocab_size(); }
+    int max_sequences() const override { return cache_.n_seq(); }
+    void forward(std::span<const BatchEntry> batch, std::vector<float>& logits) override;
+    void keep_prefix(int seq, int n) override { cache_.truncate(seq, n); }
+    void copy_prefix(int src, int dst, int n) override { cache_.copy_prefix(src, dst, n); }
+    bool is_end_of_generation(int32_t token) const override;
+    std::unique_ptr<PieceDecoder> new_decoder() const override;
+    std::unique_ptr<TokenSampler> new_sampler(const SamplingParams& params) const override;
+
+    const std::vector<int32_t>& end_ids() const { return end_ids_; }
+    // Mean of the final (normed) hidden states over `tokens`, computed in a scratch cache.
+    std::vector<float> embed(std::span<const int32_t> tokens);
+
+private:
+    const Model& model_;
+    const Tokenizer& tokenizer_;
+    KvCache cache_;
+    ThreadPool pool_;
+    Batch batch_;
+    std::vector<int32_t> end_ids_;
+};
+
+// The grammar as a SamplerChain stage: candidates that would break the JSON are dropped.
+class JsonGrammarStage : public SamplerStage {
+public:
+    explicit JsonGrammarStage(std::shared_ptr<const JsonGrammar> grammar) : matcher_(std::move(grammar)) {}
+    std::string name() const override { return "json-grammar"; }
+    void apply(TokenCandidates& candidates, std::span<const int32_t> history) override;
+    // Advances the grammar over the token that was drawn.
+    void accept(int32_t token) { matcher_.accept(token); }
+    bool complete() const { return matcher_.complete(); }
+
+private:
+    JsonMatcher matcher_;
+};
+
+}  // namespace slm::server

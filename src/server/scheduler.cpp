@@ -1,0 +1,359 @@
+// Scheduler: the continuous-batching loop (admission with prefix reuse, one forward per step,
+// sampling, streaming, stop conditions, cancellation, shutdown).
+#include "server/scheduler.h"
+
+#include "server/api_error.h"
+
+#include <slm/generator.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <future>
+#include <numeric>
+
+namespace slm::server {
+
+using Clock = std::chrono::steady_clock;
+
+struct Scheduler::Slot {
+    int seq = 0;
+    std::vector<int32_t> cached;  // tokens whose keys/values are in this sequence's cache
+    uint64_t last_used = 0;
+
+    // The running request (job == nullptr: the slot is free).
+    std::unique_ptr<GenerationJob> job;
+    std::shared_ptr<GenerationStream> stream;
+    std::unique_ptr<TokenSampler> sampler;
+    std::unique_ptr<PieceDecoder> decoder;
+    std::unique_ptr<StopStringFilter> stops;
+    size_t prompt_done = 0;  // prompt tokens in the cache
+    bool decoding = false;   // prompt done: next_token is fed next
+    int32_t next_token = 0;
+    int generated = 0;
+    int reused = 0;
+    Clock::time_point queued_at, first_token_at;
+};
+
+static size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+    const size_t n = std::min(a.size(), b.size());
+    size_t i = 0;
+    while (i < n && a[i] == b[i]) ++i;
+    return i;
+}
+
+Scheduler::Scheduler(InferenceBackend& backend, SchedulerOptions options)
+    : backend_(backend), options_(options), slots_(size_t(std::max(1, backend.max_sequences()))) {
+    for (size_t i = 0; i < slots_.size(); ++i) slots_[i].seq = int(i);
+    options_.batch_tokens = std::max(options_.batch_tokens, int(slots_.size()));
+    thread_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() { shutdown(std::chrono::milliseconds(0)); }
+
+std::vector<std::shared_ptr<GenerationStream>> Scheduler::submit(std::vector<GenerationJob> jobs) {
+    std::vector<std::shared_ptr<GenerationStream>> streams;
+    {
+        std::lock_guard lock(mutex_);
+        if (!accepting_)
+            throw ApiError(503, "The server is shutting down and accepts no new requests", "server_error", "",
+                           "server_shutting_down");
+        const int free_slots = int(slots_.size()) - active_count_;
+        const int waiting_after = int(queue_.size() + jobs.size()) - std::max(0, free_slots);
+        if (waiting_after > options_.queue_size)
+            throw ApiError(429,
+                           fmt::format("The server is busy: {} requests are running and {} waiting (queue limit {}); "
+                                       "retry later",
+                                       active_count_, queue_.size(), options_.queue_size),
+                           "rate_limit_exceeded", "", "queue_full");
+        for (auto& job : jobs) {
+            auto stream = std::make_shared<GenerationStream>();
+            streams.push_back(stream);
+            queue_.push_back(Queued{std::move(job), stream, Clock::now()});
+        }
+    }
+    wake_.notify_all();
+    return streams;
+}
+
+void Scheduler::run_exclusive(const std::function<void(InferenceBackend&)>& work) {
+    std::promise<void> done;
+    auto future = done.get_future();
+    {
+        std::lock_guard lock(mutex_);
+        if (stop_) throw ApiError(503, "The server is shutting down", "server_error", "", "server_shutting_down");
+        exclusive_.push_back([&] {
+            try {
+                work(backend_);
+                done.set_value();
+            } catch (...) {
+                done.set_exception(std::current_exception());
+            }
+        });
+    }
+    wake_.notify_all();
+    future.get();
+}
+
+void Scheduler::shutdown(std::chrono::milliseconds grace) {
+    {
+        std::unique_lock lock(mutex_);
+        accepting_ = false;
+        if (!thread_.joinable()) return;
+        wake_.wait_for(lock, grace, [&] { return queue_.empty() && active_count_ == 0; });
+        cancel_all_ = true;
+        stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+SchedulerStats Scheduler::stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+bool Scheduler::any_active() const {
+    return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job != nullptr; });
+}
+
+void Scheduler::loop() {
+    for (;;) {
+        std::vector<Queued> admitted;
+        std::deque<std::function<void()>> exclusive;
+        bool cancel_all = false;
+        {
+            std::unique_lock lock(mutex_);
+            const bool active = any_active();
+            auto free_slots = [&] { return int(slots_.size()) - active_count_; };
+            wake_.wait(lock, [&] {
+                return stop_ || active || !exclusive_.empty() || (!queue_.empty() && free_slots() > 0);
+            });
+            cancel_all = cancel_all_;
+            if (stop_ && !active && queue_.empty() && exclusive_.empty()) break;
+            exclusive.swap(exclusive_);
+            while (!queue_.empty() && free_slots() > 0 && !cancel_all) {
+                admitted.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+                ++active_count_;
+            }
+            if (cancel_all) {
+                for (auto& q : queue_) {
+                    GenerationSummary cancelled;
+                    cancelled.finish_reason = "cancelled";
+                    cancelled.prompt_tokens = int(q.job.prompt.size());
+                    q.stream->finish(cancelled);
+                }
+                queue_.clear();
+            }
+        }
+        for (auto& work : exclusive) work();
+        for (auto& q : admitted) admit(std::move(q));
+        if (cancel_all)
+            for (auto& slot : slots_)
+                if (slot.job) finish(slot, "cancelled");
+        step();
+    }
+}
+
+void Scheduler::admit(Queued queued) {
+    const auto& prompt = queued.job.prompt;
+    // A free slot, preferring the one whose kept cache shares the longest prefix, then the
+    // least recently used (so that popular prefixes stay cached).
+    Slot* chosen = nullptr;
+    size_t chosen_common = 0;
+    for (auto& slot : slots_) {
+        if (slot.job) continue;
+        const size_t common = common_prefix(slot.cached, prompt);
+        if (!chosen || common > chosen_common || (common == chosen_common && slot.last_used < chosen->last_used)) {
+            chosen = &slot;
+            chosen_common = common;
+        }
+    }
+    // A running sequence may hold a longer prefix (same system prompt, other client): copy it.
+    Slot* donor = nullptr;
+    size_t donor_common = chosen_common;
+    for (auto& slot : slots_) {
+        if (!slot.job || &slot == chosen) continue;
+        const size_t common = common_prefix(slot.cached, prompt);
+        if (common > donor_common) {
+            donor = &slot;
+            donor_common = common;
+        }
+    }
+    size_t reuse = chosen_common;
+    if (donor && donor_common >= 16) {
+        backend_.copy_prefix(donor->seq, chosen->seq, int(donor_common));
+        chosen->cached.assign(donor->cached.begin(), donor->cached.begin() + long(donor_common));
+        reuse = donor_common;
+    }
+    // The last prompt token is always processed again: its logits start the generation.
+    reuse = std::min(reuse, prompt.size() - 1);
+    backend_.keep_prefix(chosen->seq, int(reuse));
+    chosen->cached.resize(reuse);
+
+    Slot& s = *chosen;
+    s.last_used = ++clock_;
+    s.job = std::make_unique<GenerationJob>(std::move(queued.job));
+    s.stream = std::move(queued.stream);
+    s.sampler = backend_.new_sampler(s.job->sampling);
+    s.sampler->accept_prompt(s.job->prompt);
+    s.decoder = backend_.new_decoder();
+    s.stops = std::make_unique<StopStringFilter>(s.job->stop);
+    s.prompt_done = reuse;
+    s.decoding = false;
+    s.generated = 0;
+    s.reused = int(reuse);
+    s.queued_at = queued.queued_at;
+    std::lock_guard lock(mutex_);
+    stats_.reused_prompt_tokens += int64_t(reuse);
+}
+
+bool Scheduler::step() {
+    for (auto& slot : slots_)
+        if (slot.job && slot.stream->cancelled()) finish(slot, "cancelled");
+
+    std::vector<BatchEntry> batch;
+    std::vector<Slot*> logit_owner;  // slot of each logits row
+    int budget = options_.batch_tokens;
+    int sequences = 0;
+    for (auto& slot : slots_) {  // decode tokens first: they keep streams flowing
+        if (!slot.job || !slot.decoding) continue;
+        batch.push_back({slot.next_token, int32_t(slot.cached.size()), int32_t(slot.seq), true});
+        slot.cached.push_back(slot.next_token);
+        logit_owner.push_back(&slot);
+        --budget;
+        ++sequences;
+    }
+    // Prompt chunks, oldest request first.
+    std::vector<Slot*> prefilling;
+    for (auto& slot : slots_)
+        if (slot.job && !slot.decoding) prefilling.push_back(&slot);
+    std::sort(prefilling.begin(), prefilling.end(), [](Slot* a, Slot* b) { return a->last_used < b->last_used; });
+    for (Slot* slot : prefilling) {
+        if (budget <= 0) break;
+        const auto& prompt = slot->job->prompt;
+        const size_t n = std::min(size_t(budget), prompt.size() - slot->prompt_done);
+        for (size_t i = 0; i < n; ++i) {
+            const size_t at = slot->prompt_done + i;
+            const bool last = at + 1 == prompt.size();
+            batch.push_back({prompt[at], int32_t(slot->cached.size()), int32_t(slot->seq), last});
+            slot->cached.push_back(prompt[at]);
+            if (last) logit_owner.push_back(slot);
+        }
+        slot->prompt_done += n;
+        budget -= int(n);
+        ++sequences;
+    }
+    if (batch.empty()) return false;
+
+    std::vector<float> logits;
+    try {
+        backend_.forward(batch, logits);
+    } catch (const std::exception& e) {
+        // The cache state of these sequences is unknown now: forget it.
+        for (auto& slot : slots_) {
+            if (!slot.job) continue;
+            backend_.keep_prefix(slot.seq, 0);
+            slot.cached.clear();
+            finish(slot, "error", e.what());
+        }
+        return true;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        stats_.forwards += 1;
+        stats_.tokens += int64_t(batch.size());
+        stats_.max_sequences_in_forward = std::max<int64_t>(stats_.max_sequences_in_forward, sequences);
+        if (sequences > 1) stats_.multi_sequence_forwards += 1;
+    }
+    const size_t vocab = size_t(backend_.vocab_size());
+    for (size_t r = 0; r < logit_owner.size(); ++r) {
+        Slot& slot = *logit_owner[r];
+        slot.decoding = true;
+        on_logits(slot, logits.data() + r * vocab);
+    }
+    return true;
+}
+
+void Scheduler::on_logits(Slot& slot, float* logits) {
+    const GenerationJob& job = *slot.job;
+    const int vocab = backend_.vocab_size();
+    GeneratedPiece piece;
+    std::vector<float> log_probs;
+    if (job.top_logprobs >= 0) {  // of the model's own distribution, before any sampling stage
+        log_probs.assign(logits, logits + vocab);
+        const float max = *std::max_element(log_probs.begin(), log_probs.end());
+        double sum = 0.0;
+        for (float x : log_probs) sum += std::exp(double(x - max));
+        const float log_z = max + float(std::log(sum));
+        for (float& x : log_probs) x -= log_z;
+    }
+    const int32_t token = slot.sampler->sample(std::span<float>(logits, size_t(vocab)));
+    if (slot.generated == 0) slot.first_token_at = Clock::now();
+    if (!job.ignore_eos && backend_.is_end_of_generation(token)) {
+        finish(slot, "stop");
+        return;
+    }
+    ++slot.generated;
+    piece.token = token;
+    piece.text = slot.decoder->push(token);
+    if (!log_probs.empty()) {
+        piece.logprob = log_probs[size_t(token)];
+        std::vector<int32_t> order(static_cast<size_t>(vocab));
+        std::iota(order.begin(), order.end(), 0);
+        const size_t k = size_t(std::min(job.top_logprobs, vocab));
+        std::partial_sort(order.begin(), order.begin() + long(k), order.end(),
+                          [&](int32_t a, int32_t b) { return log_probs[size_t(a)] > log_probs[size_t(b)]; });
+        for (size_t i = 0; i < k; ++i) piece.top.push_back({order[i], log_probs[size_t(order[i])]});
+    }
+    piece.text = slot.stops->push(piece.text);  // text that may be part of a stop string waits
+    slot.stream->push(std::move(piece));
+    if (slot.stops->stopped() || slot.sampler->constraint_complete()) {
+        finish(slot, "stop");
+    } else if ((job.max_tokens > 0 && slot.generated >= job.max_tokens) ||
+               slot.cached.size() + 1 > size_t(backend_.context_length())) {
+        finish(slot, "length");
+    } else {
+        slot.next_token = token;
+    }
+}
+
+void Scheduler::finish(Slot& slot, const std::string& reason, const std::string& error) {
+    if (reason != "cancelled" && reason != "error" && !slot.stops->stopped()) {
+        GeneratedPiece tail;  // an incomplete character, and text held back for stop strings
+        tail.text = slot.stops->push(slot.decoder->flush());
+        if (!slot.stops->stopped()) tail.text += slot.stops->flush();
+        if (!tail.text.empty()) slot.stream->push(std::move(tail));
+    }
+    // A request ended during its prompt keeps only the part that is really in the cache.
+    if (!slot.decoding) slot.cached.resize(std::min(slot.cached.size(), slot.prompt_done));
+    const auto now = Clock::now();
+    GenerationSummary summary;
+    summary.finish_reason = reason;
+    summary.error = error;
+    summary.prompt_tokens = int(slot.job->prompt.size());
+    summary.cached_prompt_tokens = slot.reused;
+    summary.completion_tokens = slot.generated;
+    if (slot.generated > 0)
+        summary.time_to_first_token_ms =
+            std::chrono::duration<double, std::milli>(slot.first_token_at - slot.queued_at).count();
+    summary.total_ms = std::chrono::duration<double, std::milli>(now - slot.queued_at).count();
+    slot.stream->finish(summary);
+    slot.job.reset();
+    slot.stream.reset();
+    slot.sampler.reset();
+    slot.decoder.reset();
+    slot.stops.reset();
+    slot.decoding = false;
+    {
+        std::lock_guard lock(mutex_);
+        --active_count_;
+        stats_.completed += 1;
+    }
+    wake_.notify_all();
+}
+
+}  // namespace slm::server

@@ -1,0 +1,48 @@
+// Streaming responses: the HTTP thread waits on a request's GenerationStreams and writes each
+// update as it comes, in a wire format given by a StreamFormat (SSE for OpenAI, NDJSON for
+// ollama). A failed write means the client left: its sequences are cancelled at the next step.
+#pragma once
+
+#include "server/generation_stream.h"
+#include "server/request_log.h"
+
+#include <httplib.h>
+#include <nlohmann/json_fwd.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace slm::server {
+
+class StreamFormat {
+public:
+    virtual ~StreamFormat() = default;
+    virtual std::string begin() { return ""; }
+    // New pieces of choice `index` (may be empty: nothing to send).
+    virtual std::string pieces(int index, const std::vector<GeneratedPiece>& pieces) = 0;
+    // Choice `index` has finished.
+    virtual std::string finished(int index, const GenerationSummary& summary) = 0;
+    // Every choice has finished: the closing messages ("data: [DONE]").
+    virtual std::string end(const std::vector<GenerationSummary>& summaries) = 0;
+    // Sent after a second of silence, to notice a client that left while waiting ("" for none).
+    virtual std::string keep_alive() { return ""; }
+};
+
+// Streams `streams` (one per choice) into `res` with `format`.
+void stream_response(httplib::Response& res, const std::string& content_type,
+                     std::vector<std::shared_ptr<GenerationStream>> streams, std::unique_ptr<StreamFormat> format,
+                     std::shared_ptr<RequestRecord> record);
+
+// Waits for all streams (non-streaming responses) and returns each choice's pieces and summary.
+struct CollectedChoice {
+    std::vector<GeneratedPiece> pieces;
+    GenerationSummary summary;
+    std::string text() const;
+};
+std::vector<CollectedChoice> collect(const std::vector<std::shared_ptr<GenerationStream>>& streams);
+
+// Writes `value` as JSON text; invalid UTF-8 (a token that is part of a character) is replaced.
+std::string to_json_text(const nlohmann::json& value);
+
+}  // namespace slm::server

@@ -1,0 +1,66 @@
+// `slm serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] [--api-key KEY]
+// [--threads N] …`: the OpenAI- and ollama-compatible HTTP server (docs/serving.md). Runs until
+// SIGINT or SIGTERM, then shuts down gracefully (in-flight requests finish or are cancelled).
+#include <CLI/CLI.hpp>
+#include <slm/error.h>
+#include <slm/server.h>
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+namespace {
+
+void run_serve(slm::ServerOptions options) {
+    if (options.api_key.empty())
+        if (const char* key = std::getenv("SLM_API_KEY"); key && *key) options.api_key = key;
+    // Signals are taken by this thread alone (sigwait): every thread the server starts inherits
+    // the blocked mask, so a Ctrl-C never lands in the middle of a request's work.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    const std::string host = options.host;
+    slm::Server server(std::move(options));
+    const int port = server.start();
+    fmt::print(stderr, "slm serve: listening on http://{}:{} (OpenAI API under /v1, ollama API under /api)\n", host, port);
+    int received = 0;
+    sigwait(&signals, &received);
+    fmt::print(stderr, "slm serve: {} received, finishing in-flight requests\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+    // A second signal during the grace time stops at once.
+    std::thread second([&] {
+        int again = 0;
+        sigwait(&signals, &again);
+        std::_Exit(130);
+    });
+    second.detach();
+    server.stop();
+    fmt::print(stderr, "slm serve: stopped\n");
+}
+
+}  // namespace
+
+void add_verb_serve(CLI::App& app) {
+    auto options = std::make_shared<slm::ServerOptions>();
+    CLI::App* cmd = app.add_subcommand("serve", "Serve a model over OpenAI- and ollama-compatible HTTP APIs");
+    cmd->add_option("model", options->model_path, "Model: HF directory or .gguf file")->required();
+    cmd->add_option("--host", options->host, "Address to listen on")->capture_default_str();
+    cmd->add_option("--port", options->port, "Port to listen on (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
+    cmd->add_option("--parallel", options->parallel, "Requests decoded together (KV-cache sequences)")->capture_default_str()->check(CLI::Range(1, 256));
+    cmd->add_option("--ctx", options->context, "Context tokens per sequence (0: the model's, at most 4096)")->capture_default_str()->check(CLI::Range(0, 1 << 20));
+    cmd->add_option("--api-key", options->api_key, "Require 'Authorization: Bearer KEY' (also $SLM_API_KEY)");
+    cmd->add_option("--threads", options->threads, "Compute threads (0: one per core)")->capture_default_str()->check(CLI::Range(0, 1024));
+    cmd->add_option("--queue", options->queue_size, "Requests that may wait for a free sequence; more get 429")->capture_default_str()->check(CLI::Range(0, 100000));
+    cmd->add_option("--batch", options->batch_tokens, "Most tokens in one forward (prompt chunks + decode tokens)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+    cmd->add_option("--name", options->model_name, "Model id clients use (default: the file or folder name)");
+    cmd->add_option("--max-body", options->max_body_bytes, "Largest request body in bytes; larger gets 413")->capture_default_str();
+    cmd->add_option("--cors-origin", options->cors_origin, "Access-Control-Allow-Origin value (empty: no CORS)")->capture_default_str();
+    cmd->add_option("--http-threads", options->http_threads, "Connections served at once")->capture_default_str()->check(CLI::Range(4, 4096));
+    cmd->add_option("--grace-ms", options->shutdown_grace_ms, "On SIGINT/SIGTERM, time in-flight requests get to finish")->capture_default_str();
+    cmd->add_flag("--quiet{false}", options->log_requests, "No request log on stderr");
+    cmd->callback([options] { run_serve(*options); });
+}
