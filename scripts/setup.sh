@@ -34,5 +34,10 @@ if ! command -v node >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 # The official openai npm client for tests/server (pinned by its package-lock.json; git-ignored).
-(cd "$(dirname "$0")/../tests/server/clients" && npm ci --no-audit --no-fund --loglevel=error)
+# Without it that one test skips with a message, so a failed install only warns.
+clients="$(dirname "$0")/../tests/server/clients"
+if [ ! -d "$clients/node_modules/openai" ]; then
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "warning: npm ci in tests/server/clients failed; the openai client test will skip" >&2
+fi
 echo "slm dependencies are installed."
