@@ -10,11 +10,13 @@
 #include <slm/progress.h>
 
 #include "convert/gguf_vocab.h"
+#include "quant/convert_rows.h"
 #include "model/architecture.h"
 
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -56,15 +58,14 @@ std::map<std::string, MappedName> name_map(const ModelConfig& c) {
 }
 
 // llama.cpp's permutation of q/k rows: within each head, row (half j, index i) moves to 2*i + j,
-// turning rotate-half pairs (i, i + d/2) into adjacent pairs (2i, 2i + 1).
-void permute_rows_for_rope(const float* src, float* dst, int64_t rows, int64_t cols, int n_heads) {
+// turning rotate-half pairs (i, i + d/2) into adjacent pairs (2i, 2i + 1). Rows are moved whole.
+void permute_rows_for_rope(const uint8_t* src, uint8_t* dst, int64_t rows, size_t row_bytes, int n_heads) {
     const int64_t head_rows = rows / n_heads, half = head_rows / 2;
     for (int64_t h = 0; h < n_heads; ++h)
         for (int64_t j = 0; j < 2; ++j)
-            for (int64_t i = 0; i < half; ++i) {
-                const float* from = src + (h * head_rows + j * half + i) * cols;
-                std::copy(from, from + cols, dst + (h * head_rows + 2 * i + j) * cols);
-            }
+            for (int64_t i = 0; i < half; ++i)
+                std::memcpy(dst + (h * head_rows + 2 * i + j) * row_bytes, src + (h * head_rows + j * half + i) * row_bytes,
+                            row_bytes);
 }
 
 void add_architecture_keys(const ModelConfig& c, const std::string& arch, const std::string& model_name,
@@ -135,7 +136,8 @@ void convert_hf_to_gguf(const std::string& hf_dir, const std::string& out_path, 
     std::vector<OwnedTensor> converted;  // keeps the converted data alive until the write
     converted.reserve(sources.size() + 1);
     Progress progress("convert", sources.size(), "tensors");
-    std::vector<float> rows_f32, permuted;
+    std::vector<uint8_t> permuted;
+    ThreadPool serial(1);  // when the caller gives no pool
     for (const std::string& src_name : sources) {
         const auto it = names.find(src_name);
         if (it == names.end()) {
@@ -153,26 +155,15 @@ void convert_hf_to_gguf(const std::string& hf_dir, const std::string& out_path, 
         if (cols % traits(out_type).block_size != 0) out_type = DType::f16;  // as llama.cpp falls back
         OwnedTensor out = OwnedTensor::zeros(out_type, src.shape);
 
-        rows_f32.resize(size_t(rows * cols));
-        const size_t src_row_bytes = src.row_bytes();
-        auto to_f32 = [&](int64_t b, int64_t e) {
-            for (int64_t r = b; r < e; ++r)
-                src_traits.to_float(static_cast<const uint8_t*>(src.data) + r * src_row_bytes, &rows_f32[size_t(r * cols)], cols);
-        };
-        pool ? pool->parallel_for(rows, to_f32, 64) : to_f32(0, rows);
-        const float* f32 = rows_f32.data();
+        // Permuting whole rows commutes with converting them, so q/k rows are moved in the source type.
+        const void* rows_in = src.data;
         if (permute_qk && (mapped.role == WeightRole::attn_q || mapped.role == WeightRole::attn_k)) {
-            permuted.resize(rows_f32.size());
-            permute_rows_for_rope(f32, permuted.data(), rows, cols,
+            permuted.resize(src.nbytes());
+            permute_rows_for_rope(static_cast<const uint8_t*>(src.data), permuted.data(), rows, src.row_bytes(),
                                   mapped.role == WeightRole::attn_q ? c.num_heads : c.num_kv_heads);
-            f32 = permuted.data();
+            rows_in = permuted.data();
         }
-        const auto& out_traits = traits(out_type);
-        const size_t out_row_bytes = out.tensor.row_bytes();
-        auto from_f32 = [&](int64_t b, int64_t e) {
-            for (int64_t r = b; r < e; ++r) out_traits.from_float(f32 + r * cols, out.buffer.data() + r * out_row_bytes, cols);
-        };
-        pool ? pool->parallel_for(rows, from_f32, 16) : from_f32(0, rows);
+        quant::convert_rows(src.dtype, rows_in, out_type, out.buffer.data(), rows, cols, pool ? *pool : serial);
         writer.add_tensor(mapped.gguf, out_type, src.shape, out.buffer.data());
         converted.push_back(std::move(out));
         progress.advance();
