@@ -1,12 +1,13 @@
-// ThreadPool: the one pool of worker threads all kernels share. Threads are made once; a
-// parallel_for wakes them, splits the range, and the caller's thread works too. Workers spin
-// briefly before sleeping so that back-to-back kernels (one per layer op) do not pay a wake-up.
+// ThreadPool: the one pool of worker threads all kernels share. Threads are made once. A job is a
+// range cut into chunks that the caller's thread and whichever workers are awake claim one at a
+// time, so a worker the OS has descheduled (a busy machine, more threads than cores) never holds
+// the others up: its chunks are taken by the threads that run. Workers spin briefly before
+// sleeping so that back-to-back kernels (one per layer op) do not pay a wake-up, and never spin
+// long enough to starve other work on an oversubscribed machine.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -24,46 +25,56 @@ public:
 
     int size() const { return n_threads_; }
 
-    // Calls fn(thread_index, n_threads) once on every thread, the caller's being index 0,
-    // and returns when all calls have returned. Not reentrant.
+    // Calls fn(i, n) once for every i in [0, n) with n = size(), in parallel where threads are
+    // free (the caller's thread takes part), and returns when all calls have returned.
     template <typename Fn>
     void run_on_all(Fn&& fn) {
-        auto thunk = [](void* ctx, int ith, int nth) { (*static_cast<std::remove_reference_t<Fn>*>(ctx))(ith, nth); };
-        dispatch(thunk, const_cast<void*>(static_cast<const void*>(&fn)));
+        const int n = n_threads_;
+        run_chunks(n, [&](int64_t i) { fn(int(i), n); });
     }
 
-    // Calls fn(begin, end) over contiguous chunks of [0, n) of at least `grain` items,
-    // one chunk per thread; returns when all are done.
+    // Calls fn(begin, end) over contiguous chunks covering [0, n), each of at least `grain` items
+    // (but the last), a few chunks per thread so that the work balances; returns when all are done.
     template <typename Fn>
     void parallel_for(int64_t n, Fn&& fn, int64_t grain = 1) {
         if (n <= 0) return;
         const int64_t max_chunks = grain > 0 ? (n + grain - 1) / grain : n;
-        if (n_threads_ == 1 || max_chunks <= 1) {
+        const int64_t chunks = std::min<int64_t>(max_chunks, int64_t(n_threads_) * kChunksPerThread);
+        if (n_threads_ == 1 || chunks <= 1) {
             fn(int64_t(0), n);
             return;
         }
-        run_on_all([&](int ith, int nth) {
-            const int64_t chunks = std::min<int64_t>(nth, max_chunks);
-            if (ith >= chunks) return;
-            const int64_t begin = n * ith / chunks, end = n * (ith + 1) / chunks;
+        run_chunks(chunks, [&](int64_t c) {
+            const int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
             if (begin < end) fn(begin, end);
         });
     }
 
 private:
-    using Thunk = void (*)(void* ctx, int ith, int nth);
-    void dispatch(Thunk thunk, void* ctx);
-    void worker(int index);
+    static constexpr int kChunksPerThread = 4;
+    using ChunkFn = void (*)(void* ctx, int64_t chunk);
+
+    template <typename Fn>
+    void run_chunks(int64_t chunks, Fn&& fn) {
+        auto thunk = [](void* ctx, int64_t c) { (*static_cast<std::remove_reference_t<Fn>*>(ctx))(c); };
+        dispatch(thunk, const_cast<void*>(static_cast<const void*>(&fn)), chunks);
+    }
+    void dispatch(ChunkFn fn, void* ctx, int64_t chunks);
+    void run_claimed_chunks();
+    void worker();
 
     int n_threads_;
     std::vector<std::thread> threads_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::atomic<uint64_t> generation_{0};
-    std::atomic<int> pending_{0};
-    std::atomic<bool> stop_{false};
-    Thunk thunk_ = nullptr;
+    // The posted job. `state_` packs a job number (high 15 bits), a closed flag (bit 16) and the
+    // number of workers inside the job (low 16 bits): a worker joins with one compare-and-swap
+    // that fails once the caller has closed the job, so the caller waits only for workers that
+    // are really working on it.
+    std::atomic<uint32_t> state_{0};
+    std::atomic<int64_t> next_chunk_{0};
+    int64_t chunks_ = 0;
+    ChunkFn fn_ = nullptr;
     void* ctx_ = nullptr;
+    std::atomic<bool> stop_{false};
 };
 
 }  // namespace slm

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
@@ -30,4 +31,37 @@ TEST(ThreadPool, SingleThreadRunsInline) {
     int64_t sum = 0;
     pool.parallel_for(10, [&](int64_t b, int64_t e) { for (auto i = b; i < e; ++i) sum += i; });
     EXPECT_EQ(sum, 45);
+}
+
+TEST(ThreadPool, ParallelForChunksRespectTheGrain) {
+    slm::ThreadPool pool(2);
+    std::atomic<int64_t> smallest{1 << 30}, calls{0};
+    pool.parallel_for(1000, [&](int64_t b, int64_t e) {
+        ++calls;
+        int64_t cur = smallest.load();
+        while (e - b < cur && !smallest.compare_exchange_weak(cur, e - b)) {}
+    }, 300);
+    EXPECT_GE(smallest.load(), 250);  // 1000 split into ceil(1000/300) = 4 chunks at most
+    EXPECT_LE(calls.load(), 4);
+}
+
+// More pool threads than cores, several pools at once: a descheduled worker must not stall the
+// job (its chunks are taken by the threads that run), and every index is still covered once.
+TEST(ThreadPool, OversubscribedPoolsFinishEveryJob) {
+    const int n_threads = int(std::max(2u, std::thread::hardware_concurrency())) * 3;
+    std::vector<std::thread> callers;
+    std::atomic<int> failures{0};
+    for (int p = 0; p < 3; ++p)
+        callers.emplace_back([&] {
+            slm::ThreadPool pool(n_threads);
+            for (int round = 0; round < 200; ++round) {
+                std::vector<std::atomic<int>> hits(997);
+                pool.parallel_for(997, [&](int64_t b, int64_t e) {
+                    for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+                });
+                for (auto& h : hits) failures += h.load() != 1;
+            }
+        });
+    for (auto& t : callers) t.join();
+    EXPECT_EQ(failures.load(), 0);
 }
