@@ -176,6 +176,45 @@ private:
     float t_;
 };
 
+// The token where the cumulative probability, walking candidates from the most likely down,
+// first exceeds u. The walk usually ends within the first few dozen tokens, so instead of
+// sorting the whole vocabulary (most of a decode step's time on a small model) the next most
+// likely block is selected (nth_element) and sorted only when the walk gets there, in blocks
+// of doubling size. The order is a stable sort's: logit descending, then position.
+int32_t draw_in_descending_order(TokenCandidates& cands, double u) {
+    auto& items = cands.items;
+    if (cands.sorted) {
+        cands.softmax();
+        double cum = 0;
+        for (const TokenCandidate& c : items) {
+            cum += c.p;
+            if (u < cum) return c.id;
+        }
+        return items.back().id;
+    }
+    float max_logit = -std::numeric_limits<float>::infinity();
+    for (const TokenCandidate& c : items) max_logit = std::max(max_logit, c.logit);
+    double sum = 0;
+    for (TokenCandidate& c : items) sum += (c.p = std::exp(c.logit - max_logit));
+    std::vector<uint32_t> order(items.size());
+    std::iota(order.begin(), order.end(), 0u);
+    auto before = [&](uint32_t a, uint32_t b) {
+        return items[a].logit > items[b].logit || (items[a].logit == items[b].logit && a < b);
+    };
+    double cum = 0;
+    for (size_t done = 0, block = 32; done < order.size(); done += block, block *= 2) {
+        const auto first = order.begin() + ptrdiff_t(done);
+        const auto last = order.begin() + ptrdiff_t(std::min(order.size(), done + block));
+        if (last != order.end()) std::nth_element(first, last, order.end(), before);
+        std::sort(first, last, before);
+        for (auto it = first; it != last; ++it) {
+            cum += float(items[*it].p / sum);
+            if (u < cum) return items[*it].id;
+        }
+    }
+    return items[order.back()].id;
+}
+
 }  // namespace
 
 SamplerParams SamplerParams::from_generation_defaults(const GenerationDefaults& d) {
@@ -219,20 +258,15 @@ int32_t SamplerChain::sample(std::span<const float> logits, std::span<const int3
     for (const auto& stage : stages_) stage->apply(cands, history);
     std::erase_if(cands.items, [](const TokenCandidate& c) { return c.logit == -std::numeric_limits<float>::infinity(); });
     if (cands.items.empty()) fail("sampler: every token was excluded (logit bias or constraint)");
-    if (greedy_) {
-        cands.sort_descending();
-        return cands.items.front().id;
+    if (greedy_) {  // the first largest, as a stable sort would put first
+        return std::max_element(cands.items.begin(), cands.items.end(),
+                                [](const TokenCandidate& a, const TokenCandidate& b) { return a.logit < b.logit; })
+            ->id;
     }
-    cands.softmax();
     // Draw: a uniform in [0, 1) from the top 53 bits (exactly reproducible for a seed, unlike
     // std::uniform_real_distribution whose algorithm is the library's choice).
     const double u = double(rng_() >> 11) * 0x1.0p-53;
-    double cum = 0;
-    for (const TokenCandidate& c : cands.items) {
-        cum += c.p;
-        if (u < cum) return c.id;
-    }
-    return cands.items.back().id;
+    return draw_in_descending_order(cands, u);
 }
 
 }  // namespace slm

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <map>
+#include <numeric>
+#include <random>
 
 namespace slm {
 namespace {
@@ -107,6 +110,42 @@ TEST(Sampler, SameSeedSameDraws) {
     std::vector<int32_t> dc;
     for (int i = 0; i < 200; ++i) dc.push_back(c.sample(kLogits, {}));
     EXPECT_NE(da, dc);
+}
+
+// The draw walks candidates from the most likely down without sorting the whole vocabulary; it
+// must pick what a walk over a fully (stably) sorted list picks, for flat and peaked
+// distributions, with ties, and where the walk goes past the first selected blocks.
+TEST(Sampler, DrawEqualsAWalkOverTheSortedVocabulary) {
+    std::mt19937 gen(7);
+    for (const float scale : {0.01f, 1.0f, 8.0f}) {
+        std::vector<float> logits(5000);
+        std::normal_distribution<float> normal(0.0f, scale);
+        for (float& l : logits) l = std::round(normal(gen) * 64.0f) / 64.0f;  // many exact ties
+        SamplerParams p = plain();
+        p.seed = 11;
+        p.temperature = 0.7f;
+        SamplerChain chain(p);
+        std::mt19937_64 rng(11);
+        std::vector<size_t> order(logits.size());
+        std::iota(order.begin(), order.end(), size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return logits[a] > logits[b]; });
+        const float max = logits[order[0]] / 0.7f;
+        double sum = 0;
+        for (size_t i : order) sum += std::exp(logits[i] / 0.7f - max);
+        for (int draw = 0; draw < 300; ++draw) {
+            const double u = double(rng() >> 11) * 0x1.0p-53;
+            double cum = 0;
+            int32_t expected = int32_t(order.back());
+            for (size_t i : order) {
+                cum += float(std::exp(logits[i] / 0.7f - max) / sum);
+                if (u < cum) {
+                    expected = int32_t(i);
+                    break;
+                }
+            }
+            ASSERT_EQ(chain.sample(logits, {}), expected) << "scale " << scale << " draw " << draw;
+        }
+    }
 }
 
 TEST(Sampler, RepetitionPenaltyDividesPositiveAndMultipliesNegative) {
