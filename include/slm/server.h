@@ -25,6 +25,10 @@ struct ServerOptions {
     std::string cors_origin = "*";     // Access-Control-Allow-Origin; empty: no CORS headers
     bool log_requests = true;          // one line per request on stderr
     int shutdown_grace_ms = 10000;     // on stop(): in-flight requests may finish for this long
+    // A non-streaming request still generating after 2x this long is answered 200 with chunked
+    // transfer and a space every interval until its JSON body (JSON ignores leading whitespace):
+    // a client that has left is then noticed by a failed write and its generation cancelled.
+    int heartbeat_ms = 1000;
 };
 
 class HttpServer;  // src/server/http_server.h

@@ -32,6 +32,11 @@ GenerationStream::Update GenerationStream::next(std::chrono::milliseconds timeou
     return update;
 }
 
+bool GenerationStream::wait_finished(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return summary_.has_value(); });
+}
+
 GenerationStream::Update GenerationStream::wait_all() {
     Update all;
     while (!all.finished) {

@@ -50,6 +50,8 @@ public:
     Update next(std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
     // Consumer: gathers everything until the end.
     Update wait_all();
+    // Consumer: whether the stream has finished, waiting at most `timeout` for it (consumes nothing).
+    bool wait_finished(std::chrono::milliseconds timeout);
     void cancel() { cancelled_.store(true); }
 
     // Producer side.

@@ -135,15 +135,21 @@ void run_ollama(RouteContext& context, const httplib::Request& req, httplib::Res
         stream_response(res, "application/x-ndjson", std::move(streams), std::move(format), context.log.record(&req));
         return;
     }
-    auto choice = std::move(collect(streams)[0]);
-    if (choice.summary.finish_reason == "error")
-        throw ApiError(500, "Generation failed: " + choice.summary.error, "server_error");
-    (void)format->pieces(0, choice.pieces);  // accumulates the context ids
-    json out = json::parse(format->finished(0, choice.summary));
-    if (chat) out["message"]["content"] = choice.text();
-    else out["response"] = choice.text();
-    record.tokens_out = choice.summary.completion_tokens;
-    write_json(res, to_json_text(out));
+    std::shared_ptr<OllamaStreamFormat> answer(std::move(format));
+    auto build = [answer, chat](std::vector<CollectedChoice> choices, RequestRecord& rec) {
+        const CollectedChoice& choice = choices[0];
+        if (choice.summary.finish_reason == "error")
+            throw ApiError(500, "Generation failed: " + choice.summary.error, "server_error");
+        (void)answer->pieces(0, choice.pieces);  // accumulates the context ids
+        json out = json::parse(answer->finished(0, choice.summary));
+        if (chat) out["message"]["content"] = choice.text();
+        else out["response"] = choice.text();
+        rec.tokens_out = choice.summary.completion_tokens;
+        return to_json_text(out);
+    };
+    respond_when_done(res, std::move(streams), context.log.record(&req),
+                      std::chrono::milliseconds(std::max(1, context.options.heartbeat_ms)), build,
+                      [](const ApiError& e) { return e.ollama_body(); });
 }
 
 void ollama_chat(RouteContext& context, const httplib::Request& req, httplib::Response& res, RequestRecord& record) {

@@ -47,6 +47,12 @@ json usage_json(const std::vector<GenerationSummary>& summaries) {
 }
 
 // A failed generation ends the response: the client gets an error instead of a half answer.
+std::chrono::milliseconds heartbeat(const RouteContext& context) {
+    return std::chrono::milliseconds(std::max(1, context.options.heartbeat_ms));
+}
+
+std::string openai_error_body(const ApiError& e) { return e.openai_body(); }
+
 void check_summaries(const std::vector<GenerationSummary>& summaries) {
     for (const auto& s : summaries)
         if (s.finish_reason == "error") throw ApiError(500, "Generation failed: " + s.error, "server_error");
@@ -313,22 +319,25 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
         stream_response(res, "text/event-stream", std::move(streams), std::move(format), context.log.record(&req));
         return;
     }
-    auto choices = collect(streams);
-    std::vector<GenerationSummary> summaries;
-    json out_choices = json::array();
-    for (size_t i = 0; i < choices.size(); ++i) {
-        summaries.push_back(choices[i].summary);
-        out_choices.push_back({{"index", i},
-                               {"message", {{"role", "assistant"}, {"content", choices[i].text()}, {"refusal", nullptr}}},
-                               {"logprobs", logprobs ? chat_logprobs(engine, choices[i].pieces) : json(nullptr)},
-                               {"finish_reason", ChatStreamFormat::finish_reason(choices[i].summary)}});
-    }
-    check_summaries(summaries);
-    const json usage = usage_json(summaries);
-    record.tokens_out = usage["completion_tokens"].get<int64_t>();
-    write_json(res, to_json_text({{"id", id}, {"object", "chat.completion"}, {"created", unix_now()},
-                                  {"model", engine.info().id}, {"choices", out_choices}, {"usage", usage},
-                                  {"system_fingerprint", system_fingerprint()}}));
+    auto build = [&engine, id, logprobs](std::vector<CollectedChoice> choices, RequestRecord& rec) {
+        std::vector<GenerationSummary> summaries;
+        json out_choices = json::array();
+        for (size_t i = 0; i < choices.size(); ++i) {
+            summaries.push_back(choices[i].summary);
+            out_choices.push_back(
+                {{"index", i},
+                 {"message", {{"role", "assistant"}, {"content", choices[i].text()}, {"refusal", nullptr}}},
+                 {"logprobs", logprobs ? chat_logprobs(engine, choices[i].pieces) : json(nullptr)},
+                 {"finish_reason", ChatStreamFormat::finish_reason(choices[i].summary)}});
+        }
+        check_summaries(summaries);
+        const json usage = usage_json(summaries);
+        rec.tokens_out = usage["completion_tokens"].get<int64_t>();
+        return to_json_text({{"id", id}, {"object", "chat.completion"}, {"created", unix_now()},
+                             {"model", engine.info().id}, {"choices", out_choices}, {"usage", usage},
+                             {"system_fingerprint", system_fingerprint()}});
+    };
+    respond_when_done(res, std::move(streams), context.log.record(&req), heartbeat(context), build, openai_error_body);
 }
 
 // `prompt`: a string, an array of one string, or token ids (an array of integers).
@@ -387,23 +396,25 @@ void completions(RouteContext& context, const httplib::Request& req, httplib::Re
         return;
     }
     const std::string echoed = echo ? engine.detokenize(r.prompt) : std::string();
-    auto choices = collect(streams);
-    std::vector<GenerationSummary> summaries;
-    json out_choices = json::array();
-    for (size_t i = 0; i < choices.size(); ++i) {
-        summaries.push_back(choices[i].summary);
-        out_choices.push_back({{"text", echoed + choices[i].text()},
-                               {"index", i},
-                               {"logprobs", logprobs ? completion_logprobs(engine, choices[i].pieces, echoed.size())
-                                                     : json(nullptr)},
-                               {"finish_reason", ChatStreamFormat::finish_reason(choices[i].summary)}});
-    }
-    check_summaries(summaries);
-    const json usage = usage_json(summaries);
-    record.tokens_out = usage["completion_tokens"].get<int64_t>();
-    write_json(res, to_json_text({{"id", id}, {"object", "text_completion"}, {"created", unix_now()},
-                                  {"model", engine.info().id}, {"choices", out_choices}, {"usage", usage},
-                                  {"system_fingerprint", system_fingerprint()}}));
+    auto build = [&engine, id, echoed, logprobs](std::vector<CollectedChoice> choices, RequestRecord& rec) {
+        std::vector<GenerationSummary> summaries;
+        json out_choices = json::array();
+        for (size_t i = 0; i < choices.size(); ++i) {
+            summaries.push_back(choices[i].summary);
+            out_choices.push_back({{"text", echoed + choices[i].text()},
+                                   {"index", i},
+                                   {"logprobs", logprobs ? completion_logprobs(engine, choices[i].pieces, echoed.size())
+                                                         : json(nullptr)},
+                                   {"finish_reason", ChatStreamFormat::finish_reason(choices[i].summary)}});
+        }
+        check_summaries(summaries);
+        const json usage = usage_json(summaries);
+        rec.tokens_out = usage["completion_tokens"].get<int64_t>();
+        return to_json_text({{"id", id}, {"object", "text_completion"}, {"created", unix_now()},
+                             {"model", engine.info().id}, {"choices", out_choices}, {"usage", usage},
+                             {"system_fingerprint", system_fingerprint()}});
+    };
+    respond_when_done(res, std::move(streams), context.log.record(&req), heartbeat(context), build, openai_error_body);
 }
 
 void embeddings(RouteContext& context, const httplib::Request& req, httplib::Response& res, RequestRecord& record) {

@@ -1,6 +1,9 @@
 // stream_response: a chunked httplib content provider that forwards GenerationStream updates.
 #include "server/streaming.h"
 
+#include "server/api_error.h"
+#include "server/route_handler.h"
+
 #include <nlohmann/json.hpp>
 
 namespace slm::server {
@@ -22,6 +25,61 @@ std::vector<CollectedChoice> collect(const std::vector<std::shared_ptr<Generatio
         choices.push_back({std::move(all.pieces), *all.finished});
     }
     return choices;
+}
+
+namespace {
+
+// Whether every stream finishes by `deadline`.
+bool all_finished_by(const std::vector<std::shared_ptr<GenerationStream>>& streams,
+                     std::chrono::steady_clock::time_point deadline) {
+    for (const auto& s : streams) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (!s->wait_finished(std::max(left, std::chrono::milliseconds(0)))) return false;
+    }
+    return true;
+}
+
+struct DeferredAnswer {
+    std::vector<std::shared_ptr<GenerationStream>> streams;
+    std::shared_ptr<RequestRecord> record;
+    BuildBody build;
+    ErrorBody error_body;
+    std::chrono::milliseconds heartbeat;
+    bool answered = false;
+};
+
+}  // namespace
+
+void respond_when_done(httplib::Response& res, std::vector<std::shared_ptr<GenerationStream>> streams,
+                       std::shared_ptr<RequestRecord> record, std::chrono::milliseconds heartbeat, BuildBody build,
+                       ErrorBody error_body) {
+    if (all_finished_by(streams, std::chrono::steady_clock::now() + 2 * heartbeat)) {
+        write_json(res, build(collect(streams), *record));
+        return;
+    }
+    auto state = std::make_shared<DeferredAnswer>(
+        DeferredAnswer{std::move(streams), std::move(record), std::move(build), error_body, heartbeat});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "application/json",
+        [state](size_t, httplib::DataSink& sink) {
+            if (!all_finished_by(state->streams, std::chrono::steady_clock::now() + state->heartbeat))
+                return sink.write(" ", 1);
+            std::string body;
+            try {
+                body = state->build(collect(state->streams), *state->record);
+            } catch (const ApiError& e) {
+                body = state->error_body(e);
+            }
+            state->answered = true;
+            if (!sink.write(body.data(), body.size())) return false;
+            sink.done();
+            return true;
+        },
+        [state](bool success) {
+            if (!success || !state->answered)
+                for (auto& s : state->streams) s->cancel();
+        });
 }
 
 namespace {

@@ -9,6 +9,8 @@
 #include <httplib.h>
 #include <nlohmann/json_fwd.hpp>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +43,18 @@ struct CollectedChoice {
     std::string text() const;
 };
 std::vector<CollectedChoice> collect(const std::vector<std::shared_ptr<GenerationStream>>& streams);
+
+// Non-streaming answers. `build` makes the JSON body from the finished choices (and fills in the
+// record's token counts); it may throw ApiError. When every stream finishes within 2 heartbeats
+// the answer is an ordinary response (status from ApiError as usual). Otherwise a 200 with
+// chunked transfer starts and a space is sent every heartbeat until the body (an ApiError then
+// becomes the body, `error_body` of it): a client that left is noticed by the failed write and
+// its sequences are cancelled, instead of generating for nobody up to max_tokens.
+using BuildBody = std::function<std::string(std::vector<CollectedChoice> choices, RequestRecord& record)>;
+using ErrorBody = std::string (*)(const class ApiError& error);
+void respond_when_done(httplib::Response& res, std::vector<std::shared_ptr<GenerationStream>> streams,
+                       std::shared_ptr<RequestRecord> record, std::chrono::milliseconds heartbeat, BuildBody build,
+                       ErrorBody error_body);
 
 // Writes `value` as JSON text; invalid UTF-8 (a token that is part of a character) is replaced.
 std::string to_json_text(const nlohmann::json& value);

@@ -26,6 +26,9 @@ protected:
         options.model_path = path;
         options.parallel = 4;
         options.threads = 2;
+        // Non-streaming answers that take more than 40 ms go through the heartbeat path, so the
+        // route tests check both ways of answering.
+        options.heartbeat_ms = 20;
         server_ = new RunningServer(start_server(options, load_model_engine(options)));
     }
     static void TearDownTestSuite() {
@@ -334,6 +337,37 @@ TEST_F(Routes, ClientDisconnectCancelsTheGeneration) {
     auto result = c.send(req);
     EXPECT_FALSE(result);  // we cancelled it
     // The sequence is freed long before 1500 tokens.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (engine().scheduler().stats().completed == before.completed && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto after = engine().scheduler().stats();
+    EXPECT_EQ(after.completed, before.completed + 1);
+    EXPECT_LT(after.tokens - before.tokens, 600);
+}
+
+// A non-streaming request answered after a while: the body (after the heartbeat spaces) is the
+// usual object; a client that hangs up while waiting has its generation cancelled.
+TEST_F(Routes, NonStreamingAnswersAfterHeartbeatsAndCancelsWhenTheClientLeaves) {
+    json body = {{"model", model()}, {"prompt", "Once"}, {"max_tokens", 200}, {"temperature", 1.0},
+                 {"logit_bias", {{"0", -100}}}};
+    const std::string raw = post_raw("/v1/completions", body);
+    ASSERT_FALSE(raw.empty());
+    EXPECT_GT(raw.find('{'), 0u);  // 200 tokens take longer than two 20 ms heartbeats
+    EXPECT_EQ(raw.find_first_not_of(' '), raw.find('{'));
+    const json answer = json::parse(raw);
+    EXPECT_EQ(answer["object"], "text_completion");
+    EXPECT_EQ(answer["usage"]["completion_tokens"], 200);
+
+    const auto before = engine().scheduler().stats();
+    auto c = client();
+    body["max_tokens"] = 1500;
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.body = body.dump();
+    req.set_header("Content-Type", "application/json");
+    req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return false; };  // leave at the first space
+    EXPECT_FALSE(c.send(req));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (engine().scheduler().stats().completed == before.completed && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -61,6 +61,10 @@ void add_verb_serve(CLI::App& app) {
     cmd->add_option("--cors-origin", options->cors_origin, "Access-Control-Allow-Origin value (empty: no CORS)")->capture_default_str();
     cmd->add_option("--http-threads", options->http_threads, "Connections served at once")->capture_default_str()->check(CLI::Range(4, 4096));
     cmd->add_option("--grace-ms", options->shutdown_grace_ms, "On SIGINT/SIGTERM, time in-flight requests get to finish")->capture_default_str();
+    cmd->add_option("--heartbeat-ms", options->heartbeat_ms,
+                    "Non-streaming answers still running after 2x this get a space every interval (to notice clients that left)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 600000));
     cmd->add_flag("--quiet{false}", options->log_requests, "No request log on stderr");
     cmd->callback([options] { run_serve(*options); });
 }
