@@ -58,6 +58,25 @@ void check_summaries(const std::vector<GenerationSummary>& summaries) {
         if (s.finish_reason == "error") throw ApiError(500, "Generation failed: " + s.error, "server_error");
 }
 
+// The body of a non-streaming chat.completion / text_completion: one object per choice from
+// `choice_json(index, choice)`, usage, and the record's completion token count.
+template <typename ChoiceJson>
+std::string completion_body(const Engine& engine, const std::string& id, const char* object,
+                            const std::vector<CollectedChoice>& choices, const ChoiceJson& choice_json,
+                            RequestRecord& record) {
+    std::vector<GenerationSummary> summaries;
+    json out_choices = json::array();
+    for (size_t i = 0; i < choices.size(); ++i) {
+        summaries.push_back(choices[i].summary);
+        out_choices.push_back(choice_json(i, choices[i]));
+    }
+    check_summaries(summaries);
+    const json usage = usage_json(summaries);
+    record.tokens_out = usage["completion_tokens"].get<int64_t>();
+    return to_json_text({{"id", id}, {"object", object}, {"created", unix_now()}, {"model", engine.info().id},
+                         {"choices", out_choices}, {"usage", usage}, {"system_fingerprint", system_fingerprint()}});
+}
+
 std::string token_string(const Engine& engine, int32_t token) {
     const auto& bytes = engine.vocabulary()->bytes;
     return token >= 0 && size_t(token) < bytes.size() ? bytes[size_t(token)] : std::string();
@@ -319,23 +338,14 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
         stream_response(res, "text/event-stream", std::move(streams), std::move(format), context.log.record(&req));
         return;
     }
-    auto build = [&engine, id, logprobs](std::vector<CollectedChoice> choices, RequestRecord& rec) {
-        std::vector<GenerationSummary> summaries;
-        json out_choices = json::array();
-        for (size_t i = 0; i < choices.size(); ++i) {
-            summaries.push_back(choices[i].summary);
-            out_choices.push_back(
-                {{"index", i},
-                 {"message", {{"role", "assistant"}, {"content", choices[i].text()}, {"refusal", nullptr}}},
-                 {"logprobs", logprobs ? chat_logprobs(engine, choices[i].pieces) : json(nullptr)},
-                 {"finish_reason", ChatStreamFormat::finish_reason(choices[i].summary)}});
-        }
-        check_summaries(summaries);
-        const json usage = usage_json(summaries);
-        rec.tokens_out = usage["completion_tokens"].get<int64_t>();
-        return to_json_text({{"id", id}, {"object", "chat.completion"}, {"created", unix_now()},
-                             {"model", engine.info().id}, {"choices", out_choices}, {"usage", usage},
-                             {"system_fingerprint", system_fingerprint()}});
+    auto choice_json = [&engine, logprobs](size_t i, const CollectedChoice& choice) {
+        return json{{"index", i},
+                    {"message", {{"role", "assistant"}, {"content", choice.text()}, {"refusal", nullptr}}},
+                    {"logprobs", logprobs ? chat_logprobs(engine, choice.pieces) : json(nullptr)},
+                    {"finish_reason", ChatStreamFormat::finish_reason(choice.summary)}};
+    };
+    auto build = [&engine, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
+        return completion_body(engine, id, "chat.completion", choices, choice_json, rec);
     };
     respond_when_done(res, std::move(streams), context.log.record(&req), heartbeat(context), build, openai_error_body);
 }
@@ -396,23 +406,14 @@ void completions(RouteContext& context, const httplib::Request& req, httplib::Re
         return;
     }
     const std::string echoed = echo ? engine.detokenize(r.prompt) : std::string();
-    auto build = [&engine, id, echoed, logprobs](std::vector<CollectedChoice> choices, RequestRecord& rec) {
-        std::vector<GenerationSummary> summaries;
-        json out_choices = json::array();
-        for (size_t i = 0; i < choices.size(); ++i) {
-            summaries.push_back(choices[i].summary);
-            out_choices.push_back({{"text", echoed + choices[i].text()},
-                                   {"index", i},
-                                   {"logprobs", logprobs ? completion_logprobs(engine, choices[i].pieces, echoed.size())
-                                                         : json(nullptr)},
-                                   {"finish_reason", ChatStreamFormat::finish_reason(choices[i].summary)}});
-        }
-        check_summaries(summaries);
-        const json usage = usage_json(summaries);
-        rec.tokens_out = usage["completion_tokens"].get<int64_t>();
-        return to_json_text({{"id", id}, {"object", "text_completion"}, {"created", unix_now()},
-                             {"model", engine.info().id}, {"choices", out_choices}, {"usage", usage},
-                             {"system_fingerprint", system_fingerprint()}});
+    auto choice_json = [&engine, echoed, logprobs](size_t i, const CollectedChoice& choice) {
+        return json{{"text", echoed + choice.text()},
+                    {"index", i},
+                    {"logprobs", logprobs ? completion_logprobs(engine, choice.pieces, echoed.size()) : json(nullptr)},
+                    {"finish_reason", ChatStreamFormat::finish_reason(choice.summary)}};
+    };
+    auto build = [&engine, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
+        return completion_body(engine, id, "text_completion", choices, choice_json, rec);
     };
     respond_when_done(res, std::move(streams), context.log.record(&req), heartbeat(context), build, openai_error_body);
 }

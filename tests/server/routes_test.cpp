@@ -50,6 +50,15 @@ protected:
         EXPECT_EQ(r->status, expected_status) << r->body;
         return json::parse(r->body);
     }
+    // The request that started after `before` ends (cancelled) long before its 1500 tokens.
+    static void expect_freed_early(const SchedulerStats& before) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (engine().scheduler().stats().completed == before.completed && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const auto after = engine().scheduler().stats();
+        EXPECT_EQ(after.completed, before.completed + 1);
+        EXPECT_LT(after.tokens - before.tokens, 600);
+    }
     static std::string post_raw(const std::string& path, const json& body) {
         auto c = client();
         auto r = c.Post(path, body.dump(), "application/json");
@@ -336,13 +345,7 @@ TEST_F(Routes, ClientDisconnectCancelsTheGeneration) {
     };
     auto result = c.send(req);
     EXPECT_FALSE(result);  // we cancelled it
-    // The sequence is freed long before 1500 tokens.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (engine().scheduler().stats().completed == before.completed && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const auto after = engine().scheduler().stats();
-    EXPECT_EQ(after.completed, before.completed + 1);
-    EXPECT_LT(after.tokens - before.tokens, 600);
+    expect_freed_early(before);
 }
 
 // A non-streaming request answered after a while: the body (after the heartbeat spaces) is the
@@ -368,12 +371,7 @@ TEST_F(Routes, NonStreamingAnswersAfterHeartbeatsAndCancelsWhenTheClientLeaves) 
     req.set_header("Content-Type", "application/json");
     req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return false; };  // leave at the first space
     EXPECT_FALSE(c.send(req));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (engine().scheduler().stats().completed == before.completed && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const auto after = engine().scheduler().stats();
-    EXPECT_EQ(after.completed, before.completed + 1);
-    EXPECT_LT(after.tokens - before.tokens, 600);
+    expect_freed_early(before);
 }
 
 TEST_F(Routes, EmbeddingsAreMeanPooledHiddenStates) {
