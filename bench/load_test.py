@@ -2,17 +2,19 @@
 """Load test for `slm serve` (not run in CI): N concurrent streaming chat clients for a fixed time.
 
 Reports total generated tokens/s, p50/p99 time to first token, failed requests and the server's
-resident memory before and after; with --compare it first measures 1 client, then --batched
-clients, and prints the batched/single throughput ratio. Standard library only.
+resident memory before and after; with --compare it measures 1 client, then --batched clients,
+--rounds times alternately (a shared machine drifts), and prints each phase's median tokens/s and
+the ratio of the medians. Standard library only.
 
   slm serve MODEL --port 8080 --parallel 16 &
   bench/load_test.py --url http://127.0.0.1:8080 --pid $! --clients 16 --seconds 120
-  bench/load_test.py --url http://127.0.0.1:8080 --pid $! --compare --batched 8 --seconds 60
+  bench/load_test.py --url http://127.0.0.1:8080 --pid $! --compare --batched 8 --seconds 20 --rounds 3
 """
 import argparse
 import http.client
 import json
 import random
+import statistics
 import threading
 import time
 import urllib.parse
@@ -131,6 +133,7 @@ def main():
     ap.add_argument("--api-key", default="")
     ap.add_argument("--compare", action="store_true", help="1 client, then --batched clients")
     ap.add_argument("--batched", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=1, help="with --compare: alternate the two phases this many times")
     args = ap.parse_args()
     model = args.model
     if model is None:
@@ -140,10 +143,15 @@ def main():
         model = json.loads(conn.getresponse().read())["data"][0]["id"]
     report = {"model": model, "rss_before_kib": rss_kib(args.pid)}
     if args.compare:
-        single = run_phase(args.url, model, 1, args.seconds, args.max_tokens, args.api_key)
-        batched = run_phase(args.url, model, args.batched, args.seconds, args.max_tokens, args.api_key)
-        report.update(single=single, batched=batched,
-                      batched_over_single=round(batched["tokens_per_s"] / max(single["tokens_per_s"], 1e-9), 2))
+        singles, batches = [], []
+        for _ in range(max(1, args.rounds)):
+            singles.append(run_phase(args.url, model, 1, args.seconds, args.max_tokens, args.api_key))
+            batches.append(run_phase(args.url, model, args.batched, args.seconds, args.max_tokens, args.api_key))
+        median = lambda runs: statistics.median(r["tokens_per_s"] for r in runs)
+        report.update(single=singles, batched=batches, single_median_tokens_per_s=median(singles),
+                      batched_median_tokens_per_s=median(batches),
+                      failed=sum(r["failed"] for r in singles + batches),
+                      batched_over_single=round(median(batches) / max(median(singles), 1e-9), 2))
     else:
         report["load"] = run_phase(args.url, model, args.clients, args.seconds, args.max_tokens, args.api_key)
     report["rss_after_kib"] = rss_kib(args.pid)
