@@ -63,8 +63,9 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
     ThreadPool pool(2);
     struct Shape { int64_t N, K, T; };
     const int64_t k_big = std::max<int64_t>(block * 8, 512);
-    for (Shape s : {Shape{1, block, 1}, Shape{7, block * 3, 1}, Shape{33, k_big, 1}, Shape{65, k_big, 5},
-                    Shape{130, block * 2, 17}, Shape{64, k_big, 64}}) {
+    for (Shape s : {Shape{1, block, 1}, Shape{7, block * 3, 1}, Shape{33, k_big, 1}, Shape{3, block, 3},
+                    Shape{9, block * 2, 4}, Shape{65, k_big, 5}, Shape{130, block * 2, 17}, Shape{17, block, 63},
+                    Shape{64, k_big, 64}, Shape{5, block * 3, 65}}) {
         OwnedTensor W = random_weights(dtype, s.N, s.K, uint32_t(s.N * 31 + s.K));
         const std::vector<float> x = random_floats(size_t(s.T * s.K), uint32_t(s.T + 7));
         std::vector<float> y_ref(size_t(s.T * s.N)), y_fast(y_ref.size()), y_one(y_ref.size());
@@ -91,9 +92,23 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
-                         ::testing::Values(DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k,
-                                           DType::q5_k, DType::q6_k),
+                         ::testing::Values(DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1,
+                                           DType::q5_0, DType::q5_1, DType::iq4_nl, DType::q4_k, DType::q5_k,
+                                           DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
+
+// The weight types llama-quantize's mixes use (q4_k_m falls back to q5_0/q4_1/iq4_nl-like types
+// on rows that are not a multiple of 256) must never take the slow per-row conversion path.
+TEST(RowDotTables, EveryLevelHasAKernelForEveryGgufWeightType) {
+    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
+                    DType::iq4_nl, DType::q4_k, DType::q5_k, DType::q6_k}) {
+        EXPECT_NE(row_dot(t, Isa::portable), nullptr) << name(t);
+        if (isa_supported(Isa::avx2)) {
+            EXPECT_NE(row_dot(t, Isa::avx2), nullptr) << name(t);
+        }
+    }
+    EXPECT_EQ(row_dot(DType::nf4, Isa::portable), nullptr);
+}
 
 TEST(KernelsFast, GetRowsMatchesReference) {
     ThreadPool pool(2);
