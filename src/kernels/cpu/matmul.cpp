@@ -4,12 +4,14 @@
 // and stays in L1 while the token tile's activations stay in L2.
 #include <slm/kernels.h>
 
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reference/row_to_float.h"
 #include "kernels/cpu/row_dot.h"
 #include "kernels/cpu/scratch.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 namespace slm::kernels {
@@ -40,22 +42,49 @@ void matmul_by_conversion(const Tensor& W, const float* x, int64_t T, float* y, 
     });
 }
 
+// The T activation rows in `format` (x itself for f32), rows x_stride bytes apart, in the calling
+// thread's scratch.
+const uint8_t* activations_as(ActFormat format, const float* x, int64_t T, int64_t K, size_t x_stride, ThreadPool* pool) {
+    if (format == ActFormat::f32) return reinterpret_cast<const uint8_t*>(x);
+    auto* quantized = static_cast<uint8_t*>(scratch(x_stride * size_t(T)));
+    auto quantize_rows = [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) quantize_activation_row(format, x + t * K, K, quantized + size_t(t) * x_stride);
+    };
+    if (T >= 4) parallel_rows(pool, T, quantize_rows);
+    else quantize_rows(0, T);
+    return quantized;
+}
+
+GemmFn gemm_for(DType t, Isa isa) { return isa == Isa::avx2 ? gemms_avx2()[size_t(t)] : nullptr; }
+
 }  // namespace
+
+void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
+    // Threads take 32-row chunks (4 packed panels) from a shared counter rather than one fixed
+    // share each: on a 2-core machine that is also compiling, a thread that lost its core would
+    // otherwise hold the whole matmul up. Each chunk re-reads the activations, from L2/L3.
+    constexpr int64_t kChunkRows = 32;
+    const int64_t N = W.rows(), K = W.row_length();
+    const size_t x_stride = activation_row_bytes(ActFormat::q8_32, K);
+    const uint8_t* act = activations_as(ActFormat::q8_32, x, T, K, x_stride, pool);
+    const size_t w_stride = W.row_bytes();
+    const auto* w_bytes = static_cast<const uint8_t*>(W.data);
+    const int64_t chunks = (N + kChunkRows - 1) / kChunkRows;
+    std::atomic<int64_t> next{0};
+    auto work = [&](int, int) {
+        for (int64_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
+            const int64_t n_begin = c * kChunkRows, n_end = std::min(N, n_begin + kChunkRows);
+            gemm(w_bytes + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act, x_stride, T, y + n_begin, N);
+        }
+    };
+    if (pool == nullptr || chunks == 1 || K * T * N < kMinMacsPerThread * 2) work(0, 1);
+    else pool->run_on_all(work);
+}
 
 void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
     const int64_t N = W.rows(), K = W.row_length();
     const size_t x_stride = activation_row_bytes(kernel.act, K);
-    const void* act = x;
-    if (kernel.act != ActFormat::f32) {
-        auto* quantized = static_cast<uint8_t*>(scratch(x_stride * size_t(T)));
-        auto quantize_rows = [&](int64_t begin, int64_t end) {
-            for (int64_t t = begin; t < end; ++t) quantize_activation_row(kernel.act, x + t * K, K, quantized + size_t(t) * x_stride);
-        };
-        if (T >= 4) parallel_rows(pool, T, quantize_rows);
-        else quantize_rows(0, T);
-        act = quantized;
-    }
-    const auto* act_bytes = static_cast<const uint8_t*>(act);
+    const uint8_t* act_bytes = activations_as(kernel.act, x, T, K, x_stride, pool);
     const size_t w_stride = W.row_bytes();
     const auto* w_bytes = static_cast<const uint8_t*>(W.data);
     parallel_rows(pool, N, [&](int64_t n_begin, int64_t n_end) {
@@ -77,7 +106,9 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
 }
 
 void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
-    if (const RowDot* kernel = row_dot(W.dtype, best_isa())) matmul_with(*kernel, W, x, T, y, pool);
+    const GemmFn gemm = T >= kGemmMinTokens ? gemm_for(W.dtype, best_isa()) : nullptr;
+    if (gemm != nullptr) matmul_by_gemm(gemm, W, x, T, y, pool);
+    else if (const RowDot* kernel = row_dot(W.dtype, best_isa())) matmul_with(*kernel, W, x, T, y, pool);
     else matmul_by_conversion(W, x, T, y, pool);
 }
 
