@@ -11,7 +11,6 @@
 #include "kernels/cpu/scratch.h"
 
 #include <algorithm>
-#include <atomic>
 #include <vector>
 
 namespace slm::kernels {
@@ -60,25 +59,17 @@ GemmFn gemm_for(DType t, Isa isa) { return isa == Isa::avx2 ? gemms_avx2()[size_
 }  // namespace
 
 void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
-    // Threads take 32-row chunks (4 packed panels) from a shared counter rather than one fixed
-    // share each: on a 2-core machine that is also compiling, a thread that lost its core would
-    // otherwise hold the whole matmul up. Each chunk re-reads the activations, from L2/L3.
+    // 32-row chunks (4 packed panels) handed out by parallel_chunks; each chunk re-reads the
+    // activations, from L2/L3. Small matmuls (tiny models) stay on the calling thread.
     constexpr int64_t kChunkRows = 32;
     const int64_t N = W.rows(), K = W.row_length();
     const size_t x_stride = activation_row_bytes(ActFormat::q8_32, K);
     const uint8_t* act = activations_as(ActFormat::q8_32, x, T, K, x_stride, pool);
     const size_t w_stride = W.row_bytes();
     const auto* w_bytes = static_cast<const uint8_t*>(W.data);
-    const int64_t chunks = (N + kChunkRows - 1) / kChunkRows;
-    std::atomic<int64_t> next{0};
-    auto work = [&](int, int) {
-        for (int64_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
-            const int64_t n_begin = c * kChunkRows, n_end = std::min(N, n_begin + kChunkRows);
-            gemm(w_bytes + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act, x_stride, T, y + n_begin, N);
-        }
-    };
-    if (pool == nullptr || chunks == 1 || K * T * N < kMinMacsPerThread * 2) work(0, 1);
-    else pool->run_on_all(work);
+    parallel_chunks(K * T * N < 2 * kMinMacsPerThread ? nullptr : pool, N, kChunkRows, [&](int64_t n_begin, int64_t n_end) {
+        gemm(w_bytes + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act, x_stride, T, y + n_begin, N);
+    });
 }
 
 void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
@@ -87,7 +78,9 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
     const uint8_t* act_bytes = activations_as(kernel.act, x, T, K, x_stride, pool);
     const size_t w_stride = W.row_bytes();
     const auto* w_bytes = static_cast<const uint8_t*>(W.data);
-    parallel_rows(pool, N, [&](int64_t n_begin, int64_t n_end) {
+    // About 32 chunks of rows (no fewer rows than row_grain) taken from a shared counter.
+    const int64_t chunk_rows = std::max(row_grain(K, T), (N + 31) / 32);
+    parallel_chunks(pool, N, chunk_rows, [&](int64_t n_begin, int64_t n_end) {
         float out[kMaxDotRows];
         for (int64_t t0 = 0; t0 < T; t0 += kTokenTile) {
             const int64_t t_end = std::min(T, t0 + kTokenTile);
@@ -102,7 +95,7 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
                 }
             }
         }
-    }, row_grain(K, T));
+    });
 }
 
 void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
