@@ -26,7 +26,7 @@ namespace {
 
 constexpr int kPanelRows = 8;  // one ymm of 32-bit lanes
 constexpr int kSteps = 8;      // 4 elements per step, 32 per block
-constexpr int kMaxTokens = 4;  // tokens per microkernel call: 4 f32 + 4 int accumulators
+constexpr int kMaxTokens = 6;  // tokens per microkernel call: 6 f32 + 6 int accumulators
 // Packed panels of a row tile stay in L2 (512 KiB per Zen 3 core) while token groups sweep them.
 constexpr size_t kPanelBudgetBytes = size_t(256) << 10;
 
@@ -206,13 +206,15 @@ void gemm(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, s
                 case 1: panel_times_tokens<Source, 1>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
                 case 2: panel_times_tokens<Source, 2>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
                 case 3: panel_times_tokens<Source, 3>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
-                default: panel_times_tokens<Source, 4>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+                case 4: panel_times_tokens<Source, 4>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+                case 5: panel_times_tokens<Source, 5>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+                default: panel_times_tokens<Source, 6>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
                 }
             }
         }
     }
 }
-static_assert(kMaxTokens == 4);
+static_assert(kMaxTokens == 6);
 
 constexpr GemmTable make_table() {
     GemmTable t{};
