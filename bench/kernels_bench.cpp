@@ -6,6 +6,8 @@
 #include <slm/kernels.h>
 
 #include "bench_weights.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/row_dot.h"
 
 #include <benchmark/benchmark.h>
 
@@ -43,6 +45,25 @@ void matmul_bench(benchmark::State& state, DType dtype, int64_t N, int64_t K, in
     for (auto _ : state) {
         kernels::matmul(weights[next].tensor, x.data(), T, y.data(), &bench_pool());
         next = (next + 1) % weights.size();
+        benchmark::DoNotOptimize(y.data());
+    }
+    set_matmul_counters(state, dtype, N, K, T);
+}
+
+// The two prompt paths of a quantized matmul at few tokens, for choosing kGemmMinTokens.
+void gemm_vs_row_dots_bench(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T, bool gemm) {
+    const std::vector<OwnedTensor> weights = random_matrices(dtype, N, K, 1);
+    const std::vector<float> x = random_floats(size_t(T * K), 2);
+    std::vector<float> y(size_t(T * N));
+    const kernels::GemmFn gemm_fn = kernels::gemms_avx2()[size_t(dtype)];
+    const kernels::RowDot* row_dot = kernels::row_dot(dtype, kernels::best_isa());
+    if (gemm_fn == nullptr || row_dot == nullptr || kernels::best_isa() != kernels::Isa::avx2) {
+        state.SkipWithError("needs AVX2 and both kernels");
+        return;
+    }
+    for (auto _ : state) {
+        if (gemm) kernels::matmul_by_gemm(gemm_fn, weights[0].tensor, x.data(), T, y.data(), &bench_pool());
+        else kernels::matmul_with(*row_dot, weights[0].tensor, x.data(), T, y.data(), &bench_pool());
         benchmark::DoNotOptimize(y.data());
     }
     set_matmul_counters(state, dtype, N, K, T);
@@ -93,6 +114,16 @@ int register_all() {
                 const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + "/" + s.name + "/T" + std::to_string(T);
                 benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, s.N, s.K, T); })
                     ->Unit(benchmark::kMillisecond)->UseRealTime();
+            }
+        }
+    }
+    for (DType dtype : {DType::q8_0, DType::q4_0, DType::q4_k}) {
+        for (int64_t T : {4, 8, 16, 32}) {
+            for (bool gemm : {false, true}) {
+                const std::string name = std::string("BM_GemmVsRowDots/") + std::string(slm::name(dtype)) + "/T" + std::to_string(T) +
+                                         (gemm ? "/gemm" : "/row_dots");
+                benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { gemm_vs_row_dots_bench(st, dtype, 2048, 2048, T, gemm); })
+                    ->Unit(benchmark::kMicrosecond)->UseRealTime();
             }
         }
     }

@@ -30,6 +30,9 @@ struct BlockNF4 { uint16_t absmax; uint8_t qs[32]; };
 struct BlockIQ4_NL { uint16_t d; uint8_t qs[QK / 2]; };
 #pragma pack(pop)
 
+// iq4_nl's 16 levels (ggml's kvalues_iq4nl): element = d * kIq4NlLevels[index].
+inline constexpr int8_t kIq4NlLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22);
 static_assert(sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144);

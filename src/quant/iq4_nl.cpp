@@ -13,7 +13,7 @@
 namespace slm::quant {
 namespace {
 
-constexpr int8_t kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr const int8_t (&kLevels)[16] = kIq4NlLevels;
 constexpr int kSearchSteps = 7;  // candidates (k + levels[0]) / max for k in [-7, 7]
 
 // Index of the nearest level (ties to the upper one), clamped to the table's ends.

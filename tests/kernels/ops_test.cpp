@@ -3,6 +3,7 @@
 #include <slm/half.h>
 #include <slm/kernels.h>
 
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/row_dot.h"
 #include "kernels/random_data.h"
 
@@ -63,8 +64,9 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
     ThreadPool pool(2);
     struct Shape { int64_t N, K, T; };
     const int64_t k_big = std::max<int64_t>(block * 8, 512);
-    for (Shape s : {Shape{1, block, 1}, Shape{7, block * 3, 1}, Shape{33, k_big, 1}, Shape{65, k_big, 5},
-                    Shape{130, block * 2, 17}, Shape{64, k_big, 64}}) {
+    for (Shape s : {Shape{1, block, 1}, Shape{7, block * 3, 1}, Shape{33, k_big, 1}, Shape{3, block, 3},
+                    Shape{9, block * 2, 4}, Shape{65, k_big, 5}, Shape{130, block * 2, 17}, Shape{17, block, 63},
+                    Shape{64, k_big, 64}, Shape{5, block * 3, 65}, Shape{19, block * 2, 16}, Shape{11, block * 2, 8}}) {
         OwnedTensor W = random_weights(dtype, s.N, s.K, uint32_t(s.N * 31 + s.K));
         const std::vector<float> x = random_floats(size_t(s.T * s.K), uint32_t(s.T + 7));
         std::vector<float> y_ref(size_t(s.T * s.N)), y_fast(y_ref.size()), y_one(y_ref.size());
@@ -72,28 +74,57 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
         matmul(W.tensor, x.data(), s.T, y_fast.data(), &pool);
         expect_matmul_close(W.tensor, x, s.T, y_fast, y_ref, fmt::format("{} N={} K={} T={}", name(dtype), s.N, s.K, s.T));
         // Every compiled instruction-set level this CPU runs, single-threaded and pooled alike.
+        const GemmFn gemm = isa_supported(Isa::avx2) ? gemms_avx2()[size_t(dtype)] : nullptr;
+        const bool prompt_uses_gemm = gemm != nullptr && best_isa() == Isa::avx2 && s.T >= kGemmMinTokens;
         for (Isa isa : {Isa::portable, Isa::avx2}) {
             const RowDot* kernel = row_dot(dtype, isa);
             if (!isa_supported(isa) || kernel == nullptr) continue;
             matmul_with(*kernel, W.tensor, x.data(), s.T, y_one.data(), nullptr);
             expect_matmul_close(W.tensor, x, s.T, y_one, y_ref,
                                 fmt::format("{} {} N={} K={} T={}", isa_name(isa), name(dtype), s.N, s.K, s.T));
-            if (isa == best_isa()) {
+            if (isa == best_isa() && !prompt_uses_gemm) {
                 EXPECT_EQ(y_fast, y_one) << "result depends on the thread count";
             }
         }
-        // One token at a time gives the prompt's values exactly (decode == prefill).
+        // The prompt GEMM on every shape, T = 1 included, single-threaded and pooled.
+        if (gemm != nullptr) {
+            matmul_by_gemm(gemm, W.tensor, x.data(), s.T, y_one.data(), nullptr);
+            expect_matmul_close(W.tensor, x, s.T, y_one, y_ref, fmt::format("gemm {} N={} K={} T={}", name(dtype), s.N, s.K, s.T));
+            std::vector<float> y_pooled(y_one.size());
+            matmul_by_gemm(gemm, W.tensor, x.data(), s.T, y_pooled.data(), &pool);
+            EXPECT_EQ(y_pooled, y_one) << "gemm result depends on the thread count";
+            if (prompt_uses_gemm) {
+                EXPECT_EQ(y_fast, y_one) << "matmul did not take the gemm for a prompt";
+            }
+        }
+        // One token at a time gives the prompt's values exactly (decode == prefill) as long as the
+        // prompt runs on the row dots; the GEMM sums in another order, within the same bound.
         if (s.T > 1) {
             for (int64_t t = 0; t < s.T; ++t) matmul(W.tensor, x.data() + t * s.K, 1, y_one.data() + t * s.N, &pool);
-            EXPECT_EQ(y_fast, y_one) << "token-by-token result differs from the batched one";
+            if (prompt_uses_gemm) expect_matmul_close(W.tensor, x, s.T, y_one, y_ref, "token by token");
+            else EXPECT_EQ(y_fast, y_one) << "token-by-token result differs from the batched one";
         }
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
-                         ::testing::Values(DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k,
-                                           DType::q5_k, DType::q6_k),
+                         ::testing::Values(DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1,
+                                           DType::q5_0, DType::q5_1, DType::iq4_nl, DType::q4_k, DType::q5_k,
+                                           DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
+
+// The weight types llama-quantize's mixes use (q4_k_m falls back to q5_0/q4_1/iq4_nl-like types
+// on rows that are not a multiple of 256) must never take the slow per-row conversion path.
+TEST(RowDotTables, EveryLevelHasAKernelForEveryGgufWeightType) {
+    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
+                    DType::iq4_nl, DType::q4_k, DType::q5_k, DType::q6_k}) {
+        EXPECT_NE(row_dot(t, Isa::portable), nullptr) << name(t);
+        if (isa_supported(Isa::avx2)) {
+            EXPECT_NE(row_dot(t, Isa::avx2), nullptr) << name(t);
+        }
+    }
+    EXPECT_EQ(row_dot(DType::nf4, Isa::portable), nullptr);
+}
 
 TEST(KernelsFast, GetRowsMatchesReference) {
     ThreadPool pool(2);

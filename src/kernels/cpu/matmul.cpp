@@ -4,6 +4,7 @@
 // and stays in L1 while the token tile's activations stay in L2.
 #include <slm/kernels.h>
 
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reference/row_to_float.h"
 #include "kernels/cpu/row_dot.h"
@@ -40,25 +41,46 @@ void matmul_by_conversion(const Tensor& W, const float* x, int64_t T, float* y, 
     });
 }
 
+// The T activation rows in `format` (x itself for f32), rows x_stride bytes apart, in the calling
+// thread's scratch.
+const uint8_t* activations_as(ActFormat format, const float* x, int64_t T, int64_t K, size_t x_stride, ThreadPool* pool) {
+    if (format == ActFormat::f32) return reinterpret_cast<const uint8_t*>(x);
+    auto* quantized = static_cast<uint8_t*>(scratch(x_stride * size_t(T)));
+    auto quantize_rows = [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) quantize_activation_row(format, x + t * K, K, quantized + size_t(t) * x_stride);
+    };
+    if (T >= 4) parallel_rows(pool, T, quantize_rows);
+    else quantize_rows(0, T);
+    return quantized;
+}
+
+GemmFn gemm_for(DType t, Isa isa) { return isa == Isa::avx2 ? gemms_avx2()[size_t(t)] : nullptr; }
+
 }  // namespace
+
+void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
+    // 32-row chunks (4 packed panels) handed out by parallel_chunks; each chunk re-reads the
+    // activations, from L2/L3. Small matmuls (tiny models) stay on the calling thread.
+    constexpr int64_t kChunkRows = 32;
+    const int64_t N = W.rows(), K = W.row_length();
+    const size_t x_stride = activation_row_bytes(ActFormat::q8_32, K);
+    const uint8_t* act = activations_as(ActFormat::q8_32, x, T, K, x_stride, pool);
+    const size_t w_stride = W.row_bytes();
+    const auto* w_bytes = static_cast<const uint8_t*>(W.data);
+    parallel_chunks(K * T * N < 2 * kMinMacsPerThread ? nullptr : pool, N, kChunkRows, [&](int64_t n_begin, int64_t n_end) {
+        gemm(w_bytes + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act, x_stride, T, y + n_begin, N);
+    });
+}
 
 void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
     const int64_t N = W.rows(), K = W.row_length();
     const size_t x_stride = activation_row_bytes(kernel.act, K);
-    const void* act = x;
-    if (kernel.act != ActFormat::f32) {
-        auto* quantized = static_cast<uint8_t*>(scratch(x_stride * size_t(T)));
-        auto quantize_rows = [&](int64_t begin, int64_t end) {
-            for (int64_t t = begin; t < end; ++t) quantize_activation_row(kernel.act, x + t * K, K, quantized + size_t(t) * x_stride);
-        };
-        if (T >= 4) parallel_rows(pool, T, quantize_rows);
-        else quantize_rows(0, T);
-        act = quantized;
-    }
-    const auto* act_bytes = static_cast<const uint8_t*>(act);
+    const uint8_t* act_bytes = activations_as(kernel.act, x, T, K, x_stride, pool);
     const size_t w_stride = W.row_bytes();
     const auto* w_bytes = static_cast<const uint8_t*>(W.data);
-    parallel_rows(pool, N, [&](int64_t n_begin, int64_t n_end) {
+    // About 32 chunks of rows (no fewer rows than row_grain) taken from a shared counter.
+    const int64_t chunk_rows = std::max(row_grain(K, T), (N + 31) / 32);
+    parallel_chunks(pool, N, chunk_rows, [&](int64_t n_begin, int64_t n_end) {
         float out[kMaxDotRows];
         for (int64_t t0 = 0; t0 < T; t0 += kTokenTile) {
             const int64_t t_end = std::min(T, t0 + kTokenTile);
@@ -73,11 +95,13 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
                 }
             }
         }
-    }, row_grain(K, T));
+    });
 }
 
 void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
-    if (const RowDot* kernel = row_dot(W.dtype, best_isa())) matmul_with(*kernel, W, x, T, y, pool);
+    const GemmFn gemm = T >= kGemmMinTokens ? gemm_for(W.dtype, best_isa()) : nullptr;
+    if (gemm != nullptr) matmul_by_gemm(gemm, W, x, T, y, pool);
+    else if (const RowDot* kernel = row_dot(W.dtype, best_isa())) matmul_with(*kernel, W, x, T, y, pool);
     else matmul_by_conversion(W, x, T, y, pool);
 }
 

@@ -3,6 +3,8 @@
 
 #include <slm/thread_pool.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 namespace slm::kernels {
@@ -12,6 +14,26 @@ template <typename Fn>
 void parallel_rows(ThreadPool* pool, int64_t n, Fn&& fn, int64_t grain = 1) {
     if (pool == nullptr) fn(int64_t(0), n);
     else pool->parallel_for(n, fn, grain);
+}
+
+// Calls fn(begin, end) on consecutive chunks [c * chunk, (c + 1) * chunk) of [0, n), threads
+// taking the next chunk from a shared counter as they finish. Balances the load where a fixed
+// share per thread would not: a thread that loses its core to another process (2 cores shared
+// with compilers), or chunks of unequal cost (causal attention). fn must give the same results
+// whatever chunks it is called on, so that results do not depend on the thread count.
+template <typename Fn>
+void parallel_chunks(ThreadPool* pool, int64_t n, int64_t chunk, Fn&& fn) {
+    if (n <= 0) return;
+    const int64_t chunks = (n + chunk - 1) / chunk;
+    if (pool == nullptr || pool->size() == 1 || chunks == 1) {
+        fn(int64_t(0), n);
+        return;
+    }
+    std::atomic<int64_t> next{0};
+    pool->run_on_all([&](int, int) {
+        for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < chunks; c = next.fetch_add(1, std::memory_order_relaxed))
+            fn(c * chunk, std::min(n, (c + 1) * chunk));
+    });
 }
 
 }  // namespace slm::kernels

@@ -11,6 +11,7 @@
 #include <slm/tensor.h>
 #include <slm/thread_pool.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -22,16 +23,22 @@ constexpr int kMaxDotRows = 4;
 using RowDotFn = void (*)(int64_t K, const void* w, const void* x, size_t x_stride, int R, float* out);
 
 struct RowDot {
-    ActFormat act;
-    RowDotFn fn;
+    ActFormat act = ActFormat::f32;
+    RowDotFn fn = nullptr;  // nullptr: no kernel for this weight type at this level
 };
 
-// The row dot for weights of `t` at `isa`, or nullptr when that pair has no kernel.
-const RowDot* row_dot(DType t, Isa isa);
+// One instruction-set level's row dots, indexed by weight DType.
+using RowDotTable = std::array<RowDot, size_t(DType::count_)>;
 
-// The per-level tables, defined in row_dot_<isa>.cpp.
-const RowDot* row_dot_portable(DType t);
-const RowDot* row_dot_avx2(DType t);
+// The per-level tables, defined in row_dot_<isa>.cpp (the AVX2 one is all empty off x86-64).
+const RowDotTable& row_dots_portable();
+const RowDotTable& row_dots_avx2();
+
+// The row dot for weights of `t` at `isa`, or nullptr when that pair has no kernel.
+inline const RowDot* row_dot(DType t, Isa isa) {
+    const RowDot& entry = (isa == Isa::avx2 ? row_dots_avx2() : row_dots_portable())[size_t(t)];
+    return entry.fn != nullptr ? &entry : nullptr;
+}
 
 // kernels::matmul with a chosen row dot (tests run every level through it); matmul.cpp.
 void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);

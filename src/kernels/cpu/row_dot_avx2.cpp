@@ -3,12 +3,15 @@
 // target by the pragma below whatever the build flags; called only where isa_supported(avx2).
 // Every non-intrinsic header comes before the pragma, so that no inline function shared with
 // other translation units is compiled for AVX2 here.
+#include "kernels/cpu/block32_formats.h"
 #include "kernels/cpu/row_dot.h"
 #include "quant/blocks.h"
 
 #if defined(__x86_64__)
 #pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
+
+#include "kernels/cpu/block32_codes_avx2.h"
 #endif
 
 
@@ -18,8 +21,6 @@ namespace slm::kernels {
 namespace {
 
 using namespace quant;
-
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -33,53 +34,52 @@ inline __m256i dot_u8_s8(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-// The 32 nibbles of 16 bytes in element order: low nibbles first (elements 0..15), then high.
-inline __m256i unpack_nibbles_32(const uint8_t* p) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-}
-
 template <typename ABlock>
 inline const ABlock* act_row(const void* x, size_t stride, int r) {
     return reinterpret_cast<const ABlock*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
 }
 
-// q8_0 and q4_0 weights (32-element blocks, one f16 scale): WeightBytes::load gives the block's
-// 32 signed values. Signed x signed products go through |w| and sign(x, w) for vpmaddubsw.
-// Two accumulators per token alternate by block so that the FMA latency does not bound decode.
-template <typename WeightBytes, int R>
-void dot_legacy(int64_t K, const void* w, const void* x, size_t stride, float* out) {
-    using Block = typename WeightBytes::Block;
-    const auto* wb = static_cast<const Block*>(w);
-    const ActBlock32* xr[R];
-    __m256 acc[R][2];
-    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock32>(x, stride, r), acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    const int64_t nb = K / 32;
-    auto step = [&](int64_t b, int parity) {
-        const __m256i q = WeightBytes::load(wb[b]);
-        const __m256i q_abs = _mm256_sign_epi8(q, q);
-        const __m256 dw = _mm256_set1_ps(half_to_float(wb[b].d));
+// The 32-element block types: per block, the integer dot of codes and activations (signed codes
+// through |w| and sign(x, w), since vpmaddubsw wants one unsigned side), one float multiply-add
+// with the combined scale, and the block's offset times the activation block's sum. Two
+// accumulators per token alternate by block so that the FMA latency does not bound decode.
+template <typename Format>
+struct Block32Dot {
+    template <int R>
+    static void run(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+        const auto* wb = static_cast<const typename Format::Block*>(w);
+        const ActBlock32* xr[R];
+        __m256 acc[R][2];
+        float offsets[R][2];
         for (int r = 0; r < R; ++r) {
-            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[r][b].qs));
-            const __m256i p = dot_u8_s8(q_abs, _mm256_sign_epi8(a, q));
-            const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(&xr[r][b].d));
-            acc[r][parity] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc[r][parity]);
+            xr[r] = act_row<ActBlock32>(x, stride, r);
+            acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+            offsets[r][0] = offsets[r][1] = 0;
         }
-    };
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) step(b, 0), step(b + 1, 1);
-    if (b < nb) step(b, 0);
-    for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_add_ps(acc[r][0], acc[r][1]));
-}
-
-struct Q8_0Bytes {
-    using Block = BlockQ8_0;
-    static __m256i load(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
-};
-struct Q4_0Bytes {
-    using Block = BlockQ4_0;
-    static __m256i load(const Block& b) { return _mm256_sub_epi8(unpack_nibbles_32(b.qs), _mm256_set1_epi8(8)); }
+        auto step = [&](int64_t b, int parity) {
+            const auto& blk = wb[b];
+            const __m256i q = load_codes<Format>(blk);
+            const float d = half_to_float(blk.d);
+            const __m256 dw = _mm256_set1_ps(d);
+            for (int r = 0; r < R; ++r) {
+                const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[r][b].qs));
+                __m256i p;
+                if constexpr (Format::kSignedCodes) p = dot_u8_s8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q));
+                else p = dot_u8_s8(q, a);
+                const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(&xr[r][b].d));
+                acc[r][parity] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc[r][parity]);
+            }
+            if constexpr (!Format::kSignedCodes) {
+                const float offset = block_offset<Format>(blk, d);
+                for (int r = 0; r < R; ++r) offsets[r][parity] += offset * xr[r][b].sum;
+            }
+        };
+        const int64_t nb = K / 32;
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2) step(b, 0), step(b + 1, 1);
+        if (b < nb) step(b, 0);
+        for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_add_ps(acc[r][0], acc[r][1])) + (offsets[r][0] + offsets[r][1]);
+    }
 };
 
 // The 8 scales of a q4_k/q5_k block to `scale`, and its 8 mins as 16 int16 lanes, each min twice
@@ -101,116 +101,124 @@ inline __m256i kquant_mins_pairs(const uint8_t* packed, uint8_t* scale) {
 }
 
 // q4_k and q5_k: per 64 elements, one 32-byte load of nibbles gives two sub-blocks.
-template <bool kFifthBit, typename Block, int R>
-void dot_q45_k(int64_t K, const void* w, const void* x, size_t stride, float* out) {
-    const auto* wb = static_cast<const Block*>(w);
-    const ActBlock256* xr[R];
-    __m256 acc[R], acc_min[R];
-    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock256>(x, stride, r), acc[r] = acc_min[r] = _mm256_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    for (int64_t b = 0; b < K / 256; ++b) {
-        const Block& blk = wb[b];
-        uint8_t scale[8];
-        const __m256i mins = kquant_mins_pairs(blk.scales, scale);
-        __m256i sum[R];
-        for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
-        [[maybe_unused]] __m256i high_bits;
-        if constexpr (kFifthBit) high_bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
-        for (int j = 0; j < 4; ++j) {
-            const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
-            __m256i q_lo = _mm256_and_si256(bytes, low4);
-            __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-            if constexpr (kFifthBit) {
-                const __m256i one = _mm256_set1_epi8(1);
-                q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * j), one), 4));
-                q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * j + 1), one), 4));
-            }
-            const __m256i s_lo = _mm256_set1_epi16(scale[2 * j]), s_hi = _mm256_set1_epi16(scale[2 * j + 1]);
-            for (int r = 0; r < R; ++r) {
-                const int8_t* a = xr[r][b].qs + 64 * j;
-                const __m256i p_lo = _mm256_maddubs_epi16(q_lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
-                const __m256i p_hi = _mm256_maddubs_epi16(q_hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32)));
-                sum[r] = _mm256_add_epi32(sum[r], _mm256_add_epi32(_mm256_madd_epi16(p_lo, s_lo), _mm256_madd_epi16(p_hi, s_hi)));
-            }
-        }
-        const float d = half_to_float(blk.d), dmin = half_to_float(blk.dmin);
-        for (int r = 0; r < R; ++r) {
-            const ActBlock256& a = xr[r][b];
-            const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(sum[r]), acc[r]);
-            acc_min[r] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * a.d), _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mins)), acc_min[r]);
-        }
-    }
-    for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_sub_ps(acc[r], acc_min[r]));
-}
-
-template <int R>
-void dot_q6_k(int64_t K, const void* w, const void* x, size_t stride, float* out) {
-    const auto* wb = static_cast<const BlockQ6_K*>(w);
-    const ActBlock256* xr[R];
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock256>(x, stride, r), acc[r] = _mm256_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(0x30);
-    for (int64_t b = 0; b < K / 256; ++b) {
-        const BlockQ6_K& blk = wb[b];
-        __m256i sum[R];
-        for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
-        for (int half = 0; half < 2; ++half) {
-            const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * half));
-            const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * half + 32));
-            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * half));
-            // The four 32-element parts of this half, 6-bit values 0..63 (the -32 comes later).
-            const __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(la, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), two_bits)),
-                _mm256_or_si256(_mm256_and_si256(lb, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), two_bits)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), low4), _mm256_and_si256(h, two_bits)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), low4),
-                                _mm256_and_si256(_mm256_srli_epi16(h, 2), two_bits))};
-            for (int part = 0; part < 4; ++part) {
-                const int g = 8 * half + 2 * part;  // the part's two 16-element scale groups
-                const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(blk.scales[g + 1]), _mm_set1_epi16(blk.scales[g]));
+template <bool kFifthBit, typename Block>
+struct Q45KDot {
+    template <int R>
+    static void run(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+        const auto* wb = static_cast<const Block*>(w);
+        const ActBlock256* xr[R];
+        __m256 acc[R], acc_min[R];
+        for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock256>(x, stride, r), acc[r] = acc_min[r] = _mm256_setzero_ps();
+        const __m256i low4 = _mm256_set1_epi8(0x0f);
+        for (int64_t b = 0; b < K / 256; ++b) {
+            const Block& blk = wb[b];
+            uint8_t scale[8];
+            const __m256i mins = kquant_mins_pairs(blk.scales, scale);
+            __m256i sum[R];
+            for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
+            [[maybe_unused]] __m256i high_bits;
+            if constexpr (kFifthBit) high_bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
+            for (int j = 0; j < 4; ++j) {
+                const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
+                __m256i q_lo = _mm256_and_si256(bytes, low4);
+                __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+                if constexpr (kFifthBit) {
+                    const __m256i one = _mm256_set1_epi8(1);
+                    q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * j), one), 4));
+                    q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high_bits, 2 * j + 1), one), 4));
+                }
+                const __m256i s_lo = _mm256_set1_epi16(scale[2 * j]), s_hi = _mm256_set1_epi16(scale[2 * j + 1]);
                 for (int r = 0; r < R; ++r) {
-                    const int8_t* a = xr[r][b].qs + 128 * half + 32 * part;
-                    const __m256i p = _mm256_maddubs_epi16(q[part], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
-                    sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(p, scales));
+                    const int8_t* a = xr[r][b].qs + 64 * j;
+                    const __m256i p_lo = _mm256_maddubs_epi16(q_lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
+                    const __m256i p_hi = _mm256_maddubs_epi16(q_hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32)));
+                    sum[r] = _mm256_add_epi32(sum[r], _mm256_add_epi32(_mm256_madd_epi16(p_lo, s_lo), _mm256_madd_epi16(p_hi, s_hi)));
                 }
             }
+            const float d = half_to_float(blk.d), dmin = half_to_float(blk.dmin);
+            for (int r = 0; r < R; ++r) {
+                const ActBlock256& a = xr[r][b];
+                const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(sum[r]), acc[r]);
+                acc_min[r] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * a.d), _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mins)), acc_min[r]);
+            }
         }
-        const float d = half_to_float(blk.d);
-        for (int r = 0; r < R; ++r) {
-            const ActBlock256& a = xr[r][b];
-            int offset = 0;
-            for (int g = 0; g < 16; ++g) offset += int(blk.scales[g]) * a.bsums[g];
-            const __m256i corrected = _mm256_sub_epi32(sum[r], _mm256_setr_epi32(32 * offset, 0, 0, 0, 0, 0, 0, 0));
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(corrected), acc[r]);
-        }
+        for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_sub_ps(acc[r], acc_min[r]));
     }
-    for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);
-}
+};
+
+struct Q6KDot {
+    template <int R>
+    static void run(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+        const auto* wb = static_cast<const BlockQ6_K*>(w);
+        const ActBlock256* xr[R];
+        __m256 acc[R];
+        for (int r = 0; r < R; ++r) xr[r] = act_row<ActBlock256>(x, stride, r), acc[r] = _mm256_setzero_ps();
+        const __m256i low4 = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(0x30);
+        for (int64_t b = 0; b < K / 256; ++b) {
+            const BlockQ6_K& blk = wb[b];
+            __m256i sum[R];
+            for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
+            for (int half = 0; half < 2; ++half) {
+                const __m256i la = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * half));
+                const __m256i lb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * half + 32));
+                const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * half));
+                // The four 32-element parts of this half, 6-bit values 0..63 (the -32 comes later).
+                const __m256i q[4] = {
+                    _mm256_or_si256(_mm256_and_si256(la, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), two_bits)),
+                    _mm256_or_si256(_mm256_and_si256(lb, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), two_bits)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), low4), _mm256_and_si256(h, two_bits)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), low4),
+                                    _mm256_and_si256(_mm256_srli_epi16(h, 2), two_bits))};
+                for (int part = 0; part < 4; ++part) {
+                    const int g = 8 * half + 2 * part;  // the part's two 16-element scale groups
+                    const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(blk.scales[g + 1]), _mm_set1_epi16(blk.scales[g]));
+                    for (int r = 0; r < R; ++r) {
+                        const int8_t* a = xr[r][b].qs + 128 * half + 32 * part;
+                        const __m256i p = _mm256_maddubs_epi16(q[part], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
+                        sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(p, scales));
+                    }
+                }
+            }
+            const float d = half_to_float(blk.d);
+            for (int r = 0; r < R; ++r) {
+                const ActBlock256& a = xr[r][b];
+                int offset = 0;
+                for (int g = 0; g < 16; ++g) offset += int(blk.scales[g]) * a.bsums[g];
+                const __m256i corrected = _mm256_sub_epi32(sum[r], _mm256_setr_epi32(32 * offset, 0, 0, 0, 0, 0, 0, 0));
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d * a.d), _mm256_cvtepi32_ps(corrected), acc[r]);
+            }
+        }
+        for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);
+    }
+};
 
 // Float weights against f32 activations, 16 elements per step; Load converts 8 weights to f32.
-template <typename Load, int R>
-void dot_float(int64_t K, const void* w, const void* x, size_t stride, float* out) {
-    const float* xr[R];
-    __m256 acc0[R], acc1[R];
-    for (int r = 0; r < R; ++r) {
-        xr[r] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
-        acc0[r] = acc1[r] = _mm256_setzero_ps();
-    }
-    int64_t k = 0;
-    for (; k + 16 <= K; k += 16) {
-        const __m256 w0 = Load::eight(w, k), w1 = Load::eight(w, k + 8);
+template <typename Load>
+struct FloatDot {
+    template <int R>
+    static void run(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+        const float* xr[R];
+        __m256 acc0[R], acc1[R];
         for (int r = 0; r < R; ++r) {
-            acc0[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr[r] + k), acc0[r]);
-            acc1[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr[r] + k + 8), acc1[r]);
+            xr[r] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
+            acc0[r] = acc1[r] = _mm256_setzero_ps();
+        }
+        int64_t k = 0;
+        for (; k + 16 <= K; k += 16) {
+            const __m256 w0 = Load::eight(w, k), w1 = Load::eight(w, k + 8);
+            for (int r = 0; r < R; ++r) {
+                acc0[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr[r] + k), acc0[r]);
+                acc1[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr[r] + k + 8), acc1[r]);
+            }
+        }
+        for (int r = 0; r < R; ++r) {
+            float sum = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+            for (int64_t t = k; t < K; ++t) sum += Load::one(w, t) * xr[r][t];
+            out[r] = sum;
         }
     }
-    for (int r = 0; r < R; ++r) {
-        float sum = hsum(_mm256_add_ps(acc0[r], acc1[r]));
-        for (int64_t t = k; t < K; ++t) sum += Load::one(w, t) * xr[r][t];
-        out[r] = sum;
-    }
-}
+};
 
 struct LoadF32 {
     static __m256 eight(const void* w, int64_t k) { return _mm256_loadu_ps(static_cast<const float*>(w) + k); }
@@ -235,53 +243,46 @@ struct LoadBF16 {
     }
 };
 
-// Turns a kernel templated on R into a RowDotFn choosing R at run time.
-template <template <int> class Kernel>
+// Turns a kernel family (a struct with `template <int R> static void run`) into a RowDotFn
+// choosing R at run time.
+template <typename Kernel>
 void by_rows(int64_t K, const void* w, const void* x, size_t stride, int R, float* out) {
     switch (R) {
-    case 1: Kernel<1>::run(K, w, x, stride, out); return;
-    case 2: Kernel<2>::run(K, w, x, stride, out); return;
-    case 3: Kernel<3>::run(K, w, x, stride, out); return;
-    default: Kernel<4>::run(K, w, x, stride, out); return;
+    case 1: Kernel::template run<1>(K, w, x, stride, out); return;
+    case 2: Kernel::template run<2>(K, w, x, stride, out); return;
+    case 3: Kernel::template run<3>(K, w, x, stride, out); return;
+    default: Kernel::template run<4>(K, w, x, stride, out); return;
     }
 }
 static_assert(kMaxDotRows == 4);
 
-template <int R> struct Q8_0 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_legacy<Q8_0Bytes, R>(K, w, x, s, o); } };
-template <int R> struct Q4_0 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_legacy<Q4_0Bytes, R>(K, w, x, s, o); } };
-template <int R> struct Q4_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q45_k<false, BlockQ4_K, R>(K, w, x, s, o); } };
-template <int R> struct Q5_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q45_k<true, BlockQ5_K, R>(K, w, x, s, o); } };
-template <int R> struct Q6_K { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_q6_k<R>(K, w, x, s, o); } };
-template <int R> struct F32 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_float<LoadF32, R>(K, w, x, s, o); } };
-template <int R> struct F16 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_float<LoadF16, R>(K, w, x, s, o); } };
-template <int R> struct BF16 { static void run(int64_t K, const void* w, const void* x, size_t s, float* o) { dot_float<LoadBF16, R>(K, w, x, s, o); } };
+constexpr RowDotTable make_table() {
+    RowDotTable t{};
+    t[size_t(DType::f32)] = {ActFormat::f32, by_rows<FloatDot<LoadF32>>};
+    t[size_t(DType::f16)] = {ActFormat::f32, by_rows<FloatDot<LoadF16>>};
+    t[size_t(DType::bf16)] = {ActFormat::f32, by_rows<FloatDot<LoadBF16>>};
+    t[size_t(DType::q8_0)] = {ActFormat::q8_32, by_rows<Block32Dot<Q8_0Format>>};
+    t[size_t(DType::q4_0)] = {ActFormat::q8_32, by_rows<Block32Dot<Q4_0Format>>};
+    t[size_t(DType::q4_1)] = {ActFormat::q8_32, by_rows<Block32Dot<Q4_1Format>>};
+    t[size_t(DType::q5_0)] = {ActFormat::q8_32, by_rows<Block32Dot<Q5_0Format>>};
+    t[size_t(DType::q5_1)] = {ActFormat::q8_32, by_rows<Block32Dot<Q5_1Format>>};
+    t[size_t(DType::iq4_nl)] = {ActFormat::q8_32, by_rows<Block32Dot<IQ4_NLFormat>>};
+    t[size_t(DType::q4_k)] = {ActFormat::q8_256, by_rows<Q45KDot<false, BlockQ4_K>>};
+    t[size_t(DType::q5_k)] = {ActFormat::q8_256, by_rows<Q45KDot<true, BlockQ5_K>>};
+    t[size_t(DType::q6_k)] = {ActFormat::q8_256, by_rows<Q6KDot>};
+    return t;
+}
 
-const RowDot kF32{ActFormat::f32, by_rows<F32>};
-const RowDot kF16{ActFormat::f32, by_rows<F16>};
-const RowDot kBF16{ActFormat::f32, by_rows<BF16>};
-const RowDot kQ8_0{ActFormat::q8_32, by_rows<Q8_0>};
-const RowDot kQ4_0{ActFormat::q8_32, by_rows<Q4_0>};
-const RowDot kQ4_K{ActFormat::q8_256, by_rows<Q4_K>};
-const RowDot kQ5_K{ActFormat::q8_256, by_rows<Q5_K>};
-const RowDot kQ6_K{ActFormat::q8_256, by_rows<Q6_K>};
+constexpr RowDotTable kTable = make_table();
 
 }  // namespace
 
-const RowDot* row_dot_avx2(DType t) {
-    switch (t) {
-    case DType::f32: return &kF32;
-    case DType::f16: return &kF16;
-    case DType::bf16: return &kBF16;
-    case DType::q8_0: return &kQ8_0;
-    case DType::q4_0: return &kQ4_0;
-    case DType::q4_k: return &kQ4_K;
-    case DType::q5_k: return &kQ5_K;
-    case DType::q6_k: return &kQ6_K;
-    default: return nullptr;
-    }
-}
+const RowDotTable& row_dots_avx2() { return kTable; }
 #else
-const RowDot* row_dot_avx2(DType) { return nullptr; }
+const RowDotTable& row_dots_avx2() {
+    static constexpr RowDotTable kEmpty{};
+    return kEmpty;
+}
 #endif
 
 }  // namespace slm::kernels

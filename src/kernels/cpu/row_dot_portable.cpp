@@ -1,5 +1,6 @@
 // Portable row dot products (plain C++, exact integer sums per block): the fallback on CPUs
 // without AVX2 and the second opinion the AVX2 kernels are tested against.
+#include "kernels/cpu/block32_formats.h"
 #include "kernels/cpu/kquant_scales.h"
 #include "kernels/cpu/row_dot.h"
 #include "quant/blocks.h"
@@ -11,17 +12,18 @@ namespace {
 
 using namespace quant;
 
-float block_dot_q8_0(const BlockQ8_0& w, const ActBlock32& x) {
+// Element = scale * code + offset: the integer sum of codes x activations once per block, and
+// the offset through the activation block's sum (x.sum = x.d * sum(x.qs)).
+template <typename Format>
+float block_dot_32(const typename Format::Block& w, const ActBlock32& x) {
+    int q[32];
+    Format::codes(w, q);
     int sum = 0;
-    for (int i = 0; i < 32; ++i) sum += int(w.qs[i]) * int(x.qs[i]);
-    return f16_to_f32(w.d) * x.d * float(sum);
-}
-
-// q4_0 element = d * (nibble - 8): the -8 is applied once through the activation sum.
-float block_dot_q4_0(const BlockQ4_0& w, const ActBlock32& x) {
-    int sum = 0;
-    for (int i = 0; i < 16; ++i) sum += int(w.qs[i] & 15) * int(x.qs[i]) + int(w.qs[i] >> 4) * int(x.qs[i + 16]);
-    return f16_to_f32(w.d) * (x.d * float(sum) - 8.0f * x.sum);
+    for (int i = 0; i < 32; ++i) sum += q[i] * int(x.qs[i]);
+    const float d = f16_to_f32(w.d);
+    float offset = float(Format::kCodeOffset) * d;
+    if constexpr (Format::kAffine) offset = f16_to_f32(w.m);
+    return d * x.d * float(sum) + offset * x.sum;
 }
 
 // q4_k / q5_k element of sub-block j = d * scale_j * q - dmin * min_j; the mins go through bsums.
@@ -88,31 +90,32 @@ void dot_float(int64_t K, const void* w, const void* x, size_t x_stride, int R, 
 
 float f32_identity(float v) { return v; }
 
-const RowDot kF32{ActFormat::f32, dot_float<float, f32_identity>};
-const RowDot kF16{ActFormat::f32, dot_float<uint16_t, f16_to_f32>};
-const RowDot kBF16{ActFormat::f32, dot_float<uint16_t, bf16_to_f32>};
-const RowDot kQ8_0{ActFormat::q8_32, dot_blocks<BlockQ8_0, ActBlock32, block_dot_q8_0>};
-const RowDot kQ4_0{ActFormat::q8_32, dot_blocks<BlockQ4_0, ActBlock32, block_dot_q4_0>};
-const RowDot kQ4_K{ActFormat::q8_256, dot_blocks<BlockQ4_K, ActBlock256, block_dot_q45_k<false, BlockQ4_K>>};
-const RowDot kQ5_K{ActFormat::q8_256, dot_blocks<BlockQ5_K, ActBlock256, block_dot_q45_k<true, BlockQ5_K>>};
-const RowDot kQ6_K{ActFormat::q8_256, dot_blocks<BlockQ6_K, ActBlock256, block_dot_q6_k>};
+template <typename Format>
+constexpr RowDot block32_dot() {
+    return {ActFormat::q8_32, dot_blocks<typename Format::Block, ActBlock32, block_dot_32<Format>>};
+}
+
+constexpr RowDotTable make_table() {
+    RowDotTable t{};
+    t[size_t(DType::f32)] = {ActFormat::f32, dot_float<float, f32_identity>};
+    t[size_t(DType::f16)] = {ActFormat::f32, dot_float<uint16_t, f16_to_f32>};
+    t[size_t(DType::bf16)] = {ActFormat::f32, dot_float<uint16_t, bf16_to_f32>};
+    t[size_t(DType::q8_0)] = block32_dot<Q8_0Format>();
+    t[size_t(DType::q4_0)] = block32_dot<Q4_0Format>();
+    t[size_t(DType::q4_1)] = block32_dot<Q4_1Format>();
+    t[size_t(DType::q5_0)] = block32_dot<Q5_0Format>();
+    t[size_t(DType::q5_1)] = block32_dot<Q5_1Format>();
+    t[size_t(DType::iq4_nl)] = block32_dot<IQ4_NLFormat>();
+    t[size_t(DType::q4_k)] = {ActFormat::q8_256, dot_blocks<BlockQ4_K, ActBlock256, block_dot_q45_k<false, BlockQ4_K>>};
+    t[size_t(DType::q5_k)] = {ActFormat::q8_256, dot_blocks<BlockQ5_K, ActBlock256, block_dot_q45_k<true, BlockQ5_K>>};
+    t[size_t(DType::q6_k)] = {ActFormat::q8_256, dot_blocks<BlockQ6_K, ActBlock256, block_dot_q6_k>};
+    return t;
+}
+
+constexpr RowDotTable kTable = make_table();
 
 }  // namespace
 
-const RowDot* row_dot_portable(DType t) {
-    switch (t) {
-    case DType::f32: return &kF32;
-    case DType::f16: return &kF16;
-    case DType::bf16: return &kBF16;
-    case DType::q8_0: return &kQ8_0;
-    case DType::q4_0: return &kQ4_0;
-    case DType::q4_k: return &kQ4_K;
-    case DType::q5_k: return &kQ5_K;
-    case DType::q6_k: return &kQ6_K;
-    default: return nullptr;
-    }
-}
-
-const RowDot* row_dot(DType t, Isa isa) { return isa == Isa::avx2 ? row_dot_avx2(t) : row_dot_portable(t); }
+const RowDotTable& row_dots_portable() { return kTable; }
 
 }  // namespace slm::kernels

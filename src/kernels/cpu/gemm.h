@@ -1,0 +1,37 @@
+// Prompt-processing GEMM for quantized weights: a panel of weight rows is unpacked once into an
+// interleaved 8-bit scratch layout and swept over many tokens by a register-blocked microkernel.
+// Faster than the row dots from a few dozen tokens on; decode keeps the row dots (bandwidth bound).
+#pragma once
+
+#include "kernels/cpu/activation_blocks.h"
+
+#include <slm/dtype.h>
+#include <slm/tensor.h>
+#include <slm/thread_pool.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace slm::kernels {
+
+// y[t * y_stride + n] = W[n] . x_t for n in [0, N), t in [0, T). W: N rows of K elements of the
+// entry's dtype, w_stride bytes apart; x: T activation rows in ActFormat::q8_32, x_stride apart.
+using GemmFn = void (*)(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, size_t x_stride,
+                        int64_t T, float* y, int64_t y_stride);
+
+// Indexed by weight DType; nullptr where the level has no GEMM for that type (then the row dots
+// serve prompts too).
+using GemmTable = std::array<GemmFn, size_t(DType::count_)>;
+
+// Defined in gemm_avx2.cpp (all empty off x86-64).
+const GemmTable& gemms_avx2();
+
+// kernels::matmul takes the GEMM from this many tokens on, where packing a panel of weight rows
+// once costs less than the row dots' unpacking per 4 tokens (measured with bench_kernels).
+constexpr int64_t kGemmMinTokens = 16;
+
+// kernels::matmul through a chosen GEMM, whatever T (tests run every shape through it); matmul.cpp.
+void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
+
+}  // namespace slm::kernels
