@@ -3,6 +3,7 @@
 #include <slm/half.h>
 #include <slm/kernels.h>
 
+#include "kernels/cpu/attention_tile.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/row_dot.h"
 #include "kernels/random_data.h"
@@ -195,6 +196,28 @@ TEST(KernelsFast, AttentionMatchesReference) {
         ref::attention(q.data(), c.T, c.H, c.Hkv, c.Dh, k, v, c.cache, c.S, pos.data(), c.window, scale, a.data());
         attention(q.data(), c.T, c.H, c.Hkv, c.Dh, k, v, c.cache, c.S, pos.data(), c.window, scale, b.data(), &pool);
         EXPECT_LT(relative_max_error(b, a), 1e-4) << "T=" << c.T << " H=" << c.H << " Hkv=" << c.Hkv << " S=" << c.S;
+    }
+}
+
+// Each level's attention tile loops against the portable ones: key ranges that are not a
+// multiple of the AVX2 kernel's 8 keys, head dims that are not a multiple of 64 or of 8.
+TEST(AttentionTileOps, EveryLevelMatchesPortable) {
+    if (!isa_supported(Isa::avx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+    const AttentionTileOps& fast = attention_tile_ops(Isa::avx2);
+    const AttentionTileOps& slow = attention_tile_ops(Isa::portable);
+    for (int64_t Dh : {5, 8, 32, 64, 72, 128}) {
+        for (auto [lo, hi] : {std::pair<int64_t, int64_t>{0, 63}, {0, 0}, {3, 17}, {9, 63}, {60, 63}}) {
+            const std::vector<float> q = random_floats(size_t(Dh), 41), k = random_floats(size_t(64 * Dh), 42);
+            const std::vector<float> v = random_floats(size_t(64 * Dh), 43), p = random_floats(64, 44);
+            std::vector<float> s_fast(64), s_slow(64);
+            fast.scores(q.data(), k.data(), lo, hi, Dh, 0.125f, s_fast.data());
+            slow.scores(q.data(), k.data(), lo, hi, Dh, 0.125f, s_slow.data());
+            std::vector<float> a_fast = random_floats(size_t(Dh), 45), a_slow = a_fast;
+            fast.accumulate(a_fast.data(), 0.7f, p.data(), v.data(), lo, hi, Dh);
+            slow.accumulate(a_slow.data(), 0.7f, p.data(), v.data(), lo, hi, Dh);
+            for (int64_t j = lo; j <= hi; ++j) EXPECT_NEAR(s_fast[size_t(j)], s_slow[size_t(j)], 1e-5 * double(Dh)) << "Dh=" << Dh << " j=" << j;
+            EXPECT_LT(relative_max_error(a_fast, a_slow), 1e-5) << "Dh=" << Dh << " keys " << lo << ".." << hi;
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 #include <slm/error.h>
 #include <slm/kernels.h>
 
+#include "kernels/cpu/attention_tile.h"
 #include "kernels/cpu/convert.h"
 #include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/parallel.h"
@@ -24,7 +25,20 @@ struct QueryHeadState {
     float denom;
 };
 
+void scores_portable(const float* q, const float* k_tile, int64_t lo, int64_t hi, int64_t Dh, float scale, float* scores) {
+    for (int64_t j = lo; j <= hi; ++j) scores[j] = dot_f32(q, k_tile + j * Dh, Dh) * scale;
+}
+
+void accumulate_portable(float* acc, float correction, const float* p, const float* v_tile, int64_t lo, int64_t hi, int64_t Dh) {
+    for (int64_t i = 0; i < Dh; ++i) acc[i] *= correction;
+    for (int64_t j = lo; j <= hi; ++j) scale_axpy(acc, 1.0f, p[j], v_tile + j * Dh, Dh);
+}
+
+const AttentionTileOps kPortableOps{scores_portable, accumulate_portable};
+
 }  // namespace
+
+const AttentionTileOps& attention_tile_ops_portable() { return kPortableOps; }
 
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window,
@@ -33,6 +47,7 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
         fail("kernels::attention: KV cache dtype {} is not f32 or f16", name(cache_dtype));
     if (Hkv <= 0 || H % Hkv != 0) fail("kernels::attention: {} query heads do not group over {} kv heads", H, Hkv);
     const int64_t group = H / Hkv;
+    const AttentionTileOps& ops = attention_tile_ops(best_isa());
     const size_t elem = cache_dtype == DType::f32 ? 4 : 2;
     const auto* k_bytes = static_cast<const uint8_t*>(k_cache);
     const auto* v_bytes = static_cast<const uint8_t*>(v_cache);
@@ -72,19 +87,16 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
                     for (int64_t g = 0; g < group; ++g) {
                         const int64_t h = kvh * group + g, slot = (t - t0) * group + g;
                         const float* qh = q + (t * H + h) * Dh;
+                        ops.scores(qh, k_tile, lo, hi, Dh, scale, scores);
                         float tile_max = -INFINITY;
-                        for (int64_t j = lo; j <= hi; ++j) {
-                            scores[j] = dot_f32(qh, k_tile + j * Dh, Dh) * scale;
-                            tile_max = std::max(tile_max, scores[j]);
-                        }
+                        for (int64_t j = lo; j <= hi; ++j) tile_max = std::max(tile_max, scores[j]);
                         QueryHeadState& st = state[slot];
                         const float new_max = std::max(st.max_score, tile_max);
                         const float correction = fast_exp(st.max_score - new_max);  // 0 on the first tile
                         float* acc_h = acc + slot * Dh;
                         float tile_sum = 0;
                         for (int64_t j = lo; j <= hi; ++j) tile_sum += (scores[j] = fast_exp(scores[j] - new_max));
-                        for (int64_t i = 0; i < Dh; ++i) acc_h[i] *= correction;
-                        for (int64_t j = lo; j <= hi; ++j) scale_axpy(acc_h, 1.0f, scores[j], v_tile + j * Dh, Dh);
+                        ops.accumulate(acc_h, correction, scores, v_tile, lo, hi, Dh);
                         st.denom = st.denom * correction + tile_sum;
                         st.max_score = new_max;
                     }
