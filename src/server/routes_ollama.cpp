@@ -124,6 +124,17 @@ private:
     std::vector<int32_t> context_;
 };
 
+// The fields /api/chat and /api/generate share: the model's name, stream (ollama streams by
+// default), options and format.
+CompletionRequest common_request(const JsonFields& f, Engine& engine, const std::string& model) {
+    check_model_name(engine, model);
+    CompletionRequest r;
+    r.stream = f.boolean("stream").value_or(true);
+    parse_options(f, engine, r);
+    r.sampling.json = parse_format(f, engine);
+    return r;
+}
+
 // Shared tail of /api/chat and /api/generate: submit, then stream or answer once.
 void run_ollama(RouteContext& context, const httplib::Request& req, httplib::Response& res, RequestRecord& record,
                 Engine& engine, CompletionRequest& r, bool chat, const std::string& model_name) {
@@ -174,11 +185,7 @@ void ollama_chat(RouteContext& context, const httplib::Request& req, httplib::Re
     }
     check_keep_alive(f);
     Engine& engine = require_model(context);
-    check_model_name(engine, *model);
-    CompletionRequest r;
-    r.stream = f.boolean("stream").value_or(true);
-    parse_options(f, engine, r);
-    r.sampling.json = parse_format(f, engine);
+    CompletionRequest r = common_request(f, engine, *model);
     if (normalized.empty()) {  // ollama: an empty chat loads the model and answers at once
         json out = {{"model", *model}, {"created_at", rfc3339_now()}, {"message", {{"role", "assistant"}, {"content", ""}}},
                     {"done_reason", "load"}, {"done", true}};
@@ -212,11 +219,7 @@ void ollama_generate(RouteContext& context, const httplib::Request& req, httplib
         }
     }
     Engine& engine = require_model(context);
-    check_model_name(engine, *model);
-    CompletionRequest r;
-    r.stream = f.boolean("stream").value_or(true);
-    parse_options(f, engine, r);
-    r.sampling.json = parse_format(f, engine);
+    CompletionRequest r = common_request(f, engine, *model);
     if (prompt.empty() && context_ids.empty()) {  // ollama: loads the model, generates nothing
         write_json(res, to_json_text({{"model", *model}, {"created_at", rfc3339_now()}, {"response", ""},
                                       {"done", true}, {"done_reason", "load"}}));

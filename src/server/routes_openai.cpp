@@ -197,36 +197,30 @@ std::string require_model_field(const JsonFields& f) {
     return *model;
 }
 
-// SSE chunks of /v1/chat/completions.
-class ChatStreamFormat : public StreamFormat {
+// SSE chunks of the OpenAI routes: every chunk carries the response's id, object, creation time
+// and model, one choice whose content sits under `content_key` ("delta" for chat, "text" for
+// completions), and `usage: null` when the final usage chunk was asked for; errors, the usage
+// chunk, [DONE] and keep-alives are the same for both routes.
+class OpenAiStreamFormat : public StreamFormat {
 public:
-    ChatStreamFormat(const Engine& engine, std::string id, std::string model, int n, bool logprobs, bool usage)
-        : engine_(engine), id_(std::move(id)), model_(std::move(model)), n_(n), logprobs_(logprobs), usage_(usage) {}
-
-    std::string begin() override {
-        std::string out;
-        for (int i = 0; i < n_; ++i)
-            out += event(choice(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
-        return out;
-    }
     std::string pieces(int index, const std::vector<GeneratedPiece>& pieces) override {
         std::string text;
         for (const auto& p : pieces) text += p.text;
         if (text.empty() && !logprobs_) return "";
-        return event(choice(index, {{"content", text}}, logprobs_ ? chat_logprobs(engine_, pieces) : json(nullptr), nullptr));
+        return event(chunk(index, content(text), logprobs_ ? logprobs_json(pieces) : json(nullptr), nullptr));
     }
     std::string finished(int index, const GenerationSummary& summary) override {
         if (summary.finish_reason == "error")
-            return "data: " + to_json_text(json::parse(ApiError(500, "Generation failed: " + summary.error, "server_error").openai_body())) + "\n\n";
-        return event(choice(index, json::object(), nullptr, finish_reason(summary)));
+            return event(json::parse(ApiError(500, "Generation failed: " + summary.error, "server_error").openai_body()));
+        return event(chunk(index, finish_content(), nullptr, finish_reason(summary)));
     }
     std::string end(const std::vector<GenerationSummary>& summaries) override {
         std::string out;
         if (usage_) {
-            json chunk = header();
-            chunk["choices"] = json::array();
-            chunk["usage"] = usage_json(summaries);
-            out += "data: " + to_json_text(chunk) + "\n\n";
+            json c = header();
+            c["choices"] = json::array();
+            c["usage"] = usage_json(summaries);
+            out += event(c);
         }
         return out + "data: [DONE]\n\n";
     }
@@ -236,72 +230,72 @@ public:
         return s.finish_reason == "cancelled" ? json("length") : json(s.finish_reason);
     }
 
-private:
+protected:
+    OpenAiStreamFormat(const Engine& engine, std::string id, std::string model, const char* object,
+                       const char* content_key, bool logprobs, bool usage)
+        : engine_(engine), id_(std::move(id)), model_(std::move(model)), object_(object), content_key_(content_key),
+          logprobs_(logprobs), usage_(usage) {}
+
+    // A choice's content for streamed text, and for the chunk that carries the finish reason.
+    virtual json content(const std::string& text) const = 0;
+    virtual json finish_content() const = 0;
+    virtual json logprobs_json(const std::vector<GeneratedPiece>& pieces) const = 0;
+
     json header() const {
-        return {{"id", id_}, {"object", "chat.completion.chunk"}, {"created", created_}, {"model", model_},
+        return {{"id", id_}, {"object", object_}, {"created", created_}, {"model", model_},
                 {"system_fingerprint", system_fingerprint()}};
     }
-    json choice(int index, json delta, json logprobs, json finish) const {
-        json chunk = header();
-        chunk["choices"] = json::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
-                                         {"finish_reason", std::move(finish)}}});
-        if (usage_) chunk["usage"] = nullptr;
-        return chunk;
+    json chunk(int index, json choice_content, json logprobs, json finish) const {
+        json c = header();
+        c["choices"] = json::array({{{content_key_, std::move(choice_content)}, {"index", index},
+                                     {"logprobs", std::move(logprobs)}, {"finish_reason", std::move(finish)}}});
+        if (usage_) c["usage"] = nullptr;
+        return c;
     }
-    std::string event(const json& chunk) const { return "data: " + to_json_text(chunk) + "\n\n"; }
+    static std::string event(const json& c) { return "data: " + to_json_text(c) + "\n\n"; }
 
     const Engine& engine_;
+
+private:
     std::string id_, model_;
-    int n_;
+    const char* object_;
+    const char* content_key_;
     bool logprobs_, usage_;
     int64_t created_ = unix_now();
 };
 
-// SSE chunks of /v1/completions.
-class CompletionStreamFormat : public StreamFormat {
+// /v1/chat/completions: a first chunk per choice with the assistant role, then content deltas.
+class ChatStreamFormat : public OpenAiStreamFormat {
 public:
-    CompletionStreamFormat(const Engine& engine, std::string id, std::string model, bool logprobs, bool usage)
-        : engine_(engine), id_(std::move(id)), model_(std::move(model)), logprobs_(logprobs), usage_(usage) {}
+    ChatStreamFormat(const Engine& engine, std::string id, std::string model, int n, bool logprobs, bool usage)
+        : OpenAiStreamFormat(engine, std::move(id), std::move(model), "chat.completion.chunk", "delta", logprobs, usage),
+          n_(n) {}
 
-    std::string pieces(int index, const std::vector<GeneratedPiece>& pieces) override {
-        std::string text;
-        for (const auto& p : pieces) text += p.text;
-        if (text.empty() && !logprobs_) return "";
-        json lp = logprobs_ ? completion_logprobs(engine_, pieces, 0) : json(nullptr);
-        return event(chunk(index, text, std::move(lp), nullptr));
-    }
-    std::string finished(int index, const GenerationSummary& summary) override {
-        if (summary.finish_reason == "error")
-            return "data: " + to_json_text(json::parse(ApiError(500, "Generation failed: " + summary.error, "server_error").openai_body())) + "\n\n";
-        return event(chunk(index, "", nullptr, ChatStreamFormat::finish_reason(summary)));
-    }
-    std::string end(const std::vector<GenerationSummary>& summaries) override {
+    std::string begin() override {
         std::string out;
-        if (usage_) {
-            json c = chunk(0, "", nullptr, nullptr);
-            c["choices"] = json::array();
-            c["usage"] = usage_json(summaries);
-            out += event(c);
-        }
-        return out + "data: [DONE]\n\n";
+        for (int i = 0; i < n_; ++i) out += event(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
+        return out;
     }
-    std::string keep_alive() override { return ": keep-alive\n\n"; }
 
 private:
-    json chunk(int index, const std::string& text, json logprobs, json finish) const {
-        json c = {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_},
-                  {"system_fingerprint", system_fingerprint()}};
-        c["choices"] = json::array({{{"text", text}, {"index", index}, {"logprobs", std::move(logprobs)},
-                                     {"finish_reason", std::move(finish)}}});
-        if (usage_) c["usage"] = nullptr;
-        return c;
-    }
-    std::string event(const json& c) const { return "data: " + to_json_text(c) + "\n\n"; }
+    json content(const std::string& text) const override { return {{"content", text}}; }
+    json finish_content() const override { return json::object(); }
+    json logprobs_json(const std::vector<GeneratedPiece>& pieces) const override { return chat_logprobs(engine_, pieces); }
+    int n_;
+};
 
-    const Engine& engine_;
-    std::string id_, model_;
-    bool logprobs_, usage_;
-    int64_t created_ = unix_now();
+// /v1/completions: text pieces.
+class CompletionStreamFormat : public OpenAiStreamFormat {
+public:
+    CompletionStreamFormat(const Engine& engine, std::string id, std::string model, bool logprobs, bool usage)
+        : OpenAiStreamFormat(engine, std::move(id), std::move(model), "text_completion", "text", logprobs, usage) {}
+
+private:
+    json content(const std::string& text) const override { return text; }
+    json finish_content() const override { return ""; }
+    json logprobs_json(const std::vector<GeneratedPiece>& pieces) const override {
+        return completion_logprobs(engine_, pieces, 0);
+    }
 };
 
 void chat_completions(RouteContext& context, const httplib::Request& req, httplib::Response& res, RequestRecord& record) {
@@ -342,7 +336,7 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
         return json{{"index", i},
                     {"message", {{"role", "assistant"}, {"content", choice.text()}, {"refusal", nullptr}}},
                     {"logprobs", logprobs ? chat_logprobs(engine, choice.pieces) : json(nullptr)},
-                    {"finish_reason", ChatStreamFormat::finish_reason(choice.summary)}};
+                    {"finish_reason", OpenAiStreamFormat::finish_reason(choice.summary)}};
     };
     auto build = [&engine, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
         return completion_body(engine, id, "chat.completion", choices, choice_json, rec);
@@ -410,7 +404,7 @@ void completions(RouteContext& context, const httplib::Request& req, httplib::Re
         return json{{"text", echoed + choice.text()},
                     {"index", i},
                     {"logprobs", logprobs ? completion_logprobs(engine, choice.pieces, echoed.size()) : json(nullptr)},
-                    {"finish_reason", ChatStreamFormat::finish_reason(choice.summary)}};
+                    {"finish_reason", OpenAiStreamFormat::finish_reason(choice.summary)}};
     };
     auto build = [&engine, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
         return completion_body(engine, id, "text_completion", choices, choice_json, rec);
