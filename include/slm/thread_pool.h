@@ -30,7 +30,7 @@ public:
     template <typename Fn>
     void run_on_all(Fn&& fn) {
         const int n = n_threads_;
-        run_chunks(n, [&](int64_t i) { fn(int(i), n); });
+        for_each_chunk(n, [&](int64_t i) { fn(int(i), n); });
     }
 
     // Calls fn(begin, end) over contiguous chunks covering [0, n), each of at least `grain` items
@@ -44,21 +44,24 @@ public:
             fn(int64_t(0), n);
             return;
         }
-        run_chunks(chunks, [&](int64_t c) {
+        for_each_chunk(chunks, [&](int64_t c) {
             const int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
             if (begin < end) fn(begin, end);
         });
     }
 
-private:
-    static constexpr int kChunksPerThread = 4;
-    using ChunkFn = void (*)(void* ctx, int64_t chunk);
-
+    // Calls fn(c) once for every chunk index c in [0, chunks), each claimed by the next thread
+    // that is free, and returns when all calls have returned. For callers whose chunks have a
+    // natural size (packed weight panels) or unequal costs (causal attention).
     template <typename Fn>
-    void run_chunks(int64_t chunks, Fn&& fn) {
+    void for_each_chunk(int64_t chunks, Fn&& fn) {
         auto thunk = [](void* ctx, int64_t c) { (*static_cast<std::remove_reference_t<Fn>*>(ctx))(c); };
         dispatch(thunk, const_cast<void*>(static_cast<const void*>(&fn)), chunks);
     }
+
+private:
+    static constexpr int kChunksPerThread = 4;
+    using ChunkFn = void (*)(void* ctx, int64_t chunk);
     void dispatch(ChunkFn fn, void* ctx, int64_t chunks);
     void run_claimed_chunks();
     void worker();

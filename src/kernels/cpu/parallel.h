@@ -4,7 +4,6 @@
 #include <slm/thread_pool.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 
 namespace slm::kernels {
@@ -16,11 +15,11 @@ void parallel_rows(ThreadPool* pool, int64_t n, Fn&& fn, int64_t grain = 1) {
     else pool->parallel_for(n, fn, grain);
 }
 
-// Calls fn(begin, end) on consecutive chunks [c * chunk, (c + 1) * chunk) of [0, n), threads
-// taking the next chunk from a shared counter as they finish. Balances the load where a fixed
-// share per thread would not: a thread that loses its core to another process (2 cores shared
-// with compilers), or chunks of unequal cost (causal attention). fn must give the same results
-// whatever chunks it is called on, so that results do not depend on the thread count.
+// Calls fn(begin, end) on consecutive chunks [c * chunk, (c + 1) * chunk) of [0, n), each taken
+// by the next free pool thread (ThreadPool::for_each_chunk). Balances the load where a fixed
+// share per thread would not: a thread that loses its core to another process, or chunks of
+// unequal cost (causal attention). fn must give the same results whatever chunks it is called
+// on, so that results do not depend on the thread count.
 template <typename Fn>
 void parallel_chunks(ThreadPool* pool, int64_t n, int64_t chunk, Fn&& fn) {
     if (n <= 0) return;
@@ -29,11 +28,7 @@ void parallel_chunks(ThreadPool* pool, int64_t n, int64_t chunk, Fn&& fn) {
         fn(int64_t(0), n);
         return;
     }
-    std::atomic<int64_t> next{0};
-    pool->run_on_all([&](int, int) {
-        for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < chunks; c = next.fetch_add(1, std::memory_order_relaxed))
-            fn(c * chunk, std::min(n, (c + 1) * chunk));
-    });
+    pool->for_each_chunk(chunks, [&](int64_t c) { fn(c * chunk, std::min(n, (c + 1) * chunk)); });
 }
 
 }  // namespace slm::kernels
