@@ -12,37 +12,29 @@
 namespace slm::eval {
 namespace {
 
-// Softmax of one row of logits, in double.
-void softmax_row(const float* logits, int n_vocab, std::vector<double>& p) {
-    p.resize(size_t(n_vocab));
-    const float max = *std::max_element(logits, logits + n_vocab);
-    double sum = 0;
-    for (int i = 0; i < n_vocab; ++i) sum += p[size_t(i)] = std::exp(double(logits[i]) - double(max));
-    for (double& v : p) v /= sum;
-}
-
-// -log p(target) under the softmax of one row of logits.
-double negative_log_prob(const float* logits, int n_vocab, int32_t target) {
+// log sum_i exp(logits[i]) of one row, in double: log p(i) = logits[i] - this.
+double log_normalizer(const float* logits, int n_vocab) {
     const float max = *std::max_element(logits, logits + n_vocab);
     double sum = 0;
     for (int i = 0; i < n_vocab; ++i) sum += std::exp(double(logits[i]) - double(max));
-    return -(double(logits[target]) - double(max) - std::log(sum));
+    return double(max) + std::log(sum);
 }
 
 int argmax(const float* row, int n) { return int(std::max_element(row, row + n) - row); }
 
-// Running sums of the KL divergence of two models' next-token distributions.
+// Running sums of KL(base || model) of two next-token distributions, in the log domain (the
+// model's normalizer is the one its negative log-likelihood already needed).
 struct KlAccumulator {
     double sum = 0;
     int64_t count = 0, same_top = 0;
-    std::vector<double> p_base, p_model;
 
-    void add(const float* base, const float* model, int n_vocab) {
-        softmax_row(base, n_vocab, p_base);
-        softmax_row(model, n_vocab, p_model);
+    void add(const float* base, const float* model, double model_log_z, int n_vocab) {
+        const double base_log_z = log_normalizer(base, n_vocab);
         double kl = 0;
-        for (size_t i = 0; i < p_base.size(); ++i)
-            if (p_base[i] > 0) kl += p_base[i] * (std::log(p_base[i]) - std::log(std::max(p_model[i], 1e-300)));
+        for (int i = 0; i < n_vocab; ++i) {
+            const double log_p_base = double(base[i]) - base_log_z;
+            kl += std::exp(log_p_base) * (log_p_base - (double(model[i]) - model_log_z));
+        }
         sum += kl;
         same_top += argmax(base, n_vocab) == argmax(model, n_vocab);
         ++count;
@@ -106,18 +98,19 @@ PerplexityResult perplexity(const Model& model, const PerplexityTokens& input, c
         const size_t rows = size_t(n_ctx - first);
         if (logits.size() != rows * size_t(n_vocab))
             fail("perplexity: the model returned {} logits for {} rows of {}", logits.size(), rows, n_vocab);
+        const float* base_logits = nullptr;
         if (base_session) {
             base_session->clear(0);
-            const std::vector<float>& base_logits = base_session->forward(batch);
-            for (size_t r = 0; r + 1 < rows; ++r)
-                kl.add(base_logits.data() + r * size_t(n_vocab), logits.data() + r * size_t(n_vocab), n_vocab);
+            base_logits = base_session->forward(batch).data();
         }
         for (size_t r = 0; r + 1 < rows; ++r) {
-            const double v =
-                negative_log_prob(logits.data() + r * size_t(n_vocab), n_vocab, tokens[start + size_t(first) + r + 1]);
+            const float* row = logits.data() + r * size_t(n_vocab);
+            const double log_z = log_normalizer(row, n_vocab);
+            const double v = log_z - double(row[tokens[start + size_t(first) + r + 1]]);
             nll += v;
             nll2 += v * v;
             ++result.n_scored;
+            if (base_logits) kl.add(base_logits + r * size_t(n_vocab), row, log_z, n_vocab);
         }
         result.running_ppl.push_back(std::exp(nll / double(result.n_scored)));
         if (on_chunk) on_chunk(c, result.running_ppl.back());
