@@ -159,7 +159,7 @@ void run_ollama(RouteContext& context, const httplib::Request& req, httplib::Res
         return to_json_text(out);
     };
     respond_when_done(res, std::move(streams), context.log.record(&req),
-                      std::chrono::milliseconds(std::max(1, context.options.heartbeat_ms)), build,
+                      context.options.heartbeat_ms, build,
                       [](const ApiError& e) { return e.ollama_body(); });
 }
 

@@ -47,10 +47,6 @@ json usage_json(const std::vector<GenerationSummary>& summaries) {
 }
 
 // A failed generation ends the response: the client gets an error instead of a half answer.
-std::chrono::milliseconds heartbeat(const RouteContext& context) {
-    return std::chrono::milliseconds(std::max(1, context.options.heartbeat_ms));
-}
-
 std::string openai_error_body(const ApiError& e) { return e.openai_body(); }
 
 void check_summaries(const std::vector<GenerationSummary>& summaries) {
@@ -341,7 +337,7 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
     auto build = [&engine, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
         return completion_body(engine, id, "chat.completion", choices, choice_json, rec);
     };
-    respond_when_done(res, std::move(streams), context.log.record(&req), heartbeat(context), build, openai_error_body);
+    respond_when_done(res, std::move(streams), context.log.record(&req), context.options.heartbeat_ms, build, openai_error_body);
 }
 
 // `prompt`: a string, an array of one string, or token ids (an array of integers).
@@ -409,7 +405,7 @@ void completions(RouteContext& context, const httplib::Request& req, httplib::Re
     auto build = [&engine, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
         return completion_body(engine, id, "text_completion", choices, choice_json, rec);
     };
-    respond_when_done(res, std::move(streams), context.log.record(&req), heartbeat(context), build, openai_error_body);
+    respond_when_done(res, std::move(streams), context.log.record(&req), context.options.heartbeat_ms, build, openai_error_body);
 }
 
 void embeddings(RouteContext& context, const httplib::Request& req, httplib::Response& res, RequestRecord& record) {

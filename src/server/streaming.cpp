@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace slm::server {
 
 std::string to_json_text(const nlohmann::json& value) {
@@ -51,8 +53,9 @@ struct DeferredAnswer {
 }  // namespace
 
 void respond_when_done(httplib::Response& res, std::vector<std::shared_ptr<GenerationStream>> streams,
-                       std::shared_ptr<RequestRecord> record, std::chrono::milliseconds heartbeat, BuildBody build,
+                       std::shared_ptr<RequestRecord> record, int heartbeat_ms, BuildBody build,
                        ErrorBody error_body) {
+    const auto heartbeat = std::chrono::milliseconds(std::max(1, heartbeat_ms));
     if (all_finished_by(streams, std::chrono::steady_clock::now() + 2 * heartbeat)) {
         write_json(res, build(collect(streams), *record));
         return;

@@ -50,10 +50,11 @@ std::vector<CollectedChoice> collect(const std::vector<std::shared_ptr<Generatio
 // chunked transfer starts and a space is sent every heartbeat until the body (an ApiError then
 // becomes the body, `error_body` of it): a client that left is noticed by the failed write and
 // its sequences are cancelled, instead of generating for nobody up to max_tokens.
+// heartbeat_ms is ServerOptions::heartbeat_ms (at least 1).
 using BuildBody = std::function<std::string(std::vector<CollectedChoice> choices, RequestRecord& record)>;
 using ErrorBody = std::string (*)(const class ApiError& error);
 void respond_when_done(httplib::Response& res, std::vector<std::shared_ptr<GenerationStream>> streams,
-                       std::shared_ptr<RequestRecord> record, std::chrono::milliseconds heartbeat, BuildBody build,
+                       std::shared_ptr<RequestRecord> record, int heartbeat_ms, BuildBody build,
                        ErrorBody error_body);
 
 // Writes `value` as JSON text; invalid UTF-8 (a token that is part of a character) is replaced.

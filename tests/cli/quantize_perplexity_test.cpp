@@ -49,7 +49,7 @@ protected:
         }
     }
     void SetUp() override {
-        if (test::shared_dir().empty()) GTEST_SKIP() << "../shared (models and data) not found beside the repository";
+        SLM_REQUIRE_SHARED(shared);
     }
     static std::string file(const std::string& name) { return dir_ + "/" + name + ".gguf"; }
     static inline std::string dir_;
