@@ -27,6 +27,7 @@ ThreadPool& bench_pool() {
 namespace {
 
 constexpr size_t kStreamBytes = size_t(256) << 20;
+constexpr size_t kSmallModelBytes = size_t(24) << 20;  // tinyqwen2-bpe-11m in bf16
 const DType kWeightTypes[] = {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_k, DType::q5_k, DType::q6_k};
 
 void set_matmul_counters(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T) {
@@ -36,8 +37,10 @@ void set_matmul_counters(benchmark::State& state, DType dtype, int64_t N, int64_
     state.counters["tokens_per_second"] = benchmark::Counter(iters * double(T), benchmark::Counter::kIsRate);
 }
 
-void matmul_bench(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T) {
-    const int copies = T == 1 ? copies_for(dtype, N, K, kStreamBytes) : 1;
+// cycle_bytes: weights cycled through (several copies of the matrix) so that they come from
+// where a model's weights would; 0: one copy, warm in cache (prompt GEMMs reuse it anyway).
+void matmul_bench(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T, size_t cycle_bytes) {
+    const int copies = cycle_bytes > 0 ? copies_for(dtype, N, K, cycle_bytes) : 1;
     const std::vector<OwnedTensor> weights = random_matrices(dtype, N, K, copies);
     const std::vector<float> x = random_floats(size_t(T * K), 2);
     std::vector<float> y(size_t(T * N));
@@ -112,9 +115,18 @@ int register_all() {
         for (const Shape& s : shapes) {
             for (int64_t T : {1, 512}) {
                 const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + "/" + s.name + "/T" + std::to_string(T);
-                benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, s.N, s.K, T); })
+                benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, s.N, s.K, T, T == 1 ? kStreamBytes : 0); })
                     ->Unit(benchmark::kMillisecond)->UseRealTime();
             }
+        }
+    }
+    // A batched server step on a small float model (tinyqwen2-bpe-11m's MLP, bf16 as shipped):
+    // one decode token per sequence, so T is the number of clients.
+    for (DType dtype : {DType::f32, DType::bf16}) {
+        for (int64_t T : {1, 4, 8, 16}) {
+            const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + "/small_ffn_up_896x320/T" + std::to_string(T);
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, 896, 320, T, kSmallModelBytes); })
+                ->Unit(benchmark::kMicrosecond)->UseRealTime();
         }
     }
     for (DType dtype : {DType::q8_0, DType::q4_0, DType::q4_k}) {

@@ -4,7 +4,9 @@
 // runtime_backend.cpp implements it over the runtime's Session, SamplerChain and Tokenizer.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -74,6 +76,11 @@ public:
     virtual bool is_end_of_generation(int32_t token) const = 0;
     virtual std::unique_ptr<PieceDecoder> new_decoder() const = 0;
     virtual std::unique_ptr<TokenSampler> new_sampler(const SamplingParams& params) const = 0;
+    // Calls fn(i) for every i < n, on the compute threads where the backend has them: the
+    // sequences of a step are sampled side by side (each slot's sampler is its own).
+    virtual void for_each_row(size_t n, const std::function<void(size_t)>& fn) {
+        for (size_t i = 0; i < n; ++i) fn(i);
+    }
 };
 
 }  // namespace slm::server

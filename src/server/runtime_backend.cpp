@@ -21,6 +21,12 @@ void RuntimeBackend::forward(std::span<const BatchEntry> batch, std::vector<floa
     model_.forward(batch_, cache_, logits, &pool_);
 }
 
+void RuntimeBackend::for_each_row(size_t n, const std::function<void(size_t)>& fn) {
+    pool_.parallel_for(int64_t(n), [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) fn(size_t(i));
+    });
+}
+
 std::vector<float> RuntimeBackend::embed(std::span<const int32_t> tokens) {
     // A scratch cache of one sequence, so the generation sequences are untouched.
     KvCache scratch(model_.config(), int(tokens.size()), 1, DType::f32);

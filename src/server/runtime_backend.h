@@ -30,6 +30,7 @@ public:
     bool is_end_of_generation(int32_t token) const override;
     std::unique_ptr<PieceDecoder> new_decoder() const override;
     std::unique_ptr<TokenSampler> new_sampler(const SamplingParams& params) const override;
+    void for_each_row(size_t n, const std::function<void(size_t)>& fn) override;
 
     const std::vector<int32_t>& end_ids() const { return end_ids_; }
     // Mean of the final (normed) hidden states over `tokens`, computed in a scratch cache.

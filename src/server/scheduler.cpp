@@ -269,29 +269,48 @@ bool Scheduler::step() {
         stats_.max_sequences_in_forward = std::max<int64_t>(stats_.max_sequences_in_forward, sequences);
         if (sequences > 1) stats_.multi_sequence_forwards += 1;
     }
+    // Sampling is a sizeable share of a step on a small model: the rows are drawn side by side
+    // on the compute threads, then their tokens delivered in batch order.
     const size_t vocab = size_t(backend_.vocab_size());
+    std::vector<Drawn> drawn(logit_owner.size());
+    backend_.for_each_row(logit_owner.size(), [&](size_t r) { drawn[r] = draw(*logit_owner[r], logits.data() + r * vocab); });
     for (size_t r = 0; r < logit_owner.size(); ++r) {
         Slot& slot = *logit_owner[r];
         slot.decoding = true;
-        on_logits(slot, logits.data() + r * vocab);
+        on_token(slot, std::move(drawn[r]));
     }
     return true;
 }
 
-void Scheduler::on_logits(Slot& slot, float* logits) {
+Scheduler::Drawn Scheduler::draw(Slot& slot, float* logits) {
+    const int vocab = backend_.vocab_size();
+    Drawn drawn;
+    if (slot.job->top_logprobs >= 0) {  // of the model's own distribution, before any sampling stage
+        drawn.log_probs.assign(logits, logits + vocab);
+        const float max = *std::max_element(drawn.log_probs.begin(), drawn.log_probs.end());
+        double sum = 0.0;
+        for (float x : drawn.log_probs) sum += std::exp(double(x - max));
+        const float log_z = max + float(std::log(sum));
+        for (float& x : drawn.log_probs) x -= log_z;
+    }
+    try {
+        drawn.token = slot.sampler->sample(std::span<float>(logits, size_t(vocab)));
+    } catch (const std::exception& e) {
+        drawn.error = e.what();
+    }
+    return drawn;
+}
+
+void Scheduler::on_token(Slot& slot, Drawn drawn) {
+    if (!drawn.error.empty()) {
+        finish(slot, "error", drawn.error);
+        return;
+    }
     const GenerationJob& job = *slot.job;
     const int vocab = backend_.vocab_size();
     GeneratedPiece piece;
-    std::vector<float> log_probs;
-    if (job.top_logprobs >= 0) {  // of the model's own distribution, before any sampling stage
-        log_probs.assign(logits, logits + vocab);
-        const float max = *std::max_element(log_probs.begin(), log_probs.end());
-        double sum = 0.0;
-        for (float x : log_probs) sum += std::exp(double(x - max));
-        const float log_z = max + float(std::log(sum));
-        for (float& x : log_probs) x -= log_z;
-    }
-    const int32_t token = slot.sampler->sample(std::span<float>(logits, size_t(vocab)));
+    const int32_t token = drawn.token;
+    const std::vector<float>& log_probs = drawn.log_probs;
     if (slot.generated == 0) slot.first_token_at = Clock::now();
     if (!job.ignore_eos && backend_.is_end_of_generation(token)) {
         finish(slot, "stop");

@@ -74,7 +74,13 @@ private:
     void loop();
     void admit(Queued queued);
     bool step();  // false when nothing was active
-    void on_logits(Slot& slot, float* logits);
+    struct Drawn {
+        int32_t token = 0;
+        std::vector<float> log_probs;  // of the model's distribution, when top_logprobs is asked
+        std::string error;             // the sampler failed (every token excluded): ends the request
+    };
+    Drawn draw(Slot& slot, float* logits);  // touches only `slot`: slots are drawn in parallel
+    void on_token(Slot& slot, Drawn drawn);
     void finish(Slot& slot, const std::string& reason, const std::string& error = "");
     bool any_active() const;
 

@@ -67,7 +67,8 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
     const int64_t k_big = std::max<int64_t>(block * 8, 512);
     for (Shape s : {Shape{1, block, 1}, Shape{7, block * 3, 1}, Shape{33, k_big, 1}, Shape{3, block, 3},
                     Shape{9, block * 2, 4}, Shape{65, k_big, 5}, Shape{130, block * 2, 17}, Shape{17, block, 63},
-                    Shape{64, k_big, 64}, Shape{5, block * 3, 65}, Shape{19, block * 2, 16}, Shape{11, block * 2, 8}}) {
+                    Shape{64, k_big, 64}, Shape{5, block * 3, 65}, Shape{19, block * 2, 16}, Shape{11, block * 2, 8},
+                    Shape{6, block * 24, 8}, Shape{7, block * 40, 3}}) {
         OwnedTensor W = random_weights(dtype, s.N, s.K, uint32_t(s.N * 31 + s.K));
         const std::vector<float> x = random_floats(size_t(s.T * s.K), uint32_t(s.T + 7));
         std::vector<float> y_ref(size_t(s.T * s.N)), y_fast(y_ref.size()), y_one(y_ref.size());

@@ -17,10 +17,13 @@ namespace slm::kernels {
 namespace {
 
 constexpr int64_t kTokenTile = 64;  // tokens whose activations are reused across a row tile
-constexpr int64_t kRowTile = 16;    // weight rows kept hot while a token tile streams past
+constexpr int64_t kRowTile = 24;    // weight rows kept hot while a token tile streams past (a multiple of
+                                    // every row tile kernel's rows, so that none runs short)
 // Below this many multiply-adds per thread, waking the pool costs more than it saves (tiny
 // models, small heads): such chunks are merged and run on fewer threads.
 constexpr int64_t kMinMacsPerThread = int64_t(1) << 17;
+
+int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
 int64_t row_grain(int64_t K, int64_t T) { return std::max<int64_t>(1, kMinMacsPerThread / std::max<int64_t>(1, K * T)); }
 
@@ -79,18 +82,24 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
     const size_t w_stride = W.row_bytes();
     const auto* w_bytes = static_cast<const uint8_t*>(W.data);
     // About 32 chunks of rows (no fewer rows than row_grain) taken from a shared counter.
-    const int64_t chunk_rows = std::max(row_grain(K, T), (N + 31) / 32);
+    const int64_t chunk_rows = round_up(std::max(row_grain(K, T), (N + 31) / 32), kRowTile);
     parallel_chunks(pool, N, chunk_rows, [&](int64_t n_begin, int64_t n_end) {
-        float out[kMaxDotRows];
+        float out[kMaxTileRows * kMaxDotRows];
         for (int64_t t0 = 0; t0 < T; t0 += kTokenTile) {
             const int64_t t_end = std::min(T, t0 + kTokenTile);
             for (int64_t n0 = n_begin; n0 < n_end; n0 += kRowTile) {
                 const int64_t n_tile_end = std::min(n_end, n0 + kRowTile);
                 for (int64_t t = t0; t < t_end; t += kMaxDotRows) {
                     const int R = int(std::min<int64_t>(kMaxDotRows, t_end - t));
-                    for (int64_t n = n0; n < n_tile_end; ++n) {
-                        kernel.fn(K, w_bytes + size_t(n) * w_stride, act_bytes + size_t(t) * x_stride, x_stride, R, out);
-                        for (int r = 0; r < R; ++r) y[(t + r) * N + n] = out[r];
+                    const uint8_t* act = act_bytes + size_t(t) * x_stride;
+                    for (int64_t n = n0; n < n_tile_end;) {
+                        const uint8_t* w = w_bytes + size_t(n) * w_stride;
+                        int M = 1;
+                        if (kernel.tile != nullptr) M = kernel.tile(K, w, w_stride, n_tile_end - n, act, x_stride, R, out);
+                        else kernel.fn(K, w, act, x_stride, R, out);
+                        for (int m = 0; m < M; ++m)
+                            for (int r = 0; r < R; ++r) y[(t + r) * N + n + m] = out[m * R + r];
+                        n += M;
                     }
                 }
             }

@@ -22,9 +22,20 @@ constexpr int kMaxDotRows = 4;
 // out[r] = w . x_r for r < R, x_r at x + r * x_stride bytes; K elements.
 using RowDotFn = void (*)(int64_t K, const void* w, const void* x, size_t x_stride, int R, float* out);
 
+// A tile of weight rows x tokens: out[m * R + r] = w_m . x_r for m < M, r < R, where the kernel
+// chooses M <= rows (w_m at w + m * w_stride bytes) and returns it. Each value equals the row
+// dot's for the same row and token, bit for bit, whatever the tile: a sequence decodes to the
+// same tokens alone or batched with others. Where a row dot is bound by loads rather than by
+// multiply-adds (float weights: one activation load per multiply-add), a tile loads each
+// activation vector once for M rows.
+using RowTileFn = int (*)(int64_t K, const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride,
+                          int R, float* out);
+constexpr int kMaxTileRows = 3;
+
 struct RowDot {
     ActFormat act = ActFormat::f32;
-    RowDotFn fn = nullptr;  // nullptr: no kernel for this weight type at this level
+    RowDotFn fn = nullptr;      // nullptr: no kernel for this weight type at this level
+    RowTileFn tile = nullptr;   // optional; matmul then goes through tiles
 };
 
 // One instruction-set level's row dots, indexed by weight DType.

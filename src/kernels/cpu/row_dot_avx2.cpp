@@ -7,6 +7,9 @@
 #include "kernels/cpu/row_dot.h"
 #include "quant/blocks.h"
 
+#include <algorithm>
+#include <cmath>
+
 #if defined(__x86_64__)
 #pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
@@ -193,44 +196,103 @@ struct Q6KDot {
     }
 };
 
-// Float weights against f32 activations, 16 elements per step; Load converts 8 weights to f32.
+// Float weights against f32 activations: M weight rows x R tokens. Each (row, token) sums in two
+// accumulators of 8 lanes, over the even and the odd 8-element steps of every 16 (two chains, so
+// that one row and one token is not bound by the multiply-add latency), then adds the two, sums
+// the lanes and adds the tail (K % 16) in order. That order does not depend on M or R, so every
+// tile shape gives a (row, token) the same value. Small tiles keep both accumulators live in one
+// sweep; larger ones (3 rows x 4 tokens: each activation load serves 3 rows) sweep the even
+// steps, then the odd ones, to fit the 16 ymm registers.
 template <typename Load>
-struct FloatDot {
-    template <int R>
-    static void run(int64_t K, const void* w, const void* x, size_t stride, float* out) {
+struct FloatTile {
+    // `ahead`: bytes from a row to the row it prefetches (0: none).
+    template <int M, int R, int P>
+    static void sweep(int64_t first, int64_t k_steps, const void* const* wr, const float* const* xr, size_t ahead,
+                      __m256 (&acc)[P][M][R]) {
+        for (int p = 0; p < P; ++p)
+            for (int m = 0; m < M; ++m)
+                for (int r = 0; r < R; ++r) acc[p][m][r] = _mm256_setzero_ps();
+        for (int64_t k = first; k < k_steps; k += 16) {
+            if (ahead != 0)
+                for (int m = 0; m < M; ++m)
+                    _mm_prefetch(static_cast<const char*>(wr[m]) + ahead + size_t(k) * Load::kBytes, _MM_HINT_T0);
+            __m256 wv[P][M];
+            for (int p = 0; p < P; ++p)
+                for (int m = 0; m < M; ++m) wv[p][m] = Load::eight(wr[m], k + 8 * p);
+            for (int r = 0; r < R; ++r)
+                for (int p = 0; p < P; ++p) {
+                    __m256 a = _mm256_loadu_ps(xr[r] + k + 8 * p);
+                    // Held in a register for the M rows: GCC would otherwise fold the load into
+                    // each multiply-add, M loads where one does (loads, not FMAs, then bound).
+                    if constexpr (M > 1) asm("" : "+x"(a));
+                    for (int m = 0; m < M; ++m) acc[p][m][r] = _mm256_fmadd_ps(wv[p][m], a, acc[p][m][r]);
+                }
+        }
+    }
+
+    template <int M, int R>
+    static void run(int64_t K, const void* w, size_t w_stride, const void* x, size_t stride, float* out) {
+        const void* wr[M];
         const float* xr[R];
-        __m256 acc0[R], acc1[R];
-        for (int r = 0; r < R; ++r) {
-            xr[r] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
-            acc0[r] = acc1[r] = _mm256_setzero_ps();
+        for (int m = 0; m < M; ++m) wr[m] = static_cast<const uint8_t*>(w) + size_t(m) * w_stride;
+        for (int r = 0; r < R; ++r) xr[r] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
+        const int64_t k_steps = K / 16 * 16;
+        __m256 even[1][M][R], odd[1][M][R];
+        if constexpr (2 * M * R <= 8) {
+            __m256 both[2][M][R];
+            sweep<M, R, 2>(0, k_steps, wr, xr, 0, both);
+            for (int m = 0; m < M; ++m)
+                for (int r = 0; r < R; ++r) even[0][m][r] = both[0][m][r], odd[0][m][r] = both[1][m][r];
+        } else {
+            // The first sweep waits on the weights (from L3 or memory on a model larger than
+            // L2), the second finds them in L1: the first prefetches the rows of the tile after
+            // next, which the hardware prefetcher does not see coming across 3 interleaved rows.
+            sweep<M, R, 1>(0, k_steps, wr, xr, 2 * M * w_stride, even);
+            sweep<M, R, 1>(8, k_steps, wr, xr, 0, odd);
         }
-        int64_t k = 0;
-        for (; k + 16 <= K; k += 16) {
-            const __m256 w0 = Load::eight(w, k), w1 = Load::eight(w, k + 8);
+        for (int m = 0; m < M; ++m)
             for (int r = 0; r < R; ++r) {
-                acc0[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr[r] + k), acc0[r]);
-                acc1[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr[r] + k + 8), acc1[r]);
+                float sum = hsum(_mm256_add_ps(even[0][m][r], odd[0][m][r]));
+                for (int64_t t = k_steps; t < K; ++t) sum = std::fma(Load::one(wr[m], t), xr[r][t], sum);
+                out[m * R + r] = sum;
             }
-        }
-        for (int r = 0; r < R; ++r) {
-            float sum = hsum(_mm256_add_ps(acc0[r], acc1[r]));
-            for (int64_t t = k; t < K; ++t) sum += Load::one(w, t) * xr[r][t];
-            out[r] = sum;
-        }
+    }
+
+    // The RowTileFn: one row per token group of one (the row streams from memory at full
+    // rate); 3 rows for several tokens, fewer at a tile's end.
+    static int tile(int64_t K, const void* w, size_t w_stride, int64_t rows, const void* x, size_t stride, int R,
+                    float* out) {
+        const int M = R == 1 ? 1 : int(std::min<int64_t>(rows, 3));
+        using Fn = void (*)(int64_t, const void*, size_t, const void*, size_t, float*);
+        static constexpr Fn kShapes[3][4] = {
+            {run<1, 1>, run<1, 2>, run<1, 3>, run<1, 4>},
+            {run<2, 1>, run<2, 2>, run<2, 3>, run<2, 4>},
+            {run<3, 1>, run<3, 2>, run<3, 3>, run<3, 4>},
+        };
+        kShapes[M - 1][R - 1](K, w, w_stride, x, stride, out);
+        return M;
+    }
+
+    // The RowDotFn: one row.
+    static void row(int64_t K, const void* w, const void* x, size_t stride, int R, float* out) {
+        tile(K, w, 0, 1, x, stride, R, out);
     }
 };
 
 struct LoadF32 {
+    static constexpr size_t kBytes = 4;
     static __m256 eight(const void* w, int64_t k) { return _mm256_loadu_ps(static_cast<const float*>(w) + k); }
     static float one(const void* w, int64_t k) { return static_cast<const float*>(w)[k]; }
 };
 struct LoadF16 {
+    static constexpr size_t kBytes = 2;
     static __m256 eight(const void* w, int64_t k) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + k)));
     }
     static float one(const void* w, int64_t k) { return _cvtsh_ss(static_cast<const uint16_t*>(w)[k]); }
 };
 struct LoadBF16 {
+    static constexpr size_t kBytes = 2;
     static __m256 eight(const void* w, int64_t k) {
         const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + k));
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -258,9 +320,9 @@ static_assert(kMaxDotRows == 4);
 
 constexpr RowDotTable make_table() {
     RowDotTable t{};
-    t[size_t(DType::f32)] = {ActFormat::f32, by_rows<FloatDot<LoadF32>>};
-    t[size_t(DType::f16)] = {ActFormat::f32, by_rows<FloatDot<LoadF16>>};
-    t[size_t(DType::bf16)] = {ActFormat::f32, by_rows<FloatDot<LoadBF16>>};
+    t[size_t(DType::f32)] = {ActFormat::f32, FloatTile<LoadF32>::row, FloatTile<LoadF32>::tile};
+    t[size_t(DType::f16)] = {ActFormat::f32, FloatTile<LoadF16>::row, FloatTile<LoadF16>::tile};
+    t[size_t(DType::bf16)] = {ActFormat::f32, FloatTile<LoadBF16>::row, FloatTile<LoadBF16>::tile};
     t[size_t(DType::q8_0)] = {ActFormat::q8_32, by_rows<Block32Dot<Q8_0Format>>};
     t[size_t(DType::q4_0)] = {ActFormat::q8_32, by_rows<Block32Dot<Q4_0Format>>};
     t[size_t(DType::q4_1)] = {ActFormat::q8_32, by_rows<Block32Dot<Q4_1Format>>};
