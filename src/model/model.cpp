@@ -5,6 +5,7 @@
 #include <slm/error.h>
 #include <slm/half.h>
 #include <slm/model.h>
+#include <slm/thread_pool.h>
 
 #include "model/architecture.h"
 #include "model/model_weights.h"
@@ -29,6 +30,15 @@ void store_rows(const float* rows, int64_t row_len, const int32_t* positions, in
             for (int64_t i = 0; i < row_len; ++i) dst[i] = f32_to_f16(src[i]);
         }
     }
+}
+
+// Runs of at most this many tokens of one sequence attend on one thread each (see forward).
+constexpr int64_t kShortRun = 8;
+
+template <typename Fn>
+void parallel_for(ThreadPool* pool, int64_t n, Fn&& fn) {
+    if (pool == nullptr) fn(int64_t(0), n);
+    else pool->parallel_for(n, fn);
 }
 
 void check_config(const ModelConfig& c, const std::string& source) {
@@ -99,6 +109,19 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         ++next_pos[size_t(seq)];
     }
 
+    struct SequenceRun {
+        int64_t begin, end;  // batch entries [begin, end), all of sequence `seq`
+        int32_t seq;
+    };
+    std::vector<SequenceRun> runs;
+    for (int64_t begin = 0; begin < T;) {
+        const int32_t seq = batch.seq_ids[size_t(begin)];
+        int64_t end = begin + 1;
+        while (end < T && batch.seq_ids[size_t(end)] == seq) ++end;
+        runs.push_back({begin, end, seq});
+        begin = end;
+    }
+
     std::vector<float> x(size_t(T * D)), xn(size_t(T * D));
     std::vector<float> q(size_t(T * q_dim)), k(size_t(T * kv_dim)), v(size_t(T * kv_dim)), att(size_t(T * q_dim));
     std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), proj(size_t(T * D));
@@ -126,20 +149,30 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
 
         // Each run of consecutive entries of one sequence: write its k/v into the cache, then
         // attend over that sequence's cache. att: [T, H, Dh]
-        for (int64_t begin = 0; begin < T;) {
-            const int32_t seq = batch.seq_ids[size_t(begin)];
-            int64_t end = begin + 1;
-            while (end < T && batch.seq_ids[size_t(end)] == seq) ++end;
-            const int64_t n = end - begin;
-            uint8_t* k_block = cache.keys(l, seq);
-            uint8_t* v_block = cache.values(l, seq);
-            store_rows(k.data() + begin * kv_dim, kv_dim, positions + begin, n, k_block, cache.slot_bytes(), cache.dtype());
-            store_rows(v.data() + begin * kv_dim, kv_dim, positions + begin, n, v_block, cache.slot_bytes(), cache.dtype());
-            const int64_t S = positions[end - 1] + 1;  // cache positions 0..S-1 are now valid
-            kernels::attention(q.data() + begin * q_dim, n, H, Hkv, Dh, k_block, v_block, cache.dtype(), S,
-                               positions + begin, c.sliding_window, attn_scale, att.data() + begin * q_dim, pool);
-            begin = end;
+        for (const SequenceRun& run : runs) {
+            const int64_t n = run.end - run.begin;
+            store_rows(k.data() + run.begin * kv_dim, kv_dim, positions + run.begin, n, cache.keys(l, run.seq),
+                       cache.slot_bytes(), cache.dtype());
+            store_rows(v.data() + run.begin * kv_dim, kv_dim, positions + run.begin, n, cache.values(l, run.seq),
+                       cache.slot_bytes(), cache.dtype());
         }
+        auto attend = [&](const SequenceRun& run, ThreadPool* threads) {
+            const int64_t S = positions[run.end - 1] + 1;  // cache positions 0..S-1 are now valid
+            kernels::attention(q.data() + run.begin * q_dim, run.end - run.begin, H, Hkv, Dh, cache.keys(l, run.seq),
+                               cache.values(l, run.seq), cache.dtype(), S, positions + run.begin, c.sliding_window,
+                               attn_scale, att.data() + run.begin * q_dim, threads);
+        };
+        // A prompt chunk is split over the threads by query blocks and heads; the single tokens
+        // of a batched decode step are too little work to split, so those sequences are spread
+        // over the threads instead.
+        std::vector<const SequenceRun*> short_runs;
+        for (const SequenceRun& run : runs) {
+            if (run.end - run.begin > kShortRun || runs.size() == 1) attend(run, pool);
+            else short_runs.push_back(&run);
+        }
+        parallel_for(pool, int64_t(short_runs.size()), [&](int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r) attend(*short_runs[size_t(r)], nullptr);
+        });
 
         // x += att @ Wo^T
         kernels::matmul(w.wo, att.data(), T, proj.data(), pool);

@@ -8,6 +8,11 @@
 
 namespace slm::kernels {
 
+// Elementwise ops (norms, activations, rotations, row gathers) hand the pool chunks of at least
+// this many elements: below that, waking a thread costs more than the work (a batched decode
+// step on a small model has a few thousand elements per op).
+constexpr int64_t kMinElementsPerChunk = 16384;
+
 // Calls fn(begin, end) over chunks of [0, n) of at least `grain` items, one per pool thread.
 template <typename Fn>
 void parallel_rows(ThreadPool* pool, int64_t n, Fn&& fn, int64_t grain = 1) {
