@@ -5,6 +5,7 @@
 #include <slm/sampler.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -210,19 +211,34 @@ int32_t draw_in_descending_order(TokenCandidates& cands, double u) {
     std::vector<uint64_t> keys(items.size());
     for (size_t i = 0; i < items.size(); ++i) keys[i] = uint64_t(monotone(items[i].logit)) << 32 | (0xFFFFFFFFu - uint32_t(i));
     auto position = [](uint64_t key) { return size_t(0xFFFFFFFFu - uint32_t(key)); };
+    // The keys in the top bins of a histogram of their 12 highest bits (at least 32 keys) are
+    // moved to the front: the walk starts there, and a selection over the whole vocabulary
+    // (branchy, most of the draw's time) is needed only if it gets past them.
+    constexpr int kBinBits = 12;
+    std::array<uint32_t, size_t(1) << kBinBits> histogram{};
+    for (uint64_t key : keys) ++histogram[key >> (64 - kBinBits)];
+    size_t in_top_bins = 0;
+    uint64_t bin = histogram.size() - 1;
+    for (; bin > 0; --bin)
+        if ((in_top_bins += histogram[bin]) >= 32) break;
+    const uint64_t threshold = bin << (64 - kBinBits);
+    const size_t n_top = size_t(std::partition(keys.begin(), keys.end(), [&](uint64_t k) { return k >= threshold; }) - keys.begin());
     double cum = 0;
-    for (size_t done = 0, block = 32; done < keys.size(); done += block, block *= 2) {
-        const auto first = keys.begin() + ptrdiff_t(done);
-        const auto last = keys.begin() + ptrdiff_t(std::min(keys.size(), done + block));
-        if (last != keys.end()) std::nth_element(first, last, keys.end(), std::greater<>());
-        std::sort(first, last, std::greater<>());
-        for (auto it = first; it != last; ++it) {
-            const TokenCandidate& c = items[position(*it)];
-            cum += float(c.p / sum);
-            if (u < cum) return c.id;
+    for (auto [begin, end] : {std::pair<size_t, size_t>{0, n_top}, {n_top, keys.size()}}) {
+        const auto part_end = keys.begin() + ptrdiff_t(end);
+        for (size_t done = begin, block = 32; done < end; done += block, block *= 2) {
+            const auto first = keys.begin() + ptrdiff_t(done);
+            const auto last = keys.begin() + ptrdiff_t(std::min(end, done + block));
+            if (last != part_end) std::nth_element(first, last, part_end, std::greater<>());
+            std::sort(first, last, std::greater<>());
+            for (auto it = first; it != last; ++it) {
+                const TokenCandidate& c = items[position(*it)];
+                cum += float(c.p / sum);
+                if (u < cum) return c.id;
+            }
         }
     }
-    return items[position(keys.back())].id;
+    return items[position(*std::min_element(keys.begin(), keys.end()))].id;
 }
 
 }  // namespace
