@@ -9,11 +9,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace slm::kernels {
 
 // y[t, n] = sum_k W[n, k] * x[t, k]  for t < T.  W: [N, K] any dtype; x: [T, K]; y: [T, N].
 void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
+
+// Several weights sharing the input x (q/k/v, gate/up): for each, y = x W^T as above, with the
+// same values as one matmul per weight, in one job for the pool per weight dtype.
+struct MatmulOut {
+    const Tensor* W;  // [N_i, K]
+    float* y;         // [T, N_i]
+};
+void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool);
 
 // out[t, :] = row ids[t] of the embedding table E: [V, D] any dtype, converted to f32.
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, ThreadPool* pool);

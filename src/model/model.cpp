@@ -136,9 +136,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         // Attention block. xn: [T, D] = rmsnorm(x)
         kernels::rms_norm(x.data(), w.attn_norm.data(), T, D, eps, xn.data(), pool);
         // q: [T, H, Dh], k and v: [T, Hkv, Dh]
-        kernels::matmul(w.wq, xn.data(), T, q.data(), pool);
-        kernels::matmul(w.wk, xn.data(), T, k.data(), pool);
-        kernels::matmul(w.wv, xn.data(), T, v.data(), pool);
+        const kernels::MatmulOut qkv[] = {{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}};
+        kernels::matmul(qkv, xn.data(), T, pool);
         if (!w.bq.empty()) {
             kernels::add_bias(q.data(), w.bq.data(), T, q_dim);
             kernels::add_bias(k.data(), w.bk.data(), T, kv_dim);
@@ -181,8 +180,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
 
         // MLP block (SwiGLU). xn = rmsnorm(x); h: [T, F] = silu(xn Wg^T) * (xn Wu^T); x += h Wd^T
         kernels::rms_norm(x.data(), w.ffn_norm.data(), T, D, eps, xn.data(), pool);
-        kernels::matmul(w.w_gate, xn.data(), T, gate.data(), pool);
-        kernels::matmul(w.w_up, xn.data(), T, up.data(), pool);
+        const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate.data()}, {&w.w_up, up.data()}};
+        kernels::matmul(gate_up, xn.data(), T, pool);
         kernels::silu_mul(gate.data(), up.data(), T * F, gate.data(), pool);
         kernels::matmul(w.w_down, gate.data(), T, proj.data(), pool);
         kernels::add(x.data(), proj.data(), T * D);

@@ -1,5 +1,6 @@
 // Each public (fast) kernel compared with its scalar reference on random data and edge-case
 // shapes: one token (decode), odd sizes, grouped-query ratios, sliding windows, f16 caches.
+#include <slm/error.h>
 #include <slm/half.h>
 #include <slm/kernels.h>
 
@@ -114,6 +115,38 @@ INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
                                            DType::q5_0, DType::q5_1, DType::iq4_nl, DType::q4_k, DType::q5_k,
                                            DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
+
+// q/k/v and gate/up go through one job: the values are those of one matmul per weight, on the
+// row dots, the row tiles and the GEMM, with one dtype and with a mix (q4_k_m's q6_k tensors).
+TEST(KernelsFast, MatmulOfWeightsSharingAnInputEqualsOneMatmulEach) {
+    ThreadPool pool(2);
+    const int64_t K = 512;
+    for (const auto& dtypes : std::vector<std::vector<DType>>{{DType::bf16, DType::bf16, DType::bf16},
+                                                              {DType::q8_0, DType::q8_0},
+                                                              {DType::q4_k, DType::q4_k, DType::q6_k},
+                                                              {DType::f32, DType::q4_0, DType::f32}}) {
+        std::vector<OwnedTensor> weights;
+        const int64_t rows[] = {70, 13, 13};
+        for (size_t i = 0; i < dtypes.size(); ++i) weights.push_back(random_weights(dtypes[i], rows[i], K, uint32_t(40 + i)));
+        for (int64_t T : {1, 3, 8, 17, 40}) {
+            const std::vector<float> x = random_floats(size_t(T * K), uint32_t(T));
+            std::vector<std::vector<float>> alone(dtypes.size()), together(dtypes.size());
+            std::vector<MatmulOut> outs;
+            for (size_t i = 0; i < dtypes.size(); ++i) {
+                alone[i].resize(size_t(T * rows[i]));
+                together[i].resize(size_t(T * rows[i]));
+                matmul(weights[i].tensor, x.data(), T, alone[i].data(), &pool);
+                outs.push_back({&weights[i].tensor, together[i].data()});
+            }
+            matmul(outs, x.data(), T, &pool);
+            for (size_t i = 0; i < dtypes.size(); ++i) EXPECT_EQ(together[i], alone[i]) << name(dtypes[i]) << " T=" << T << " weight " << i;
+        }
+    }
+    OwnedTensor a = random_weights(DType::f32, 4, 64, 1), b = random_weights(DType::f32, 4, 32, 2);
+    std::vector<float> x(64), ya(4), yb(4);
+    const MatmulOut mismatched[] = {{&a.tensor, ya.data()}, {&b.tensor, yb.data()}};
+    EXPECT_THROW(matmul(mismatched, x.data(), 1, &pool), slm::Error);
+}
 
 // The weight types llama-quantize's mixes use (q4_k_m falls back to q5_0/q4_1/iq4_nl-like types
 // on rows that are not a multiple of 256) must never take the slow per-row conversion path.

@@ -6,12 +6,14 @@
 #include "kernels/cpu/activation_blocks.h"
 
 #include <slm/dtype.h>
+#include <slm/kernels.h>
 #include <slm/tensor.h>
 #include <slm/thread_pool.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace slm::kernels {
 
@@ -33,5 +35,6 @@ constexpr int64_t kGemmMinTokens = 16;
 
 // kernels::matmul through a chosen GEMM, whatever T (tests run every shape through it); matmul.cpp.
 void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
+void matmul_by_gemm(GemmFn gemm, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool);
 
 }  // namespace slm::kernels

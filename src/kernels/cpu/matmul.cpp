@@ -1,7 +1,7 @@
-// matmul y = x W^T for any weight dtype: activations converted once to the weight type's
-// ActFormat (8-bit blocks for quantized weights), then output rows split across the pool, each
-// thread walking row tiles x token groups so that a weight row is unpacked once per 4 tokens
-// and stays in L1 while the token tile's activations stay in L2.
+// matmul y = x W^T for any weight dtype, and for several weights sharing one input (q/k/v,
+// gate/up) in one job: activations converted once to the weight type's ActFormat (8-bit blocks
+// for quantized weights), then the output rows of all the weights, laid end to end, split
+// across the pool: fewer wake-ups and conversions per layer, which weigh on small models.
 #include <slm/kernels.h>
 
 #include "kernels/cpu/gemm.h"
@@ -10,7 +10,10 @@
 #include "kernels/cpu/row_dot.h"
 #include "kernels/cpu/scratch.h"
 
+#include <slm/error.h>
+
 #include <algorithm>
+#include <span>
 #include <vector>
 
 namespace slm::kernels {
@@ -59,59 +62,127 @@ const uint8_t* activations_as(ActFormat format, const float* x, int64_t T, int64
 
 GemmFn gemm_for(DType t, Isa isa) { return isa == Isa::avx2 ? gemms_avx2()[size_t(t)] : nullptr; }
 
-}  // namespace
-
-void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
-    // 32-row chunks (4 packed panels) handed out by parallel_chunks; each chunk re-reads the
-    // activations, from L2/L3. Small matmuls (tiny models) stay on the calling thread.
-    constexpr int64_t kChunkRows = 32;
-    const int64_t N = W.rows(), K = W.row_length();
-    const size_t x_stride = activation_row_bytes(ActFormat::q8_32, K);
-    const uint8_t* act = activations_as(ActFormat::q8_32, x, T, K, x_stride, pool);
-    const size_t w_stride = W.row_bytes();
-    const auto* w_bytes = static_cast<const uint8_t*>(W.data);
-    parallel_chunks(K * T * N < 2 * kMinMacsPerThread ? nullptr : pool, N, kChunkRows, [&](int64_t n_begin, int64_t n_end) {
-        gemm(w_bytes + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act, x_stride, T, y + n_begin, N);
-    });
+// Calls fn(out, begin, end) for the pieces of rows [first, last) of the outputs' rows laid end to
+// end, each piece within one output (begin, end: that output's rows).
+template <typename Fn>
+void for_each_piece(std::span<const MatmulOut> outs, int64_t first, int64_t last, Fn&& fn) {
+    int64_t base = 0;
+    for (const MatmulOut& o : outs) {
+        const int64_t N = o.W->rows();
+        const int64_t begin = std::max(first, base), end = std::min(last, base + N);
+        if (begin < end) fn(o, begin - base, end - base);
+        base += N;
+    }
 }
 
-void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
-    const int64_t N = W.rows(), K = W.row_length();
-    const size_t x_stride = activation_row_bytes(kernel.act, K);
-    const uint8_t* act_bytes = activations_as(kernel.act, x, T, K, x_stride, pool);
-    const size_t w_stride = W.row_bytes();
-    const auto* w_bytes = static_cast<const uint8_t*>(W.data);
-    // About 32 chunks of rows (no fewer rows than row_grain) taken from a shared counter.
-    const int64_t chunk_rows = round_up(std::max(row_grain(K, T), (N + 31) / 32), kRowTile);
-    parallel_chunks(pool, N, chunk_rows, [&](int64_t n_begin, int64_t n_end) {
-        float out[kMaxTileRows * kMaxDotRows];
-        for (int64_t t0 = 0; t0 < T; t0 += kTokenTile) {
-            const int64_t t_end = std::min(T, t0 + kTokenTile);
-            for (int64_t n0 = n_begin; n0 < n_end; n0 += kRowTile) {
-                const int64_t n_tile_end = std::min(n_end, n0 + kRowTile);
-                for (int64_t t = t0; t < t_end; t += kMaxDotRows) {
-                    const int R = int(std::min<int64_t>(kMaxDotRows, t_end - t));
-                    const uint8_t* act = act_bytes + size_t(t) * x_stride;
-                    for (int64_t n = n0; n < n_tile_end;) {
-                        const uint8_t* w = w_bytes + size_t(n) * w_stride;
-                        int M = 1;
-                        if (kernel.tile != nullptr) M = kernel.tile(K, w, w_stride, n_tile_end - n, act, x_stride, R, out);
-                        else kernel.fn(K, w, act, x_stride, R, out);
-                        for (int m = 0; m < M; ++m)
-                            for (int r = 0; r < R; ++r) y[(t + r) * N + n + m] = out[m * R + r];
-                        n += M;
-                    }
+int64_t total_rows(std::span<const MatmulOut> outs) {
+    int64_t n = 0;
+    for (const MatmulOut& o : outs) n += o.W->rows();
+    return n;
+}
+
+// Rows [n_begin, n_end) of one output by the row dots (or row tiles): row tiles x token groups,
+// so that a weight row is unpacked once per 4 tokens and stays in L1 while the token tile's
+// activations stay in L2.
+void rows_by_dots(const RowDot& kernel, const MatmulOut& o, int64_t n_begin, int64_t n_end, const uint8_t* act_bytes,
+                  size_t x_stride, int64_t T) {
+    const int64_t N = o.W->rows(), K = o.W->row_length();
+    const size_t w_stride = o.W->row_bytes();
+    const auto* w_bytes = static_cast<const uint8_t*>(o.W->data);
+    float* y = o.y;
+    float out[kMaxTileRows * kMaxDotRows];
+    for (int64_t t0 = 0; t0 < T; t0 += kTokenTile) {
+        const int64_t t_end = std::min(T, t0 + kTokenTile);
+        for (int64_t n0 = n_begin; n0 < n_end; n0 += kRowTile) {
+            const int64_t n_tile_end = std::min(n_end, n0 + kRowTile);
+            for (int64_t t = t0; t < t_end; t += kMaxDotRows) {
+                const int R = int(std::min<int64_t>(kMaxDotRows, t_end - t));
+                const uint8_t* act = act_bytes + size_t(t) * x_stride;
+                for (int64_t n = n0; n < n_tile_end;) {
+                    const uint8_t* w = w_bytes + size_t(n) * w_stride;
+                    int M = 1;
+                    if (kernel.tile != nullptr) M = kernel.tile(K, w, w_stride, n_tile_end - n, act, x_stride, R, out);
+                    else kernel.fn(K, w, act, x_stride, R, out);
+                    for (int m = 0; m < M; ++m)
+                        for (int r = 0; r < R; ++r) y[(t + r) * N + n + m] = out[m * R + r];
+                    n += M;
                 }
             }
         }
+    }
+}
+
+}  // namespace
+
+void matmul_by_gemm(GemmFn gemm, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
+    // 32-row chunks (4 packed panels) handed out by parallel_chunks; each chunk re-reads the
+    // activations, from L2/L3. Small matmuls (tiny models) stay on the calling thread.
+    constexpr int64_t kChunkRows = 32;
+    const int64_t N = total_rows(outs), K = outs[0].W->row_length();
+    const size_t x_stride = activation_row_bytes(ActFormat::q8_32, K);
+    const uint8_t* act = activations_as(ActFormat::q8_32, x, T, K, x_stride, pool);
+    parallel_chunks(K * T * N < 2 * kMinMacsPerThread ? nullptr : pool, N, kChunkRows, [&](int64_t first, int64_t last) {
+        for_each_piece(outs, first, last, [&](const MatmulOut& o, int64_t n_begin, int64_t n_end) {
+            const size_t w_stride = o.W->row_bytes();
+            gemm(static_cast<const uint8_t*>(o.W->data) + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act,
+                 x_stride, T, o.y + n_begin, o.W->rows());
+        });
     });
 }
 
+void matmul_with(const RowDot& kernel, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
+    const int64_t N = total_rows(outs), K = outs[0].W->row_length();
+    const size_t x_stride = activation_row_bytes(kernel.act, K);
+    const uint8_t* act_bytes = activations_as(kernel.act, x, T, K, x_stride, pool);
+    // Up to 32 equal chunks of rows taken from a shared counter, none with less work than
+    // kMinMacsPerThread (one chunk, on the calling thread, for a small matmul).
+    const int64_t chunks = std::clamp<int64_t>(N / row_grain(K, T), 1, 32);
+    const int64_t chunk_rows = round_up((N + chunks - 1) / chunks, kRowTile);
+    parallel_chunks(pool, N, chunk_rows, [&](int64_t first, int64_t last) {
+        for_each_piece(outs, first, last, [&](const MatmulOut& o, int64_t n_begin, int64_t n_end) {
+            rows_by_dots(kernel, o, n_begin, n_end, act_bytes, x_stride, T);
+        });
+    });
+}
+
+void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
+    const MatmulOut out{&W, y};
+    matmul_by_gemm(gemm, std::span(&out, 1), x, T, pool);
+}
+
+void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
+    const MatmulOut out{&W, y};
+    matmul_with(kernel, std::span(&out, 1), x, T, pool);
+}
+
+void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
+    // Weights of one dtype (and so one kernel and one activation format) go through one job;
+    // a mix (q4_k_m keeps some tensors in q6_k) makes one job per dtype.
+    std::vector<MatmulOut> same;
+    std::vector<bool> done(outs.size(), false);
+    for (size_t i = 0; i < outs.size(); ++i) {
+        if (done[i]) continue;
+        const DType dtype = outs[i].W->dtype;
+        if (outs[i].W->row_length() != outs[0].W->row_length())
+            fail("matmul: weights sharing an input have rows of {} and {} elements", outs[0].W->row_length(),
+                 outs[i].W->row_length());
+        same.clear();
+        for (size_t j = i; j < outs.size(); ++j)
+            if (!done[j] && outs[j].W->dtype == dtype && outs[j].W->row_length() == outs[i].W->row_length()) {
+                same.push_back(outs[j]);
+                done[j] = true;
+            }
+        const GemmFn gemm = T >= kGemmMinTokens ? gemm_for(dtype, best_isa()) : nullptr;
+        if (gemm != nullptr) matmul_by_gemm(gemm, same, x, T, pool);
+        else if (const RowDot* kernel = row_dot(dtype, best_isa())) matmul_with(*kernel, same, x, T, pool);
+        else
+            for (const MatmulOut& o : same) matmul_by_conversion(*o.W, x, T, o.y, pool);
+    }
+}
+
 void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
-    const GemmFn gemm = T >= kGemmMinTokens ? gemm_for(W.dtype, best_isa()) : nullptr;
-    if (gemm != nullptr) matmul_by_gemm(gemm, W, x, T, y, pool);
-    else if (const RowDot* kernel = row_dot(W.dtype, best_isa())) matmul_with(*kernel, W, x, T, y, pool);
-    else matmul_by_conversion(W, x, T, y, pool);
+    const MatmulOut out{&W, y};
+    matmul(std::span(&out, 1), x, T, pool);
 }
 
 }  // namespace slm::kernels

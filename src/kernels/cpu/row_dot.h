@@ -8,12 +8,14 @@
 #include "kernels/cpu/isa.h"
 
 #include <slm/dtype.h>
+#include <slm/kernels.h>
 #include <slm/tensor.h>
 #include <slm/thread_pool.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace slm::kernels {
 
@@ -53,6 +55,7 @@ inline const RowDot* row_dot(DType t, Isa isa) {
 
 // kernels::matmul with a chosen row dot (tests run every level through it); matmul.cpp.
 void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
+void matmul_with(const RowDot& kernel, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool);
 
 }  // namespace slm::kernels
 
