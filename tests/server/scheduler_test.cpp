@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -73,6 +74,8 @@ public:
         struct Greedy : TokenSampler {
             std::vector<std::pair<int32_t, float>> bias;
             int32_t sample(std::span<float> logits) override {
+                for (auto [id, b] : bias)
+                    if (b == -std::numeric_limits<float>::infinity()) throw std::runtime_error("sampler: every token was excluded");
                 for (auto [id, b] : bias) logits[size_t(id)] += b;
                 return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
             }
@@ -153,6 +156,24 @@ TEST(Scheduler, ConcurrentJobsShareOneForwardPerStepAndStayCorrect) {
     EXPECT_GT(stats.multi_sequence_forwards, 10);
     // 4 jobs x 20 tokens in far fewer forwards than one per token.
     EXPECT_LT(stats.forwards, 40);
+}
+
+// Sequences are sampled side by side on the backend's threads; a sampler that fails ends its own
+// request with the error, and the request sampled in the same step is untouched.
+TEST(Scheduler, FailingSamplerEndsOnlyItsRequest) {
+    HashBackend backend(2, 128, /*delay_ms=*/1);
+    Scheduler scheduler(backend, {});
+    const auto good_prompt = iota_prompt(4, 1), bad_prompt = iota_prompt(4, 9);
+    GenerationJob bad = job(bad_prompt, 8);
+    bad.sampling.logit_bias = {{3, -std::numeric_limits<float>::infinity()}};
+    auto good_stream = scheduler.submit({job(good_prompt, 8)})[0];
+    auto bad_stream = scheduler.submit({bad})[0];
+    const auto bad_result = bad_stream->wait_all();
+    EXPECT_EQ(bad_result.finished->finish_reason, "error");
+    EXPECT_EQ(bad_result.finished->error, "sampler: every token was excluded");
+    const auto good_result = good_stream->wait_all();
+    EXPECT_EQ(text_of(good_result), expected_text(good_prompt, 8));
+    EXPECT_EQ(good_result.finished->finish_reason, "length");
 }
 
 TEST(Scheduler, PromptChunksAndDecodeTokensShareAForward) {
