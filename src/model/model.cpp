@@ -35,12 +35,6 @@ void store_rows(const float* rows, int64_t row_len, const int32_t* positions, in
 // Runs of at most this many tokens of one sequence attend on one thread each (see forward).
 constexpr int64_t kShortRun = 8;
 
-template <typename Fn>
-void parallel_for(ThreadPool* pool, int64_t n, Fn&& fn) {
-    if (pool == nullptr) fn(int64_t(0), n);
-    else pool->parallel_for(n, fn);
-}
-
 void check_config(const ModelConfig& c, const std::string& source) {
     auto positive = [&](int v, const char* field) {
         if (v <= 0) fail("{}: model config field {} is {}, expected a positive number", source, field, v);
@@ -169,9 +163,13 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
             if (run.end - run.begin > kShortRun || runs.size() == 1) attend(run, pool);
             else short_runs.push_back(&run);
         }
-        parallel_for(pool, int64_t(short_runs.size()), [&](int64_t begin, int64_t end) {
-            for (int64_t r = begin; r < end; ++r) attend(*short_runs[size_t(r)], nullptr);
-        });
+        if (pool == nullptr) {
+            for (const SequenceRun* run : short_runs) attend(*run, nullptr);
+        } else {
+            pool->parallel_for(int64_t(short_runs.size()), [&](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r) attend(*short_runs[size_t(r)], nullptr);
+            });
+        }
 
         // x += att @ Wo^T
         kernels::matmul(w.wo, att.data(), T, proj.data(), pool);

@@ -238,7 +238,7 @@ int32_t draw_in_descending_order(TokenCandidates& cands, double u) {
             }
         }
     }
-    return items[position(*std::min_element(keys.begin(), keys.end()))].id;
+    return items[position(keys.back())].id;  // both parts are sorted by now
 }
 
 }  // namespace

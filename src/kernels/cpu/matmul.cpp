@@ -156,19 +156,20 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
 }
 
 void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
+    for (const MatmulOut& o : outs)
+        if (o.W->row_length() != outs[0].W->row_length())
+            fail("matmul: weights sharing an input have rows of {} and {} elements", outs[0].W->row_length(),
+                 o.W->row_length());
     // Weights of one dtype (and so one kernel and one activation format) go through one job;
     // a mix (q4_k_m keeps some tensors in q6_k) makes one job per dtype.
-    std::vector<MatmulOut> same;
     std::vector<bool> done(outs.size(), false);
+    std::vector<MatmulOut> same;
     for (size_t i = 0; i < outs.size(); ++i) {
         if (done[i]) continue;
         const DType dtype = outs[i].W->dtype;
-        if (outs[i].W->row_length() != outs[0].W->row_length())
-            fail("matmul: weights sharing an input have rows of {} and {} elements", outs[0].W->row_length(),
-                 outs[i].W->row_length());
         same.clear();
         for (size_t j = i; j < outs.size(); ++j)
-            if (!done[j] && outs[j].W->dtype == dtype && outs[j].W->row_length() == outs[i].W->row_length()) {
+            if (outs[j].W->dtype == dtype) {
                 same.push_back(outs[j]);
                 done[j] = true;
             }

@@ -206,9 +206,10 @@ struct Q6KDot {
 template <typename Load>
 struct FloatTile {
     // `ahead`: bytes from a row to the row it prefetches (0: none).
+    // acc[p]: the sums over the 8-element steps first + 8p, first + 8p + 16, ...
     template <int M, int R, int P>
     static void sweep(int64_t first, int64_t k_steps, const void* const* wr, const float* const* xr, size_t ahead,
-                      __m256 (&acc)[P][M][R]) {
+                      __m256 (*acc)[M][R]) {
         for (int p = 0; p < P; ++p)
             for (int m = 0; m < M; ++m)
                 for (int r = 0; r < R; ++r) acc[p][m][r] = _mm256_setzero_ps();
@@ -237,23 +238,20 @@ struct FloatTile {
         for (int m = 0; m < M; ++m) wr[m] = static_cast<const uint8_t*>(w) + size_t(m) * w_stride;
         for (int r = 0; r < R; ++r) xr[r] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(x) + size_t(r) * stride);
         const int64_t k_steps = K / 16 * 16;
-        __m256 even[1][M][R], odd[1][M][R];
+        __m256 acc[2][M][R];  // [0]: even steps, [1]: odd steps
         if constexpr (2 * M * R <= 8) {
-            __m256 both[2][M][R];
-            sweep<M, R, 2>(0, k_steps, wr, xr, 0, both);
-            for (int m = 0; m < M; ++m)
-                for (int r = 0; r < R; ++r) even[0][m][r] = both[0][m][r], odd[0][m][r] = both[1][m][r];
+            sweep<M, R, 2>(0, k_steps, wr, xr, 0, acc);
         } else {
             // The first sweep waits on the weights (from L3 or memory on a model larger than
             // L2), the second finds them in L1: the first prefetches the rows 4 tiles ahead (a
             // few hundred ns of lead), which the hardware prefetcher does not see coming across
             // 3 interleaved rows.
-            sweep<M, R, 1>(0, k_steps, wr, xr, 4 * M * w_stride, even);
-            sweep<M, R, 1>(8, k_steps, wr, xr, 0, odd);
+            sweep<M, R, 1>(0, k_steps, wr, xr, 4 * M * w_stride, &acc[0]);
+            sweep<M, R, 1>(8, k_steps, wr, xr, 0, &acc[1]);
         }
         for (int m = 0; m < M; ++m)
             for (int r = 0; r < R; ++r) {
-                float sum = hsum(_mm256_add_ps(even[0][m][r], odd[0][m][r]));
+                float sum = hsum(_mm256_add_ps(acc[0][m][r], acc[1][m][r]));
                 for (int64_t t = k_steps; t < K; ++t) sum = std::fma(Load::one(wr[m], t), xr[r][t], sum);
                 out[m * R + r] = sum;
             }
@@ -263,9 +261,10 @@ struct FloatTile {
     // rate); 3 rows for several tokens, fewer at a tile's end.
     static int tile(int64_t K, const void* w, size_t w_stride, int64_t rows, const void* x, size_t stride, int R,
                     float* out) {
-        const int M = R == 1 ? 1 : int(std::min<int64_t>(rows, 3));
+        const int M = R == 1 ? 1 : int(std::min<int64_t>(rows, kMaxTileRows));
         using Fn = void (*)(int64_t, const void*, size_t, const void*, size_t, float*);
-        static constexpr Fn kShapes[3][4] = {
+        static_assert(kMaxTileRows == 3 && kMaxDotRows == 4);
+        static constexpr Fn kShapes[kMaxTileRows][kMaxDotRows] = {
             {run<1, 1>, run<1, 2>, run<1, 3>, run<1, 4>},
             {run<2, 1>, run<2, 2>, run<2, 3>, run<2, 4>},
             {run<3, 1>, run<3, 2>, run<3, 3>, run<3, 4>},
