@@ -159,16 +159,15 @@ def main():
             singles.append(run_phase(args.url, model, 1, args.seconds, args.max_tokens, args.api_key))
             batches.append(run_phase(args.url, model, args.batched, args.seconds, args.max_tokens, args.api_key))
         median = lambda runs: statistics.median(r["tokens_per_s"] for r in runs)
+        # each round's two phases ran back to back: their ratio cancels slow drift of a shared
+        # machine better than the ratio of the two medians
+        ratios = [b["tokens_per_s"] / max(s["tokens_per_s"], 1e-9) for s, b in zip(singles, batches)]
         report.update(single=singles, batched=batches, single_median_tokens_per_s=median(singles),
                       batched_median_tokens_per_s=median(batches),
                       failed=sum(r["failed"] for r in singles + batches),
                       batched_over_single=round(median(batches) / max(median(singles), 1e-9), 2),
-                      # each round's two phases ran back to back: their ratio cancels slow drift
-                      # of a shared machine better than the ratio of the two medians
-                      round_ratios=[round(b["tokens_per_s"] / max(s["tokens_per_s"], 1e-9), 2)
-                                    for s, b in zip(singles, batches)],
-                      median_round_ratio=round(statistics.median(
-                          b["tokens_per_s"] / max(s["tokens_per_s"], 1e-9) for s, b in zip(singles, batches)), 2))
+                      round_ratios=[round(r, 2) for r in ratios],
+                      median_round_ratio=round(statistics.median(ratios), 2))
     else:
         report["load"] = run_phase(args.url, model, args.clients, args.seconds, args.max_tokens, args.api_key)
     report["rss_after_kib"] = rss_kib(args.pid)

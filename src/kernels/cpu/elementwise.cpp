@@ -39,7 +39,7 @@ void softmax_row(float* x, int64_t n) {
 void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, ThreadPool* pool) {
     parallel_rows(pool, T, [&](int64_t begin, int64_t end) {
         for (int64_t t = begin; t < end; ++t) rms_norm_row(x + t * D, w, D, eps, out + t * D);
-    }, std::max<int64_t>(1, kMinElementsPerChunk / D));
+    }, min_rows_per_chunk(D));
 }
 
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool) {

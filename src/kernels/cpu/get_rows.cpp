@@ -3,14 +3,13 @@
 
 #include "kernels/cpu/parallel.h"
 
-#include <algorithm>
 
 namespace slm::kernels {
 
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, ThreadPool* pool) {
     const int64_t D = E.row_length();
     parallel_rows(pool, T, [&](int64_t begin, int64_t end) { ref::get_rows(E, ids + begin, end - begin, out + begin * D); },
-                  std::max<int64_t>(1, kMinElementsPerChunk / D));
+                  min_rows_per_chunk(D));
 }
 
 }  // namespace slm::kernels

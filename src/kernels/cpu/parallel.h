@@ -13,6 +13,11 @@ namespace slm::kernels {
 // step on a small model has a few thousand elements per op).
 constexpr int64_t kMinElementsPerChunk = 16384;
 
+// The grain, in rows of `row_elements`, that keeps chunks at kMinElementsPerChunk or more.
+inline int64_t min_rows_per_chunk(int64_t row_elements) {
+    return std::max<int64_t>(1, kMinElementsPerChunk / std::max<int64_t>(1, row_elements));
+}
+
 // Calls fn(begin, end) over chunks of [0, n) of at least `grain` items, one per pool thread.
 template <typename Fn>
 void parallel_rows(ThreadPool* pool, int64_t n, Fn&& fn, int64_t grain = 1) {

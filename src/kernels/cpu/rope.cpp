@@ -5,7 +5,6 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/scratch.h"
 
-#include <algorithm>
 #include <cmath>
 
 namespace slm::kernels {
@@ -42,7 +41,7 @@ void rope(float* x, int64_t T, int64_t H, int64_t Dh, const int32_t* positions, 
             }
         }
     };
-    parallel_rows(pool, T, rotate_tokens, std::max<int64_t>(1, kMinElementsPerChunk / (H * Dh)));
+    parallel_rows(pool, T, rotate_tokens, min_rows_per_chunk(H * Dh));
 }
 
 }  // namespace slm::kernels
