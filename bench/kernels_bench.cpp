@@ -12,6 +12,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace slm::bench {
@@ -39,9 +40,20 @@ void set_matmul_counters(benchmark::State& state, DType dtype, int64_t N, int64_
 
 // cycle_bytes: weights cycled through (several copies of the matrix) so that they come from
 // where a model's weights would; 0: one copy, warm in cache (prompt GEMMs reuse it anyway).
-void matmul_bench(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T, size_t cycle_bytes) {
+// interleaved: the weights in the layout a model load gives them (kernels::interleave_for_matmul).
+void matmul_bench(benchmark::State& state, DType dtype, int64_t N, int64_t K, int64_t T, size_t cycle_bytes,
+                  bool interleaved = false) {
     const int copies = cycle_bytes > 0 ? copies_for(dtype, N, K, cycle_bytes) : 1;
-    const std::vector<OwnedTensor> weights = random_matrices(dtype, N, K, copies);
+    std::vector<OwnedTensor> weights = random_matrices(dtype, N, K, copies);
+    if (interleaved)
+        for (OwnedTensor& w : weights) {
+            std::optional<OwnedTensor> I = kernels::interleave_for_matmul(w.tensor);
+            if (!I) {
+                state.SkipWithError("no interleaved layout on this CPU");
+                return;
+            }
+            w = std::move(*I);
+        }
     const std::vector<float> x = random_floats(size_t(T * K), 2);
     std::vector<float> y(size_t(T * N));
     size_t next = 0;
@@ -58,7 +70,7 @@ void gemm_vs_row_dots_bench(benchmark::State& state, DType dtype, int64_t N, int
     const std::vector<OwnedTensor> weights = random_matrices(dtype, N, K, 1);
     const std::vector<float> x = random_floats(size_t(T * K), 2);
     std::vector<float> y(size_t(T * N));
-    const kernels::GemmFn gemm_fn = kernels::gemms_avx2()[size_t(dtype)];
+    const kernels::GemmFn gemm_fn = kernels::gemms_avx2(Layout::rows)[size_t(dtype)].fn;
     const kernels::RowDot* row_dot = kernels::row_dot(dtype, kernels::best_isa());
     if (gemm_fn == nullptr || row_dot == nullptr || kernels::best_isa() != kernels::Isa::avx2) {
         state.SkipWithError("needs AVX2 and both kernels");
@@ -116,6 +128,15 @@ int register_all() {
             for (int64_t T : {1, 512}) {
                 const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + "/" + s.name + "/T" + std::to_string(T);
                 benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, s.N, s.K, T, T == 1 ? kStreamBytes : 0); })
+                    ->Unit(benchmark::kMillisecond)->UseRealTime();
+            }
+        }
+    }
+    for (DType dtype : {DType::q8_0, DType::q4_0}) {
+        for (const Shape& s : shapes) {
+            for (int64_t T : {1, 512}) {
+                const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + ".interleaved8/" + s.name + "/T" + std::to_string(T);
+                benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, s.N, s.K, T, T == 1 ? kStreamBytes : 0, true); })
                     ->Unit(benchmark::kMillisecond)->UseRealTime();
             }
         }

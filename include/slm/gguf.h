@@ -85,6 +85,7 @@ public:
 
     std::vector<std::string> tensor_names() const override;
     std::optional<Tensor> find_tensor(const std::string& name) const override;
+    void release_pages(const Tensor& view) const override { mapping_.release_pages(view.data, view.nbytes()); }
     std::string describe() const override { return path_; }
     const uint8_t* data() const { return data_; }
 

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 namespace slm::kernels {
@@ -23,6 +24,11 @@ struct MatmulOut {
     float* y;         // [T, N_i]
 };
 void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool);
+
+// A copy of W in the layout this CPU's matmul reads fastest (Layout::interleaved8: q4_0 and q8_0
+// matrices with a multiple of 8 rows, on AVX2), or nothing when the file's layout is the best it
+// has. Made once at load (it reads all of W); only matmul takes the result.
+std::optional<OwnedTensor> interleave_for_matmul(const Tensor& W);
 
 // out[t, :] = row ids[t] of the embedding table E: [V, D] any dtype, converted to f32.
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, ThreadPool* pool);

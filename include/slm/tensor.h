@@ -16,11 +16,19 @@ namespace slm {
 
 enum class Device : uint8_t { cpu, cuda };
 
+// How a matrix's rows lie in memory. `rows`: one after another, as in every file. `interleaved8`:
+// a CPU matmul layout made at load (kernels::interleave_for_matmul, never written to files):
+// each group of 8 rows stored block by block, the 8 rows' scales and then their codes in 4-byte
+// slices, so that one sequential stream feeds 8 outputs (src/kernels/cpu/interleaved_rows.h).
+// The tensor's nbytes are unchanged; row(n) is meaningless for it, and only matmul reads it.
+enum class Layout : uint8_t { rows, interleaved8 };
+
 struct Tensor {
     DType dtype = DType::f32;
     std::vector<int64_t> shape;
     void* data = nullptr;
     Device device = Device::cpu;
+    Layout layout = Layout::rows;
 
     int ndim() const { return int(shape.size()); }
     int64_t numel() const;
@@ -31,6 +39,7 @@ struct Tensor {
     size_t row_bytes() const;
     size_t nbytes() const;
     template <typename T> T* as() const { return static_cast<T*>(data); }
+    // Row r of a `rows` layout.
     void* row(int64_t r) const { return static_cast<uint8_t*>(data) + r * row_bytes(); }
 };
 
@@ -50,6 +59,9 @@ public:
     bool is_mapped() const { return kind_ == Kind::mapped; }
     // Pins mapped pages in memory (mlock); returns false where the system refuses.
     bool lock() const;
+    // For a mapping: lets the whole pages of [p, p + n) leave memory (a later read brings them
+    // back from the file). Does nothing for heap memory, whose contents it would lose.
+    void release_pages(const void* p, size_t n) const;
 
     Buffer(Buffer&& other) noexcept;
     Buffer& operator=(Buffer&& other) noexcept;

@@ -72,6 +72,15 @@ Buffer Buffer::map_file(const std::string& path) {
 
 bool Buffer::lock() const { return size_ == 0 || ::mlock(data_, size_) == 0; }
 
+void Buffer::release_pages(const void* p, size_t n) const {
+    const auto begin = reinterpret_cast<uintptr_t>(p), end = begin + n;
+    if (kind_ != Kind::mapped || begin < reinterpret_cast<uintptr_t>(data_) || end > reinterpret_cast<uintptr_t>(data_) + size_) return;
+    const auto page = uintptr_t(::sysconf(_SC_PAGESIZE));
+    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    // Advice only: where the kernel declines, the pages simply stay.
+    if (first < last) (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 Buffer::Buffer(Buffer&& o) noexcept : data_(o.data_), size_(o.size_), kind_(o.kind_) {
     o.data_ = nullptr;
     o.size_ = 0;

@@ -54,15 +54,18 @@ void check_config(const ModelConfig& c, const std::string& source) {
 
 }  // namespace
 
-std::unique_ptr<Model> Model::load(const std::string& path) { return std::make_unique<Model>(ModelFiles::open(path)); }
+std::unique_ptr<Model> Model::load(const std::string& path, const ModelOptions& options) {
+    return std::make_unique<Model>(ModelFiles::open(path), options);
+}
 
-Model::Model(ModelFiles files) : files_(std::move(files)) {
+Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(files)) {
     const std::string source = files_.path;
     const ModelConfig& c = files_.config;
     check_config(c, source);
     const model::Architecture& arch = model::find_architecture(c.architecture, source);
     rope_mode_ = files_.naming == TensorNaming::gguf ? arch.gguf_rope : arch.hf_rope;
     weights_ = std::make_unique<ModelWeights>(files_, arch.qkv_bias);
+    if (options.cpu_layouts) weights_->use_cpu_layouts(*files_.tensors);
 
     RopeFrequencies rope = rope_frequencies(c);
     // GGUF llama3 models carry their rope scaling as per-frequency divisors (rope_freqs.weight).

@@ -5,6 +5,7 @@
 #include "model/architecture.h"
 
 #include <slm/error.h>
+#include <slm/kernels.h>
 
 #include <optional>
 
@@ -98,6 +99,20 @@ ModelWeights::ModelWeights(const ModelFiles& files, bool qkv_bias_required) {
         w.w_up = bind.matrix(WeightRole::ffn_up, l, F, D);
         w.w_down = bind.matrix(WeightRole::ffn_down, l, D, F);
     }
+}
+
+void ModelWeights::use_cpu_layouts(const TensorSource& source) {
+    auto relayout = [&](Tensor& t) {
+        std::optional<OwnedTensor> copy = kernels::interleave_for_matmul(t);
+        if (!copy) return;
+        // One matrix at a time, so that memory holds at most one of them twice.
+        source.release_pages(t);
+        t = copy->tensor;
+        copies_.push_back(std::move(*copy));
+    };
+    for (LayerWeights& w : layers)
+        for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) relayout(*t);
+    if (output.data != token_embedding.data) relayout(output);
 }
 
 }  // namespace slm

@@ -28,6 +28,13 @@ public:
     std::vector<float> output_norm;  // [D]
     std::vector<float> rope_factors; // GGUF rope_freqs.weight ([Dh/2]), empty when absent
     std::vector<LayerWeights> layers;
+
+    // Gives the matrices only matmul reads (all but the embedding table, which get_rows reads
+    // too) the CPU matmul's own layout where it has one, and lets `source` drop the file's copy.
+    void use_cpu_layouts(const TensorSource& source);
+
+private:
+    std::vector<OwnedTensor> copies_;  // memory of the matrices use_cpu_layouts replaced
 };
 
 }  // namespace slm

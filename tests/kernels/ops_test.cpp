@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 
 namespace slm::kernels {
@@ -77,7 +78,7 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
         matmul(W.tensor, x.data(), s.T, y_fast.data(), &pool);
         expect_matmul_close(W.tensor, x, s.T, y_fast, y_ref, fmt::format("{} N={} K={} T={}", name(dtype), s.N, s.K, s.T));
         // Every compiled instruction-set level this CPU runs, single-threaded and pooled alike.
-        const GemmFn gemm = isa_supported(Isa::avx2) ? gemms_avx2()[size_t(dtype)] : nullptr;
+        const GemmFn gemm = isa_supported(Isa::avx2) ? gemms_avx2(Layout::rows)[size_t(dtype)].fn : nullptr;
         const bool prompt_uses_gemm = gemm != nullptr && best_isa() == Isa::avx2 && s.T >= kGemmMinTokens;
         for (Isa isa : {Isa::portable, Isa::avx2}) {
             const RowDot* kernel = row_dot(dtype, isa);
@@ -116,6 +117,50 @@ INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
                                            DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
 
+// Interleaved8 weights (q4_0 and q8_0 regrouped at load, kernels::interleave_for_matmul): the same
+// matrix for the reference, and the same values as the row layout's GEMM, bit for bit, for every
+// number of tokens; decode equals prefill and the thread count changes nothing.
+TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsGemmValues) {
+    if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
+    ThreadPool pool(2);
+    struct Shape { int64_t N, K, T; };
+    for (DType dtype : {DType::q4_0, DType::q8_0}) {
+        for (Shape s : {Shape{8, 32, 1}, Shape{16, 64, 3}, Shape{40, 256, 1}, Shape{64, 512, 5}, Shape{24, 96, 17},
+                        Shape{8, 1280, 7}, Shape{136, 512, 64}, Shape{520, 256, 2}}) {
+            const std::string what = fmt::format("{} N={} K={} T={}", name(dtype), s.N, s.K, s.T);
+            const OwnedTensor W = random_weights(dtype, s.N, s.K, uint32_t(s.N + s.K));
+            std::optional<OwnedTensor> I = interleave_for_matmul(W.tensor);
+            ASSERT_TRUE(I.has_value()) << what;
+            EXPECT_EQ(I->tensor.layout, Layout::interleaved8);
+            EXPECT_EQ(I->tensor.nbytes(), W.tensor.nbytes());
+            const std::vector<float> x = random_floats(size_t(s.T * s.K), uint32_t(s.T + 3));
+            std::vector<float> y_ref(size_t(s.T * s.N)), y_ref_interleaved(y_ref.size()), y(y_ref.size()),
+                y_one(y_ref.size()), y_rows_gemm(y_ref.size());
+            ref::matmul(W.tensor, x.data(), s.T, y_ref.data());
+            ref::matmul(I->tensor, x.data(), s.T, y_ref_interleaved.data());
+            EXPECT_EQ(y_ref_interleaved, y_ref) << what << ": the interleaved rows are not the file's rows";
+            matmul(I->tensor, x.data(), s.T, y.data(), &pool);
+            expect_matmul_close(W.tensor, x, s.T, y, y_ref, what);
+            matmul(I->tensor, x.data(), s.T, y_one.data(), nullptr);
+            EXPECT_EQ(y_one, y) << what << ": result depends on the thread count";
+            matmul_by_gemm(gemms_avx2(Layout::rows)[size_t(dtype)].fn, W.tensor, x.data(), s.T, y_rows_gemm.data(), &pool);
+            EXPECT_EQ(y, y_rows_gemm) << what << ": differs from the row layout's GEMM";
+            for (int64_t t = 0; t < s.T; ++t) matmul(I->tensor, x.data() + t * s.K, 1, y_one.data() + t * s.N, &pool);
+            EXPECT_EQ(y_one, y) << what << ": token-by-token result differs from the batched one";
+        }
+    }
+    // No interleaved form: other types, row counts that are not a multiple of 8, and an already
+    // interleaved tensor; an interleaved table cannot serve get_rows.
+    EXPECT_FALSE(interleave_for_matmul(random_weights(DType::q4_0, 12, 64, 1).tensor).has_value());
+    EXPECT_FALSE(interleave_for_matmul(random_weights(DType::q4_k, 8, 256, 1).tensor).has_value());
+    std::optional<OwnedTensor> I = interleave_for_matmul(random_weights(DType::q8_0, 8, 64, 1).tensor);
+    ASSERT_TRUE(I.has_value());
+    EXPECT_FALSE(interleave_for_matmul(I->tensor).has_value());
+    const int32_t id = 0;
+    std::vector<float> row(64);
+    EXPECT_THROW(get_rows(I->tensor, &id, 1, row.data(), &pool), slm::Error);
+}
+
 // q/k/v and gate/up go through one job: the values are those of one matmul per weight, on the
 // row dots, the row tiles and the GEMM, with one dtype and with a mix (q4_k_m's q6_k tensors).
 TEST(KernelsFast, MatmulOfWeightsSharingAnInputEqualsOneMatmulEach) {
@@ -124,10 +169,17 @@ TEST(KernelsFast, MatmulOfWeightsSharingAnInputEqualsOneMatmulEach) {
     for (const auto& dtypes : std::vector<std::vector<DType>>{{DType::bf16, DType::bf16, DType::bf16},
                                                               {DType::q8_0, DType::q8_0},
                                                               {DType::q4_k, DType::q4_k, DType::q6_k},
-                                                              {DType::f32, DType::q4_0, DType::f32}}) {
+                                                              {DType::f32, DType::q4_0, DType::f32},
+                                                              {DType::q4_0, DType::q4_0, DType::q4_0}}) {
         std::vector<OwnedTensor> weights;
-        const int64_t rows[] = {70, 13, 13};
-        for (size_t i = 0; i < dtypes.size(); ++i) weights.push_back(random_weights(dtypes[i], rows[i], K, uint32_t(40 + i)));
+        const bool all_q4_0 = dtypes[0] == DType::q4_0;
+        const int64_t rows[] = {all_q4_0 ? 72 : 70, all_q4_0 ? 16 : 13, 13};
+        for (size_t i = 0; i < dtypes.size(); ++i) {
+            weights.push_back(random_weights(dtypes[i], rows[i], K, uint32_t(40 + i)));
+            // q4_0 with q/k interleaved (rows a multiple of 8) and v not: one job per layout.
+            if (all_q4_0)
+                if (std::optional<OwnedTensor> I = interleave_for_matmul(weights.back().tensor)) weights.back() = std::move(*I);
+        }
         for (int64_t T : {1, 3, 8, 17, 40}) {
             const std::vector<float> x = random_floats(size_t(T * K), uint32_t(T));
             std::vector<std::vector<float>> alone(dtypes.size()), together(dtypes.size());

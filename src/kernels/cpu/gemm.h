@@ -1,9 +1,11 @@
 // Prompt-processing GEMM for quantized weights: a panel of weight rows is unpacked once into an
 // interleaved 8-bit scratch layout and swept over many tokens by a register-blocked microkernel.
-// Faster than the row dots from a few dozen tokens on; decode keeps the row dots (bandwidth bound).
+// Faster than the row dots from a few dozen tokens on; decode keeps the row dots (bandwidth bound),
+// except for interleaved8 weights, whose GEMM reads them in place for any number of tokens.
 #pragma once
 
 #include "kernels/cpu/activation_blocks.h"
+#include "kernels/cpu/isa.h"
 
 #include <slm/dtype.h>
 #include <slm/kernels.h>
@@ -22,16 +24,25 @@ namespace slm::kernels {
 using GemmFn = void (*)(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, size_t x_stride,
                         int64_t T, float* y, int64_t y_stride);
 
-// Indexed by weight DType; nullptr where the level has no GEMM for that type (then the row dots
-// serve prompts too).
-using GemmTable = std::array<GemmFn, size_t(DType::count_)>;
-
-// Defined in gemm_avx2.cpp (all empty off x86-64).
-const GemmTable& gemms_avx2();
-
-// kernels::matmul takes the GEMM from this many tokens on, where packing a panel of weight rows
-// once costs less than the row dots' unpacking per 4 tokens (measured with bench_kernels).
+// kernels::matmul takes a packing GEMM from this many tokens on, where packing a panel of weight
+// rows once costs less than the row dots' unpacking per 4 tokens (measured with bench_kernels).
 constexpr int64_t kGemmMinTokens = 16;
+
+// A GEMM and the fewest tokens it pays from: kGemmMinTokens for weights in the file's row layout,
+// which it packs into panels first; 1 for interleaved8 weights, already in panel order, which
+// serve decode and prompts alike (so that both sum every output in the same order).
+struct GemmKernel {
+    GemmFn fn = nullptr;  // nullptr where the level has none (the row dots serve prompts too)
+    int64_t min_tokens = kGemmMinTokens;
+};
+
+// Indexed by weight DType, one table per layout; defined in gemm_avx2.cpp (all empty off x86-64).
+using GemmTable = std::array<GemmKernel, size_t(DType::count_)>;
+const GemmTable& gemms_avx2(Layout layout);
+
+inline GemmKernel gemm_kernel(DType t, Layout layout, Isa isa) {
+    return isa == Isa::avx2 ? gemms_avx2(layout)[size_t(t)] : GemmKernel{};
+}
 
 // kernels::matmul through a chosen GEMM, whatever T (tests run every shape through it); matmul.cpp.
 void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);

@@ -60,8 +60,6 @@ const uint8_t* activations_as(ActFormat format, const float* x, int64_t T, int64
     return quantized;
 }
 
-GemmFn gemm_for(DType t, Isa isa) { return isa == Isa::avx2 ? gemms_avx2()[size_t(t)] : nullptr; }
-
 // Calls fn(out, begin, end) for the pieces of rows [first, last) of the outputs' rows laid end to
 // end, each piece within one output (begin, end: that output's rows).
 template <typename Fn>
@@ -156,25 +154,29 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
 }
 
 void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
-    for (const MatmulOut& o : outs)
+    for (const MatmulOut& o : outs) {
         if (o.W->row_length() != outs[0].W->row_length())
             fail("matmul: weights sharing an input have rows of {} and {} elements", outs[0].W->row_length(),
                  o.W->row_length());
-    // Weights of one dtype (and so one kernel and one activation format) go through one job;
-    // a mix (q4_k_m keeps some tensors in q6_k) makes one job per dtype.
+        if (o.W->layout == Layout::interleaved8 && gemm_kernel(o.W->dtype, o.W->layout, best_isa()).fn == nullptr)
+            fail("matmul: no {} kernel for interleaved {} weights", isa_name(best_isa()), name(o.W->dtype));
+    }
+    // Weights of one dtype and layout (and so one kernel and one activation format) go through
+    // one job; a mix (q4_k_m keeps some tensors in q6_k) makes one job per kind.
     std::vector<bool> done(outs.size(), false);
     std::vector<MatmulOut> same;
     for (size_t i = 0; i < outs.size(); ++i) {
         if (done[i]) continue;
         const DType dtype = outs[i].W->dtype;
+        const Layout layout = outs[i].W->layout;
         same.clear();
         for (size_t j = i; j < outs.size(); ++j)
-            if (outs[j].W->dtype == dtype) {
+            if (outs[j].W->dtype == dtype && outs[j].W->layout == layout) {
                 same.push_back(outs[j]);
                 done[j] = true;
             }
-        const GemmFn gemm = T >= kGemmMinTokens ? gemm_for(dtype, best_isa()) : nullptr;
-        if (gemm != nullptr) matmul_by_gemm(gemm, same, x, T, pool);
+        const GemmKernel gemm = gemm_kernel(dtype, layout, best_isa());
+        if (gemm.fn != nullptr && T >= gemm.min_tokens) matmul_by_gemm(gemm.fn, same, x, T, pool);
         else if (const RowDot* kernel = row_dot(dtype, best_isa())) matmul_with(*kernel, same, x, T, pool);
         else
             for (const MatmulOut& o : same) matmul_by_conversion(*o.W, x, T, o.y, pool);

@@ -33,7 +33,7 @@ struct BenchOptions {
     std::string model;
     std::vector<int> n_prompt{512}, n_gen{128}, threads;
     int reps = 5;
-    bool json = false, mlock = false;
+    bool json = false, mlock = false, file_layout = false;
 };
 
 struct ModelStats {
@@ -129,7 +129,9 @@ void print_table(const ModelStats& stats, const std::vector<Result>& results) {
 }
 
 void bench(const BenchOptions& o) {
-    const std::unique_ptr<Model> model = Model::load(o.model);
+    ModelOptions load_options;
+    load_options.cpu_layouts = !o.file_layout;
+    const std::unique_ptr<Model> model = Model::load(o.model, load_options);
     if (o.mlock && mlockall(MCL_CURRENT) != 0) fmt::print(stderr, "slm bench: --mlock: the system refused to lock memory\n");
     const ModelStats stats = model_stats(*model);
     const int vocab = model->vocab_size();
@@ -195,5 +197,7 @@ void add_verb_bench(CLI::App& app) {
     cmd->add_option("-r,--repetitions", o->reps, "Timed repetitions per test")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_flag("--json", o->json, "Print a JSON list with llama-bench's field names");
     cmd->add_flag("--mlock", o->mlock, "Lock the model's memory (no paging out)");
+    cmd->add_flag("--file-layout", o->file_layout,
+                  "Keep every weight in the file's layout (no interleaved copies of q4_0/q8_0 matrices; for comparisons)");
     cmd->callback([o] { bench(*o); });
 }

@@ -2,6 +2,7 @@
 // double. It defines what every fast matmul must compute.
 #include <slm/kernels.h>
 
+#include "kernels/cpu/interleaved_rows.h"
 #include "kernels/cpu/reference/row_to_float.h"
 
 #include <vector>
@@ -12,8 +13,14 @@ void matmul(const Tensor& W, const float* x, int64_t T, float* y) {
     const ToFloatFn to_float = detail::to_float_or_throw(W.dtype, "matmul");
     const int64_t N = W.rows(), K = W.row_length();
     std::vector<float> row(static_cast<size_t>(K));
+    std::vector<uint8_t> blocks(W.layout == Layout::rows ? 0 : W.row_bytes());
     for (int64_t n = 0; n < N; ++n) {
-        to_float(W.row(n), row.data(), K);
+        if (W.layout == Layout::rows) {
+            to_float(W.row(n), row.data(), K);
+        } else {
+            interleaved_row(W, n, blocks.data());
+            to_float(blocks.data(), row.data(), K);
+        }
         for (int64_t t = 0; t < T; ++t) {
             const float* xt = x + t * K;
             double sum = 0;
