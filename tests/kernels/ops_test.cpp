@@ -117,16 +117,19 @@ INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
                                            DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
 
-// Interleaved8 weights (q4_0 and q8_0 regrouped at load, kernels::interleave_for_matmul): the same
+// Interleaved8 weights (q4_0, q8_0, q4_k, q6_k regrouped at load, kernels::interleave_for_matmul): the same
 // matrix for the reference, and the same values as the row layout's GEMM, bit for bit, for every
 // number of tokens; decode equals prefill and the thread count changes nothing.
 TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsGemmValues) {
     if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
     ThreadPool pool(2);
-    struct Shape { int64_t N, K, T; };
-    for (DType dtype : {DType::q4_0, DType::q8_0}) {
-        for (Shape s : {Shape{8, 32, 1}, Shape{16, 64, 3}, Shape{40, 256, 1}, Shape{64, 512, 5}, Shape{24, 96, 17},
-                        Shape{8, 1280, 7}, Shape{136, 512, 64}, Shape{520, 256, 2}}) {
+    struct Shape { int64_t N, blocks, T; };
+    for (DType dtype : {DType::q4_0, DType::q8_0, DType::q4_k, DType::q6_k}) {
+        const int64_t block = traits(dtype).block_size;
+        for (Shape shape : {Shape{8, 1, 1}, Shape{16, 2, 3}, Shape{40, 8, 1}, Shape{64, 16, 5}, Shape{24, 3, 17},
+                            Shape{8, 40, 7}, Shape{136, 16, 64}, Shape{520, 8, 2}}) {
+            if (block == 256) shape.blocks = std::max<int64_t>(1, shape.blocks / 4);
+            const struct { int64_t N, K, T; } s{shape.N, shape.blocks * block, shape.T};
             const std::string what = fmt::format("{} N={} K={} T={}", name(dtype), s.N, s.K, s.T);
             const OwnedTensor W = random_weights(dtype, s.N, s.K, uint32_t(s.N + s.K));
             std::optional<OwnedTensor> I = interleave_for_matmul(W.tensor);
@@ -152,7 +155,7 @@ TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsGemmValues) {
     // No interleaved form: other types, row counts that are not a multiple of 8, and an already
     // interleaved tensor; an interleaved table cannot serve get_rows.
     EXPECT_FALSE(interleave_for_matmul(random_weights(DType::q4_0, 12, 64, 1).tensor).has_value());
-    EXPECT_FALSE(interleave_for_matmul(random_weights(DType::q4_k, 8, 256, 1).tensor).has_value());
+    EXPECT_FALSE(interleave_for_matmul(random_weights(DType::q5_k, 8, 256, 1).tensor).has_value());
     std::optional<OwnedTensor> I = interleave_for_matmul(random_weights(DType::q8_0, 8, 64, 1).tensor);
     ASSERT_TRUE(I.has_value());
     EXPECT_FALSE(interleave_for_matmul(I->tensor).has_value());

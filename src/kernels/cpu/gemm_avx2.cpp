@@ -124,55 +124,121 @@ void pack_panel(const uint8_t* w, size_t w_stride, int rows, int64_t nb, PanelBl
     }
 }
 
-// How the microkernel reads one 32-element block of 8 rows, the rows in the 8 lanes:
-//   Block; kGroups, kWiden, kSignedCodes (as in Block32Source); codes(block, i): the codes of
-//   4-element step kStep[i] (activation bytes 4 kStep[i] .. +3), i < 8, in an order that keeps
-//   each scale group's steps together; scale(block, g): the rows' scales of group g; offset(block):
-//   the rows' offsets (unsigned codes only); kPrefetchAhead: how many bytes ahead of the block
-//   being read to prefetch (0: none).
+// How the microkernel reads 32-element block b of a panel of 8 rows, the rows in the 8 lanes:
+//   Block, kSubBlocks (32-element blocks per Block); kGroups, kWiden, kSignedCodes (as in
+//   Block32Source); codes(panel, b, i): the codes of 4-element step kStep[i] (activation bytes
+//   4 kStep[i] .. +3), i < 8, in an order that keeps each scale group's steps together;
+//   scale(panel, b, g): the rows' scales of group g; offset(panel, b): the rows' offsets
+//   (unsigned codes only); kPrefetchAhead: how many bytes ahead of the block being read to
+//   prefetch (0: none).
 // A panel packed from row-layout weights, in L2 already:
 template <typename Source>
 struct PackedPanel {
     using Block = PanelBlock<Source::kGroups>;
-    static constexpr int kGroups = Source::kGroups, kWiden = Source::kWiden;
+    static constexpr int kSubBlocks = 1, kGroups = Source::kGroups, kWiden = Source::kWiden;
     static constexpr bool kSignedCodes = Source::kSignedCodes;
     static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
     static constexpr size_t kPrefetchAhead = 0;
-    static __m256i codes(const Block& p, int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.codes[i])); }
-    static __m256 scale(const Block& p, int g) { return _mm256_load_ps(p.scale[g]); }
-    static __m256 offset(const Block& p) { return _mm256_load_ps(p.offset); }
+    static __m256i codes(const Block* p, int64_t b, int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p[b].codes[i])); }
+    static __m256 scale(const Block* p, int64_t b, int g) { return _mm256_load_ps(p[b].scale[g]); }
+    static __m256 offset(const Block* p, int64_t b) { return _mm256_load_ps(p[b].offset); }
 };
 
-// Interleaved8 weights read in place (interleaved_rows.h): a 32-byte slice of q4_0 holds step j in
-// its low nibbles and step j + 4 in its high ones; q8_0's slice j is step j. They stream from
-// memory: a prefetch 2 KiB ahead keeps more lines in flight than the hardware prefetcher does
-// (q4_0 2048x5632, one token, one thread: 0.51-0.69 -> 0.41-0.53 ms).
+// Interleaved8 weights read in place (interleaved_rows.h), as they stream from memory: a
+// prefetch 2 KiB ahead keeps more lines in flight than the hardware prefetcher does (q4_0
+// 2048x5632, one token, one thread: 0.51-0.69 -> 0.41-0.53 ms). Each computes the same scales and
+// offsets, in the same order, as its Source for the packed panels: both layouts give the same
+// values bit for bit.
 constexpr size_t kStreamPrefetchAhead = 2048;
 
+inline __m256 half_lanes(const uint16_t* h) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))); }
+inline __m256i nibbles_at(__m256i bytes, int high) {
+    return _mm256_and_si256(_mm256_srl_epi16(bytes, _mm_cvtsi32_si128(4 * high)), _mm256_set1_epi8(0x0f));
+}
+
+// q4_0: slice j holds step j in its low nibbles and step j + 4 in its high ones.
 struct Q4_0x8Panel {
     using Block = BlockQ4_0x8;
-    static constexpr int kGroups = 1, kWiden = 8;
+    static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = 8;
     static constexpr bool kSignedCodes = false;
     static constexpr int kStep[kSteps] = {0, 4, 1, 5, 2, 6, 3, 7};
     static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
-    static __m256i codes(const Block& b, int i) {
-        const __m256i slice = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * (i / 2)));
-        return _mm256_and_si256(i % 2 == 0 ? slice : _mm256_srli_epi16(slice, 4), _mm256_set1_epi8(0x0f));
+    static __m256i codes(const Block* p, int64_t b, int i) {
+        return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[b].qs + 32 * (i / 2))), i % 2);
     }
-    static __m256 scale(const Block& b, int) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.d))); }
-    // q4_0's centre, as Block32Source's offset: -8 d (exact, so both layouts give the same sums).
-    static __m256 offset(const Block& b) { return _mm256_mul_ps(scale(b, 0), _mm256_set1_ps(float(Q4_0Format::kCodeOffset))); }
+    static __m256 scale(const Block* p, int64_t b, int) { return half_lanes(p[b].d); }
+    static __m256 offset(const Block* p, int64_t b) { return _mm256_mul_ps(half_lanes(p[b].d), _mm256_set1_ps(float(Q4_0Format::kCodeOffset))); }
 };
 
 struct Q8_0x8Panel {
     using Block = BlockQ8_0x8;
-    static constexpr int kGroups = 1, kWiden = 1;
+    static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = 1;
     static constexpr bool kSignedCodes = true;
     static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
     static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
-    static __m256i codes(const Block& b, int i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * i)); }
-    static __m256 scale(const Block& b, int) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.d))); }
-    static __m256 offset(const Block&) { return _mm256_setzero_ps(); }
+    static __m256i codes(const Block* p, int64_t b, int i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[b].qs + 32 * i)); }
+    static __m256 scale(const Block* p, int64_t b, int) { return half_lanes(p[b].d); }
+    static __m256 offset(const Block*, int64_t) { return _mm256_setzero_ps(); }
+};
+
+// q4_k sub-block j: nibbles (low for even j) of slices 8 (j / 2) .. +7; its 6-bit scale and min
+// unpacked from the three scale words of all 8 rows at once (see kquant_scale_min).
+struct Q4_Kx8Panel {
+    using Block = BlockQ4_Kx8;
+    static constexpr int kSubBlocks = 8, kGroups = 1, kWiden = 8;
+    static constexpr bool kSignedCodes = false;
+    static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
+    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
+    static __m256i codes(const Block* p, int64_t b, int i) {
+        const int j = int(b % 8);
+        return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[b / 8].qs + 256 * (j / 2) + 32 * i)), j % 2);
+    }
+    // Lane r: row r's 6-bit scale (min = false) or min of sub-block j.
+    static __m256i six_bits(const Block& g, int j, bool min) {
+        auto word = [&](int w) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.scale_words[w])); };
+        auto bits = [](__m256i v, int shift, int mask) {
+            return _mm256_and_si256(_mm256_srl_epi32(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi32(mask));
+        };
+        const __m256i low_word = word(min ? 1 : 0);
+        if (j < 4) return bits(low_word, 8 * j, 0x3f);
+        const int k = j - 4;
+        return _mm256_or_si256(bits(word(2), 8 * k + (min ? 4 : 0), 0x0f), _mm256_slli_epi32(bits(low_word, 8 * k + 6, 0x03), 4));
+    }
+    static __m256 scale(const Block* p, int64_t b, int) {
+        const Block& g = p[b / 8];
+        return _mm256_mul_ps(half_lanes(g.d), _mm256_cvtepi32_ps(six_bits(g, int(b % 8), false)));
+    }
+    static __m256 offset(const Block* p, int64_t b) {
+        const Block& g = p[b / 8];
+        const __m256 neg_dmin = _mm256_xor_ps(half_lanes(g.dmin), _mm256_set1_ps(-0.0f));
+        return _mm256_mul_ps(neg_dmin, _mm256_cvtepi32_ps(six_bits(g, int(b % 8), true)));
+    }
+};
+
+// q6_k sub-block j = 4 half + part: low nibbles of ql slices 16 half + 8 (part % 2) .. +7 (high
+// nibbles for part >= 2), two bits of qh slices 8 half .. +7, minus 32; int8 scales per 16.
+struct Q6_Kx8Panel {
+    using Block = BlockQ6_Kx8;
+    static constexpr int kSubBlocks = 8, kGroups = 2, kWiden = 4;
+    static constexpr bool kSignedCodes = true;
+    static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
+    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
+    static __m256i codes(const Block* p, int64_t b, int i) {
+        const Block& g = p[b / 8];
+        const int j = int(b % 8), half = j / 4, part = j % 4;
+        const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.ql + 32 * (16 * half + 8 * (part % 2) + i)));
+        const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qh + 32 * (8 * half + i)));
+        const __m256i top = _mm256_slli_epi16(
+            _mm256_and_si256(_mm256_srl_epi16(high, _mm_cvtsi32_si128(2 * part)), _mm256_set1_epi8(3)), 4);
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles_at(low, part / 2), top), _mm256_set1_epi8(32));
+    }
+    static __m256 scale(const Block* p, int64_t b, int group) {
+        const Block& g = p[b / 8];
+        const int j = int(b % 8), half = j / 4, part = j % 4;
+        const __m128i scales8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[8 * half + 2 * part + group]));
+        return _mm256_mul_ps(half_lanes(g.d), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(scales8)));
+    }
+    static __m256 offset(const Block*, int64_t) { return _mm256_setzero_ps(); }
 };
 
 // y[t * y_stride + r] for r < rows, t < Tt: the 8-row panel times Tt activation rows. Each
@@ -180,6 +246,7 @@ struct Q8_0x8Panel {
 template <typename Panel, int Tt>
 void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const uint8_t* x, size_t x_stride, int rows,
                         float* y, int64_t y_stride) {
+    constexpr size_t kBlockBytes = sizeof(typename Panel::Block) / Panel::kSubBlocks;
     constexpr int kWiden = Panel::kWiden, kGroupSteps = kSteps / Panel::kGroups;
     static_assert(kGroupSteps % kWiden == 0);
     const ActBlock32* xt[Tt];
@@ -187,16 +254,15 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
     for (int t = 0; t < Tt; ++t) xt[t] = reinterpret_cast<const ActBlock32*>(x + size_t(t) * x_stride), acc[t] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; ++b) {
-        const auto& p = panel[b];
         if constexpr (Panel::kPrefetchAhead > 0)
-            for (size_t line = 0; line < sizeof(p); line += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(&p) + Panel::kPrefetchAhead + line, _MM_HINT_T0);
+            for (size_t line = 0; line < kBlockBytes; line += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(panel) + size_t(b) * kBlockBytes + Panel::kPrefetchAhead + line, _MM_HINT_T0);
         __m256i sum16[Tt], sum32[Tt];
         for (int t = 0; t < Tt; ++t) sum16[t] = sum32[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int i = 0; i < kSteps; ++i) {
             const int s = Panel::kStep[i];
-            const __m256i w = Panel::codes(p, i);
+            const __m256i w = Panel::codes(panel, b, i);
             __m256i w_unsigned = w;
             if constexpr (Panel::kSignedCodes) w_unsigned = _mm256_sign_epi8(w, w);
             for (int t = 0; t < Tt; ++t) {
@@ -215,13 +281,13 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
                     sum32[t] = i % kGroupSteps == kWiden - 1 ? wide : _mm256_add_epi32(sum32[t], wide);
                 }
                 if (i % kGroupSteps == kGroupSteps - 1) {
-                    const __m256 combined = _mm256_mul_ps(Panel::scale(p, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
+                    const __m256 combined = _mm256_mul_ps(Panel::scale(panel, b, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
                     acc[t] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(sum32[t]), acc[t]);
                 }
             }
         }
         if constexpr (!Panel::kSignedCodes) {
-            const __m256 offset = Panel::offset(p);
+            const __m256 offset = Panel::offset(panel, b);
             for (int t = 0; t < Tt; ++t) acc[t] = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(&xt[t][b].sum), acc[t]);
         }
     }
@@ -253,7 +319,7 @@ void sweep_panels(const typename Panel::Block* panels, int64_t n_panels, int64_t
             const int rows = int(std::min<int64_t>(kPanelRows, N - row));
             const uint8_t* xg = x_bytes + size_t(t) * x_stride;
             float* yg = y + t * y_stride + row;
-            const auto* panel = panels + p * nb;
+            const auto* panel = panels + p * (nb / Panel::kSubBlocks);
             switch (Tt) {
             case 1: panel_times_tokens<Panel, 1>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
             case 2: panel_times_tokens<Panel, 2>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
@@ -288,19 +354,43 @@ void gemm(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, s
     }
 }
 
-// Interleaved8 weights (N a multiple of 8, w at a group's first row): already panels; tiles of
-// them sized for L2 so that token groups after the first read them from there.
+// An interleaved8 panel's blocks [0, nb) as a packed panel: the same codes, scales and offsets,
+// computed once for all the token groups of a prompt instead of once per group.
+template <typename Panel>
+void pack_from_interleaved(const typename Panel::Block* panel, int64_t nb, PanelBlock<Panel::kGroups>* out) {
+    for (int64_t b = 0; b < nb; ++b) {
+        for (int i = 0; i < kSteps; ++i)
+            _mm256_store_si256(reinterpret_cast<__m256i*>(out[b].codes[Panel::kStep[i]]), Panel::codes(panel, b, i));
+        for (int g = 0; g < Panel::kGroups; ++g) _mm256_store_ps(out[b].scale[g], Panel::scale(panel, b, g));
+        _mm256_store_ps(out[b].offset, Panel::offset(panel, b));
+    }
+}
+
+// From kGemmMinTokens on, the interleaved GEMM packs each tile's panels first, as the row layout's
+// does (bench_kernels, 5632x2048 x 512 tokens: q4_0 45 -> 38 ms, q4_k 76 -> 43 ms, whose scales
+// and q6_k's codes take many instructions to unpack); below, it reads the weights in place.
+
+// Interleaved8 weights (N a multiple of 8, w at a group's first row): tiles of panels sized for
+// L2, so that token groups after the first read them from there.
 template <typename Panel>
 void gemm_interleaved(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, size_t x_stride, int64_t T,
                       float* y, int64_t y_stride) {
-    const int64_t nb = K / 32;
-    const size_t panel_bytes = size_t(kPanelRows) * w_stride;
+    using Packed = PackedPanel<Panel>;
+    const int64_t nb = K / 32, blocks_per_panel = nb / Panel::kSubBlocks;
+    const bool pack = T >= kGemmMinTokens;
+    const size_t panel_bytes = pack ? size_t(nb) * sizeof(typename Packed::Block) : size_t(kPanelRows) * w_stride;
     const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / panel_bytes), 1, 16);
     const auto* panels = static_cast<const typename Panel::Block*>(w);
+    auto* packed = pack ? static_cast<typename Packed::Block*>(scratch(size_t(tile_panels) * panel_bytes, 1)) : nullptr;
     for (int64_t n0 = 0; n0 < N; n0 += tile_panels * kPanelRows) {
         const int64_t n_panels = std::min(tile_panels, (N - n0) / kPanelRows);
-        sweep_panels<Panel>(panels + (n0 / kPanelRows) * nb, n_panels, n0, N, nb, static_cast<const uint8_t*>(x),
-                            x_stride, T, y, y_stride);
+        const auto* tile = panels + (n0 / kPanelRows) * blocks_per_panel;
+        if (!pack) {
+            sweep_panels<Panel>(tile, n_panels, n0, N, nb, static_cast<const uint8_t*>(x), x_stride, T, y, y_stride);
+            continue;
+        }
+        for (int64_t p = 0; p < n_panels; ++p) pack_from_interleaved<Panel>(tile + p * blocks_per_panel, nb, packed + p * nb);
+        sweep_panels<Packed>(packed, n_panels, n0, N, nb, static_cast<const uint8_t*>(x), x_stride, T, y, y_stride);
     }
 }
 
@@ -322,6 +412,8 @@ constexpr GemmTable make_interleaved_table() {
     GemmTable t{};
     t[size_t(DType::q4_0)] = {gemm_interleaved<Q4_0x8Panel>, 1};
     t[size_t(DType::q8_0)] = {gemm_interleaved<Q8_0x8Panel>, 1};
+    t[size_t(DType::q4_k)] = {gemm_interleaved<Q4_Kx8Panel>, 1};
+    t[size_t(DType::q6_k)] = {gemm_interleaved<Q6_Kx8Panel>, 1};
     return t;
 }
 

@@ -1,5 +1,6 @@
-// Conversion to and from the interleaved8 layout (interleaved_rows.h): one template over the block
-// type, since q4_0 and q8_0 differ only in how many code bytes follow the scale.
+// Conversion to and from the interleaved8 layout (interleaved_rows.h). Each type says how one
+// file block of row r goes into (or comes out of) the group block; the walk over groups and
+// blocks is one template.
 #include "kernels/cpu/interleaved_rows.h"
 
 #include "kernels/cpu/gemm.h"
@@ -13,48 +14,107 @@
 namespace slm::kernels {
 namespace {
 
-template <typename Block>
-void interleave(const Tensor& W, void* dst) {
-    constexpr size_t kSlices = sizeof(Block::qs) / 4;
-    const int64_t groups = W.rows() / kInterleavedRows, nb = W.row_length() / 32;
-    auto* out = static_cast<Interleaved8<Block>*>(dst);
-    for (int64_t g = 0; g < groups; ++g) {
-        const Block* rows[kInterleavedRows];
-        for (int r = 0; r < kInterleavedRows; ++r) rows[r] = static_cast<const Block*>(W.row(g * kInterleavedRows + r));
-        for (int64_t b = 0; b < nb; ++b, ++out) {
-            for (int r = 0; r < kInterleavedRows; ++r) {
-                const Block& blk = rows[r][b];
-                out->d[r] = blk.d;
-                for (size_t j = 0; j < kSlices; ++j) std::memcpy(out->qs + 32 * j + 4 * size_t(r), blk.qs + 4 * j, 4);
-            }
-        }
-    }
+using namespace quant;
+
+// Slices of a row's code array (n bytes) to and from their places in the group's array.
+void put_slices(const uint8_t* row_codes, size_t n, int r, uint8_t* group_codes) {
+    for (size_t j = 0; j < n / 4; ++j) std::memcpy(group_codes + 32 * j + 4 * size_t(r), row_codes + 4 * j, 4);
+}
+void get_slices(const uint8_t* group_codes, size_t n, int r, uint8_t* row_codes) {
+    for (size_t j = 0; j < n / 4; ++j) std::memcpy(row_codes + 4 * j, group_codes + 32 * j + 4 * size_t(r), 4);
 }
 
-template <typename Block>
+template <typename BlockT>
+struct Block32Layout {
+    using Block = BlockT;
+    using Group = Interleaved8<Block>;
+    static void put(const Block& b, int r, Group& g) {
+        g.d[r] = b.d;
+        put_slices(reinterpret_cast<const uint8_t*>(b.qs), sizeof(b.qs), r, g.qs);
+    }
+    static void get(const Group& g, int r, Block& b) {
+        b.d = g.d[r];
+        get_slices(g.qs, sizeof(b.qs), r, reinterpret_cast<uint8_t*>(b.qs));
+    }
+};
+
+struct Q4_KLayout {
+    using Block = BlockQ4_K;
+    using Group = BlockQ4_Kx8;
+    static void put(const Block& b, int r, Group& g) {
+        g.d[r] = b.d, g.dmin[r] = b.dmin;
+        for (int w = 0; w < 3; ++w) std::memcpy(&g.scale_words[w][r], b.scales + 4 * w, 4);
+        put_slices(b.qs, sizeof(b.qs), r, g.qs);
+    }
+    static void get(const Group& g, int r, Block& b) {
+        b.d = g.d[r], b.dmin = g.dmin[r];
+        for (int w = 0; w < 3; ++w) std::memcpy(b.scales + 4 * w, &g.scale_words[w][r], 4);
+        get_slices(g.qs, sizeof(b.qs), r, b.qs);
+    }
+};
+
+struct Q6_KLayout {
+    using Block = BlockQ6_K;
+    using Group = BlockQ6_Kx8;
+    static void put(const Block& b, int r, Group& g) {
+        g.d[r] = b.d;
+        for (int s = 0; s < QK_K / 16; ++s) g.scales[s][r] = b.scales[s];
+        put_slices(b.ql, sizeof(b.ql), r, g.ql);
+        put_slices(b.qh, sizeof(b.qh), r, g.qh);
+    }
+    static void get(const Group& g, int r, Block& b) {
+        b.d = g.d[r];
+        for (int s = 0; s < QK_K / 16; ++s) b.scales[s] = g.scales[s][r];
+        get_slices(g.ql, sizeof(b.ql), r, b.ql);
+        get_slices(g.qh, sizeof(b.qh), r, b.qh);
+    }
+};
+
+template <typename Layout_>
+void interleave(const Tensor& W, void* dst) {
+    using Block = typename Layout_::Block;
+    const int64_t groups = W.rows() / kInterleavedRows, nb = int64_t(W.row_bytes() / sizeof(Block));
+    auto* out = static_cast<typename Layout_::Group*>(dst);
+    for (int64_t g = 0; g < groups; ++g)
+        for (int r = 0; r < kInterleavedRows; ++r) {
+            const auto* row = static_cast<const Block*>(W.row(g * kInterleavedRows + r));
+            for (int64_t b = 0; b < nb; ++b) Layout_::put(row[b], r, out[g * nb + b]);
+        }
+}
+
+template <typename Layout_>
 void row_out(const Tensor& W, int64_t n, void* dst) {
-    constexpr size_t kSlices = sizeof(Block::qs) / 4;
-    const int64_t nb = W.row_length() / 32, r = n % kInterleavedRows;
-    const auto* group = static_cast<const Interleaved8<Block>*>(W.data) + (n / kInterleavedRows) * nb;
+    using Block = typename Layout_::Block;
+    const int64_t nb = int64_t(W.row_bytes() / sizeof(Block));
+    const auto* group = static_cast<const typename Layout_::Group*>(W.data) + (n / kInterleavedRows) * nb;
     auto* out = static_cast<Block*>(dst);
-    for (int64_t b = 0; b < nb; ++b) {
-        out[b].d = group[b].d[r];
-        for (size_t j = 0; j < kSlices; ++j) std::memcpy(out[b].qs + 4 * j, group[b].qs + 32 * j + 4 * size_t(r), 4);
+    for (int64_t b = 0; b < nb; ++b) Layout_::get(group[b], int(n % kInterleavedRows), out[b]);
+}
+
+// Calls fn(Layout_{}) with the layout of `t`; false when the type has none.
+template <typename Fn>
+bool with_layout(DType t, Fn&& fn) {
+    switch (t) {
+    case DType::q4_0: fn(Block32Layout<BlockQ4_0>{}); return true;
+    case DType::q8_0: fn(Block32Layout<BlockQ8_0>{}); return true;
+    case DType::q4_k: fn(Q4_KLayout{}); return true;
+    case DType::q6_k: fn(Q6_KLayout{}); return true;
+    default: return false;
     }
 }
 
 }  // namespace
 
 bool has_interleaved_form(const Tensor& W) {
-    return W.layout == Layout::rows && (W.dtype == DType::q4_0 || W.dtype == DType::q8_0) && W.ndim() == 2 &&
-           W.rows() > 0 && W.rows() % kInterleavedRows == 0;
+    return W.layout == Layout::rows && with_layout(W.dtype, [](auto) {}) && W.ndim() == 2 && W.rows() > 0 &&
+           W.rows() % kInterleavedRows == 0;
 }
 
 void interleaved_row(const Tensor& W, int64_t n, void* dst) {
-    if (W.layout != Layout::interleaved8 || n < 0 || n >= W.rows()) fail("interleaved_row: row {} of a {} tensor", n, shape_string(W.shape));
-    if (W.dtype == DType::q4_0) row_out<quant::BlockQ4_0>(W, n, dst);
-    else if (W.dtype == DType::q8_0) row_out<quant::BlockQ8_0>(W, n, dst);
-    else fail("interleaved_row: dtype {} has no interleaved layout", name(W.dtype));
+    if (W.layout != Layout::interleaved8 || n < 0 || n >= W.rows())
+        fail("interleaved_row: no row {} in an interleaved {} tensor", n, shape_string(W.shape));
+    if (!with_layout(W.dtype, [&](auto layout) { row_out<decltype(layout)>(W, n, dst); }))
+        fail("interleaved_row: dtype {} has no interleaved layout", name(W.dtype));
 }
 
 std::optional<OwnedTensor> interleave_for_matmul(const Tensor& W) {
@@ -62,8 +122,7 @@ std::optional<OwnedTensor> interleave_for_matmul(const Tensor& W) {
     if (!has_interleaved_form(W) || gemm_kernel(W.dtype, Layout::interleaved8, best_isa()).fn == nullptr) return std::nullopt;
     OwnedTensor t = OwnedTensor::zeros(W.dtype, W.shape);
     t.tensor.layout = Layout::interleaved8;
-    if (W.dtype == DType::q4_0) interleave<quant::BlockQ4_0>(W, t.tensor.data);
-    else interleave<quant::BlockQ8_0>(W, t.tensor.data);
+    with_layout(W.dtype, [&](auto layout) { interleave<decltype(layout)>(W, t.tensor.data); });
     return t;
 }
 

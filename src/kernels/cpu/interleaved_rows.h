@@ -1,11 +1,18 @@
-// The interleaved8 layout (Layout in <slm/tensor.h>) of the 32-element block types whose block is
-// one f16 scale and then codes: q4_0 (16 bytes of nibbles) and q8_0 (32 signed bytes). Per group of
-// 8 rows and per block index b: the 8 rows' scales, then their codes in 4-byte slices, slice j of
-// row r at qs[32 j + 4 r]. q8_0's slice j holds elements 4j..4j+3; q4_0's, whose byte i holds
-// element i in its low nibble and i + 16 in its high one, holds elements 4j..4j+3 in its low
-// nibbles and 16+4j..16+4j+3 in its high ones. One 32-byte load is then one 4-element step of all
-// 8 rows, the order the GEMM's packed panels have (gemm_avx2.cpp), with nothing to unpack but
-// nibbles, and a matrix is one sequential stream whatever the number of tokens.
+// The interleaved8 layout (Layout in <slm/tensor.h>): each group of 8 rows stored block by block,
+// so that the 8 rows of one block lie together: their scales side by side (one vector load holds
+// all 8), and their codes in 4-byte slices, slice j of row r at byte 32 j + 4 r of its array,
+// where slice j is bytes 4j..4j+3 of the row's own code array. One 32-byte load is then one
+// 4-element step of 8 rows (for nibble codes, two steps: low and high nibbles), the order the
+// GEMM's packed panels have (gemm_avx2.cpp), and a matrix is one sequential stream whatever the
+// number of tokens. A group block is exactly 8 file blocks in size, so tensor sizes and row
+// strides stay those of the file's layout (row 8g starts group g).
+//   q4_0: byte i of qs holds element i (low nibble) and i + 16 (high): slice j = elements
+//         4j..4j+3 and 16+4j..16+4j+3.
+//   q8_0: slice j = elements 4j..4j+3.
+//   q4_k: byte 32c + i of qs holds element 64c + i (low) and 64c + 32 + i (high); the 12 bytes of
+//         6-bit scales and mins are kept packed, as three 32-bit words per row, word w of the 8
+//         rows side by side (unpacked for all 8 rows at once).
+//   q6_k: ql and qh sliced alike; the 16 int8 scales of the 8 rows side by side per group.
 #pragma once
 
 #include "quant/blocks.h"
@@ -25,9 +32,25 @@ struct Interleaved8 {
 };
 using BlockQ4_0x8 = Interleaved8<quant::BlockQ4_0>;
 using BlockQ8_0x8 = Interleaved8<quant::BlockQ8_0>;
-static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(quant::BlockQ4_0) && sizeof(BlockQ8_0x8) == 8 * sizeof(quant::BlockQ8_0));
 
-// Whether W (layout rows) has an interleaved8 form: q4_0 or q8_0 with a multiple of 8 rows.
+struct BlockQ4_Kx8 {
+    uint16_t d[kInterleavedRows], dmin[kInterleavedRows];
+    uint32_t scale_words[3][kInterleavedRows];  // scale_words[w][r]: bytes 4w..4w+3 of row r's scales
+    uint8_t qs[kInterleavedRows * quant::QK_K / 2];
+};
+
+struct BlockQ6_Kx8 {
+    uint16_t d[kInterleavedRows];
+    int8_t scales[quant::QK_K / 16][kInterleavedRows];  // scales[g][r]
+    uint8_t ql[kInterleavedRows * quant::QK_K / 2];
+    uint8_t qh[kInterleavedRows * quant::QK_K / 4];
+};
+
+static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(quant::BlockQ4_0) && sizeof(BlockQ8_0x8) == 8 * sizeof(quant::BlockQ8_0) &&
+              sizeof(BlockQ4_Kx8) == 8 * sizeof(quant::BlockQ4_K) && sizeof(BlockQ6_Kx8) == 8 * sizeof(quant::BlockQ6_K));
+
+// Whether W (layout rows) has an interleaved8 form: q4_0, q8_0, q4_k or q6_k with a multiple of
+// 8 rows.
 bool has_interleaved_form(const Tensor& W);
 
 // Row n of an interleaved8 tensor, back in its dtype's ordinary blocks at dst (row_bytes bytes):
