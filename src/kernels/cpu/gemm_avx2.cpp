@@ -126,9 +126,10 @@ void pack_panel(const uint8_t* w, size_t w_stride, int rows, int64_t nb, PanelBl
 
 // How the microkernel reads 32-element block b of a panel of 8 rows, the rows in the 8 lanes:
 //   Block, kSubBlocks (32-element blocks per Block); kGroups, kWiden, kSignedCodes (as in
-//   Block32Source); codes(panel, b, i): the codes of 4-element step kStep[i] (activation bytes
+//   Block32Source); codes(block, j, i): the codes of 4-element step kStep[i] (activation bytes
 //   4 kStep[i] .. +3), i < 8, in an order that keeps each scale group's steps together;
-//   scale(panel, b, g): the rows' scales of group g; offset(panel, b): the rows' offsets
+//   of 32-element block j of the Block; scale(block, j, g): the rows' scales of group g;
+//   offset(block, j): the rows' offsets
 //   (unsigned codes only); kPrefetchAhead: how many bytes ahead of the block being read to
 //   prefetch (0: none).
 // A panel packed from row-layout weights, in L2 already:
@@ -139,9 +140,9 @@ struct PackedPanel {
     static constexpr bool kSignedCodes = Source::kSignedCodes;
     static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
     static constexpr size_t kPrefetchAhead = 0;
-    static __m256i codes(const Block* p, int64_t b, int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p[b].codes[i])); }
-    static __m256 scale(const Block* p, int64_t b, int g) { return _mm256_load_ps(p[b].scale[g]); }
-    static __m256 offset(const Block* p, int64_t b) { return _mm256_load_ps(p[b].offset); }
+    static __m256i codes(const Block& p, int, int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.codes[i])); }
+    static __m256 scale(const Block& p, int, int g) { return _mm256_load_ps(p.scale[g]); }
+    static __m256 offset(const Block& p, int) { return _mm256_load_ps(p.offset); }
 };
 
 // Interleaved8 weights read in place (interleaved_rows.h), as they stream from memory: a
@@ -152,8 +153,9 @@ struct PackedPanel {
 constexpr size_t kStreamPrefetchAhead = 2048;
 
 inline __m256 half_lanes(const uint16_t* h) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))); }
+// Shift counts below are constants once the sub-block loop is unrolled (immediate shifts).
 inline __m256i nibbles_at(__m256i bytes, int high) {
-    return _mm256_and_si256(_mm256_srl_epi16(bytes, _mm_cvtsi32_si128(4 * high)), _mm256_set1_epi8(0x0f));
+    return _mm256_and_si256(_mm256_srli_epi16(bytes, 4 * high), _mm256_set1_epi8(0x0f));
 }
 
 // q4_0: slice j holds step j in its low nibbles and step j + 4 in its high ones.
@@ -163,11 +165,11 @@ struct Q4_0x8Panel {
     static constexpr bool kSignedCodes = false;
     static constexpr int kStep[kSteps] = {0, 4, 1, 5, 2, 6, 3, 7};
     static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
-    static __m256i codes(const Block* p, int64_t b, int i) {
-        return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[b].qs + 32 * (i / 2))), i % 2);
+    static __m256i codes(const Block& g, int, int i) {
+        return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * (i / 2))), i % 2);
     }
-    static __m256 scale(const Block* p, int64_t b, int) { return half_lanes(p[b].d); }
-    static __m256 offset(const Block* p, int64_t b) { return _mm256_mul_ps(half_lanes(p[b].d), _mm256_set1_ps(float(Q4_0Format::kCodeOffset))); }
+    static __m256 scale(const Block& g, int, int) { return half_lanes(g.d); }
+    static __m256 offset(const Block& g, int) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Q4_0Format::kCodeOffset))); }
 };
 
 struct Q8_0x8Panel {
@@ -176,9 +178,9 @@ struct Q8_0x8Panel {
     static constexpr bool kSignedCodes = true;
     static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
     static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
-    static __m256i codes(const Block* p, int64_t b, int i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[b].qs + 32 * i)); }
-    static __m256 scale(const Block* p, int64_t b, int) { return half_lanes(p[b].d); }
-    static __m256 offset(const Block*, int64_t) { return _mm256_setzero_ps(); }
+    static __m256i codes(const Block& g, int, int i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * i)); }
+    static __m256 scale(const Block& g, int, int) { return half_lanes(g.d); }
+    static __m256 offset(const Block&, int) { return _mm256_setzero_ps(); }
 };
 
 // q4_k sub-block j: nibbles (low for even j) of slices 8 (j / 2) .. +7; its 6-bit scale and min
@@ -189,29 +191,26 @@ struct Q4_Kx8Panel {
     static constexpr bool kSignedCodes = false;
     static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
     static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
-    static __m256i codes(const Block* p, int64_t b, int i) {
-        const int j = int(b % 8);
-        return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[b / 8].qs + 256 * (j / 2) + 32 * i)), j % 2);
+    static __m256i codes(const Block& g, int j, int i) {
+        return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 256 * (j / 2) + 32 * i)), j % 2);
     }
     // Lane r: row r's 6-bit scale (min = false) or min of sub-block j.
     static __m256i six_bits(const Block& g, int j, bool min) {
         auto word = [&](int w) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.scale_words[w])); };
         auto bits = [](__m256i v, int shift, int mask) {
-            return _mm256_and_si256(_mm256_srl_epi32(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi32(mask));
+            return _mm256_and_si256(_mm256_srli_epi32(v, shift), _mm256_set1_epi32(mask));
         };
         const __m256i low_word = word(min ? 1 : 0);
         if (j < 4) return bits(low_word, 8 * j, 0x3f);
         const int k = j - 4;
         return _mm256_or_si256(bits(word(2), 8 * k + (min ? 4 : 0), 0x0f), _mm256_slli_epi32(bits(low_word, 8 * k + 6, 0x03), 4));
     }
-    static __m256 scale(const Block* p, int64_t b, int) {
-        const Block& g = p[b / 8];
-        return _mm256_mul_ps(half_lanes(g.d), _mm256_cvtepi32_ps(six_bits(g, int(b % 8), false)));
+    static __m256 scale(const Block& g, int j, int) {
+        return _mm256_mul_ps(half_lanes(g.d), _mm256_cvtepi32_ps(six_bits(g, j, false)));
     }
-    static __m256 offset(const Block* p, int64_t b) {
-        const Block& g = p[b / 8];
+    static __m256 offset(const Block& g, int j) {
         const __m256 neg_dmin = _mm256_xor_ps(half_lanes(g.dmin), _mm256_set1_ps(-0.0f));
-        return _mm256_mul_ps(neg_dmin, _mm256_cvtepi32_ps(six_bits(g, int(b % 8), true)));
+        return _mm256_mul_ps(neg_dmin, _mm256_cvtepi32_ps(six_bits(g, j, true)));
     }
 };
 
@@ -223,22 +222,20 @@ struct Q6_Kx8Panel {
     static constexpr bool kSignedCodes = true;
     static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
     static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
-    static __m256i codes(const Block* p, int64_t b, int i) {
-        const Block& g = p[b / 8];
-        const int j = int(b % 8), half = j / 4, part = j % 4;
+    static __m256i codes(const Block& g, int j, int i) {
+        const int half = j / 4, part = j % 4;
         const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.ql + 32 * (16 * half + 8 * (part % 2) + i)));
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qh + 32 * (8 * half + i)));
         const __m256i top = _mm256_slli_epi16(
-            _mm256_and_si256(_mm256_srl_epi16(high, _mm_cvtsi32_si128(2 * part)), _mm256_set1_epi8(3)), 4);
+            _mm256_and_si256(_mm256_srli_epi16(high, 2 * part), _mm256_set1_epi8(3)), 4);
         return _mm256_sub_epi8(_mm256_or_si256(nibbles_at(low, part / 2), top), _mm256_set1_epi8(32));
     }
-    static __m256 scale(const Block* p, int64_t b, int group) {
-        const Block& g = p[b / 8];
-        const int j = int(b % 8), half = j / 4, part = j % 4;
+    static __m256 scale(const Block& g, int j, int group) {
+        const int half = j / 4, part = j % 4;
         const __m128i scales8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[8 * half + 2 * part + group]));
         return _mm256_mul_ps(half_lanes(g.d), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(scales8)));
     }
-    static __m256 offset(const Block*, int64_t) { return _mm256_setzero_ps(); }
+    static __m256 offset(const Block&, int) { return _mm256_setzero_ps(); }
 };
 
 // y[t * y_stride + r] for r < rows, t < Tt: the 8-row panel times Tt activation rows. Each
@@ -253,42 +250,49 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
     __m256 acc[Tt];
     for (int t = 0; t < Tt; ++t) xt[t] = reinterpret_cast<const ActBlock32*>(x + size_t(t) * x_stride), acc[t] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < nb; ++b) {
-        if constexpr (Panel::kPrefetchAhead > 0)
-            for (size_t line = 0; line < kBlockBytes; line += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(panel) + size_t(b) * kBlockBytes + Panel::kPrefetchAhead + line, _MM_HINT_T0);
-        __m256i sum16[Tt], sum32[Tt];
-        for (int t = 0; t < Tt; ++t) sum16[t] = sum32[t] = _mm256_setzero_si256();
+    // Blocks of the Block type, and within each its 32-element blocks j, unrolled so that the
+    // panel's shifts and offsets for j are constants.
+    for (int64_t block = 0; block < nb / Panel::kSubBlocks; ++block) {
+        const auto& g = panel[block];
 #pragma GCC unroll 8
-        for (int i = 0; i < kSteps; ++i) {
-            const int s = Panel::kStep[i];
-            const __m256i w = Panel::codes(panel, b, i);
-            __m256i w_unsigned = w;
-            if constexpr (Panel::kSignedCodes) w_unsigned = _mm256_sign_epi8(w, w);
-            for (int t = 0; t < Tt; ++t) {
-                int32_t four;
-                std::memcpy(&four, xt[t][b].qs + 4 * s, 4);
-                __m256i a = _mm256_set1_epi32(four);
-                if constexpr (Panel::kSignedCodes) a = _mm256_sign_epi8(a, w);
-                const __m256i prod = _mm256_maddubs_epi16(w_unsigned, a);
-                sum16[t] = i % kWiden == 0 ? prod : _mm256_add_epi16(sum16[t], prod);
-                // Keeps unsigned codes' sums in step order: GCC otherwise reassociates them into a
-                // tree whose pending products spill to the stack (a store and a load per
-                // vpmaddubsw). For signed codes the barrier measured slower (q6_k 41 -> 59 ms).
-                if constexpr (!Panel::kSignedCodes) asm("" : "+x"(sum16[t]));
-                if (i % kWiden == kWiden - 1) {
-                    const __m256i wide = _mm256_madd_epi16(sum16[t], ones);
-                    sum32[t] = i % kGroupSteps == kWiden - 1 ? wide : _mm256_add_epi32(sum32[t], wide);
-                }
-                if (i % kGroupSteps == kGroupSteps - 1) {
-                    const __m256 combined = _mm256_mul_ps(Panel::scale(panel, b, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
-                    acc[t] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(sum32[t]), acc[t]);
+        for (int j = 0; j < Panel::kSubBlocks; ++j) {
+            const int64_t b = block * Panel::kSubBlocks + j;
+            if constexpr (Panel::kPrefetchAhead > 0)
+                for (size_t line = 0; line < kBlockBytes; line += 64)
+                    _mm_prefetch(reinterpret_cast<const char*>(panel) + size_t(b) * kBlockBytes + Panel::kPrefetchAhead + line, _MM_HINT_T0);
+            __m256i sum16[Tt], sum32[Tt];
+            for (int t = 0; t < Tt; ++t) sum16[t] = sum32[t] = _mm256_setzero_si256();
+    #pragma GCC unroll 8
+            for (int i = 0; i < kSteps; ++i) {
+                const int s = Panel::kStep[i];
+                const __m256i w = Panel::codes(g, j, i);
+                __m256i w_unsigned = w;
+                if constexpr (Panel::kSignedCodes) w_unsigned = _mm256_sign_epi8(w, w);
+                for (int t = 0; t < Tt; ++t) {
+                    int32_t four;
+                    std::memcpy(&four, xt[t][b].qs + 4 * s, 4);
+                    __m256i a = _mm256_set1_epi32(four);
+                    if constexpr (Panel::kSignedCodes) a = _mm256_sign_epi8(a, w);
+                    const __m256i prod = _mm256_maddubs_epi16(w_unsigned, a);
+                    sum16[t] = i % kWiden == 0 ? prod : _mm256_add_epi16(sum16[t], prod);
+                    // Keeps unsigned codes' sums in step order: GCC otherwise reassociates them into a
+                    // tree whose pending products spill to the stack (a store and a load per
+                    // vpmaddubsw). For signed codes the barrier measured slower (q6_k 41 -> 59 ms).
+                    if constexpr (!Panel::kSignedCodes) asm("" : "+x"(sum16[t]));
+                    if (i % kWiden == kWiden - 1) {
+                        const __m256i wide = _mm256_madd_epi16(sum16[t], ones);
+                        sum32[t] = i % kGroupSteps == kWiden - 1 ? wide : _mm256_add_epi32(sum32[t], wide);
+                    }
+                    if (i % kGroupSteps == kGroupSteps - 1) {
+                        const __m256 combined = _mm256_mul_ps(Panel::scale(g, j, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
+                        acc[t] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(sum32[t]), acc[t]);
+                    }
                 }
             }
-        }
-        if constexpr (!Panel::kSignedCodes) {
-            const __m256 offset = Panel::offset(panel, b);
-            for (int t = 0; t < Tt; ++t) acc[t] = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(&xt[t][b].sum), acc[t]);
+            if constexpr (!Panel::kSignedCodes) {
+                const __m256 offset = Panel::offset(g, j);
+                for (int t = 0; t < Tt; ++t) acc[t] = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(&xt[t][b].sum), acc[t]);
+            }
         }
     }
     for (int t = 0; t < Tt; ++t) {
@@ -358,12 +362,15 @@ void gemm(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, s
 // computed once for all the token groups of a prompt instead of once per group.
 template <typename Panel>
 void pack_from_interleaved(const typename Panel::Block* panel, int64_t nb, PanelBlock<Panel::kGroups>* out) {
-    for (int64_t b = 0; b < nb; ++b) {
-        for (int i = 0; i < kSteps; ++i)
-            _mm256_store_si256(reinterpret_cast<__m256i*>(out[b].codes[Panel::kStep[i]]), Panel::codes(panel, b, i));
-        for (int g = 0; g < Panel::kGroups; ++g) _mm256_store_ps(out[b].scale[g], Panel::scale(panel, b, g));
-        _mm256_store_ps(out[b].offset, Panel::offset(panel, b));
-    }
+    for (int64_t block = 0; block < nb / Panel::kSubBlocks; ++block)
+#pragma GCC unroll 8
+        for (int j = 0; j < Panel::kSubBlocks; ++j) {
+            auto& o = out[block * Panel::kSubBlocks + j];
+            for (int i = 0; i < kSteps; ++i)
+                _mm256_store_si256(reinterpret_cast<__m256i*>(o.codes[Panel::kStep[i]]), Panel::codes(panel[block], j, i));
+            for (int g = 0; g < Panel::kGroups; ++g) _mm256_store_ps(o.scale[g], Panel::scale(panel[block], j, g));
+            _mm256_store_ps(o.offset, Panel::offset(panel[block], j));
+        }
 }
 
 // From kGemmMinTokens on, the interleaved GEMM packs each tile's panels first, as the row layout's
