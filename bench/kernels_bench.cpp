@@ -132,7 +132,7 @@ int register_all() {
             }
         }
     }
-    for (DType dtype : {DType::q8_0, DType::q4_0, DType::q4_k, DType::q6_k}) {
+    for (DType dtype : {DType::q8_0, DType::q4_0, DType::q5_0, DType::q4_k, DType::q6_k}) {
         for (const Shape& s : shapes) {
             for (int64_t T : {1, 512}) {
                 const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + ".interleaved8/" + s.name + "/T" + std::to_string(T);

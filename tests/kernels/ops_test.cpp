@@ -117,14 +117,14 @@ INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
                                            DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
 
-// Interleaved8 weights (q4_0, q8_0, q4_k, q6_k regrouped at load, kernels::interleave_for_matmul): the same
+// Interleaved8 weights (q4_0, q5_0, q8_0, q4_k, q6_k regrouped at load, kernels::interleave_for_matmul): the same
 // matrix for the reference, and the same values as the row layout's GEMM, bit for bit, for every
 // number of tokens; decode equals prefill and the thread count changes nothing.
 TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsGemmValues) {
     if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
     ThreadPool pool(2);
     struct Shape { int64_t N, blocks, T; };
-    for (DType dtype : {DType::q4_0, DType::q8_0, DType::q4_k, DType::q6_k}) {
+    for (DType dtype : {DType::q4_0, DType::q5_0, DType::q8_0, DType::q4_k, DType::q6_k}) {
         const int64_t block = traits(dtype).block_size;
         for (Shape shape : {Shape{8, 1, 1}, Shape{16, 2, 3}, Shape{40, 8, 1}, Shape{64, 16, 5}, Shape{24, 3, 17},
                             Shape{8, 40, 7}, Shape{136, 16, 64}, Shape{520, 8, 2}}) {

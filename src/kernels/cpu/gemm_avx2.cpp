@@ -172,6 +172,30 @@ struct Q4_0x8Panel {
     static __m256 offset(const Block& g, int) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Q4_0Format::kCodeOffset))); }
 };
 
+// q5_0: nibbles as q4_0 (step s is elements 4s..4s+3 either way), and bits 4s..4s+3 of each
+// row's fifth-bit word as 0x10 in the step's 4 bytes: the word's byte s / 2 copied to all four
+// bytes of its lane, each testing its own bit.
+struct Q5_0x8Panel {
+    using Block = BlockQ5_0x8;
+    static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = 4;
+    static constexpr bool kSignedCodes = false;
+    static constexpr int kStep[kSteps] = {0, 4, 1, 5, 2, 6, 3, 7};
+    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
+    static __m256i codes(const Block& g, int, int i) {
+        const int s = kStep[i];
+        const __m256i nibbles = nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * (i / 2))), i % 2);
+        const __m256i words = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qh));
+        const int8_t k = int8_t(s / 2);
+        const __m256i byte_of_lane = _mm256_setr_epi8(k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k,
+                                                      k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k);
+        const __m256i bit = _mm256_set1_epi32(int(0x08040201u << (4 * (s % 2))));
+        const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(words, byte_of_lane), bit), bit);
+        return _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+    }
+    static __m256 scale(const Block& g, int, int) { return half_lanes(g.d); }
+    static __m256 offset(const Block& g, int) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Q5_0Format::kCodeOffset))); }
+};
+
 struct Q8_0x8Panel {
     using Block = BlockQ8_0x8;
     static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = 1;
@@ -419,6 +443,7 @@ constexpr GemmTable make_interleaved_table() {
     GemmTable t{};
     t[size_t(DType::q4_0)] = {gemm_interleaved<Q4_0x8Panel>, 1};
     t[size_t(DType::q8_0)] = {gemm_interleaved<Q8_0x8Panel>, 1};
+    t[size_t(DType::q5_0)] = {gemm_interleaved<Q5_0x8Panel>, 1};
     t[size_t(DType::q4_k)] = {gemm_interleaved<Q4_Kx8Panel>, 1};
     t[size_t(DType::q6_k)] = {gemm_interleaved<Q6_Kx8Panel>, 1};
     return t;

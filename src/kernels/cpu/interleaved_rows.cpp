@@ -38,6 +38,21 @@ struct Block32Layout {
     }
 };
 
+struct Q5_0Layout {
+    using Block = BlockQ5_0;
+    using Group = BlockQ5_0x8;
+    static void put(const Block& b, int r, Group& g) {
+        g.d[r] = b.d;
+        std::memcpy(&g.qh[r], b.qh, 4);
+        put_slices(b.qs, sizeof(b.qs), r, g.qs);
+    }
+    static void get(const Group& g, int r, Block& b) {
+        b.d = g.d[r];
+        std::memcpy(b.qh, &g.qh[r], 4);
+        get_slices(g.qs, sizeof(b.qs), r, b.qs);
+    }
+};
+
 struct Q4_KLayout {
     using Block = BlockQ4_K;
     using Group = BlockQ4_Kx8;
@@ -97,6 +112,7 @@ bool with_layout(DType t, Fn&& fn) {
     switch (t) {
     case DType::q4_0: fn(Block32Layout<BlockQ4_0>{}); return true;
     case DType::q8_0: fn(Block32Layout<BlockQ8_0>{}); return true;
+    case DType::q5_0: fn(Q5_0Layout{}); return true;
     case DType::q4_k: fn(Q4_KLayout{}); return true;
     case DType::q6_k: fn(Q6_KLayout{}); return true;
     default: return false;

@@ -9,6 +9,7 @@
 //   q4_0: byte i of qs holds element i (low nibble) and i + 16 (high): slice j = elements
 //         4j..4j+3 and 16+4j..16+4j+3.
 //   q8_0: slice j = elements 4j..4j+3.
+//   q5_0: sliced as q4_0; the 8 rows' 32-bit fifth-bit words side by side.
 //   q4_k: byte 32c + i of qs holds element 64c + i (low) and 64c + 32 + i (high); the 12 bytes of
 //         6-bit scales and mins are kept packed, as three 32-bit words per row, word w of the 8
 //         rows side by side (unpacked for all 8 rows at once).
@@ -33,6 +34,12 @@ struct Interleaved8 {
 using BlockQ4_0x8 = Interleaved8<quant::BlockQ4_0>;
 using BlockQ8_0x8 = Interleaved8<quant::BlockQ8_0>;
 
+struct BlockQ5_0x8 {
+    uint16_t d[kInterleavedRows];
+    uint32_t qh[kInterleavedRows];
+    uint8_t qs[kInterleavedRows * quant::QK / 2];
+};
+
 struct BlockQ4_Kx8 {
     uint16_t d[kInterleavedRows], dmin[kInterleavedRows];
     uint32_t scale_words[3][kInterleavedRows];  // scale_words[w][r]: bytes 4w..4w+3 of row r's scales
@@ -47,10 +54,11 @@ struct BlockQ6_Kx8 {
 };
 
 static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(quant::BlockQ4_0) && sizeof(BlockQ8_0x8) == 8 * sizeof(quant::BlockQ8_0) &&
+              sizeof(BlockQ5_0x8) == 8 * sizeof(quant::BlockQ5_0) &&
               sizeof(BlockQ4_Kx8) == 8 * sizeof(quant::BlockQ4_K) && sizeof(BlockQ6_Kx8) == 8 * sizeof(quant::BlockQ6_K));
 
-// Whether W (layout rows) has an interleaved8 form: q4_0, q8_0, q4_k or q6_k with a multiple of
-// 8 rows.
+// Whether W (layout rows) has an interleaved8 form: q4_0, q5_0, q8_0, q4_k or q6_k with a
+// multiple of 8 rows.
 bool has_interleaved_form(const Tensor& W);
 
 // Row n of an interleaved8 tensor, back in its dtype's ordinary blocks at dst (row_bytes bytes):
