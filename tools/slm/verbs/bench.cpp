@@ -198,6 +198,6 @@ void add_verb_bench(CLI::App& app) {
     cmd->add_flag("--json", o->json, "Print a JSON list with llama-bench's field names");
     cmd->add_flag("--mlock", o->mlock, "Lock the model's memory (no paging out)");
     cmd->add_flag("--file-layout", o->file_layout,
-                  "Keep every weight in the file's layout (no interleaved copies of q4_0/q8_0 matrices; for comparisons)");
+                  "Keep every weight in the file's layout (no interleaved copies of quantized matrices; for comparisons)");
     cmd->callback([o] { bench(*o); });
 }
