@@ -152,56 +152,56 @@ struct PackedPanel {
 // values bit for bit.
 constexpr size_t kStreamPrefetchAhead = 2048;
 
+// What the interleaved panels share: steps in element order unless a panel says otherwise, and
+// the stream prefetch.
+struct InterleavedPanel {
+    static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
+    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
+};
+
 inline __m256 half_lanes(const uint16_t* h) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))); }
 // Shift counts below are constants once the sub-block loop is unrolled (immediate shifts).
 inline __m256i nibbles_at(__m256i bytes, int high) {
     return _mm256_and_si256(_mm256_srli_epi16(bytes, 4 * high), _mm256_set1_epi8(0x0f));
 }
 
-// q4_0: slice j holds step j in its low nibbles and step j + 4 in its high ones.
-struct Q4_0x8Panel {
-    using Block = BlockQ4_0x8;
-    static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = 8;
+// q4_0 and q5_0: slice j holds step j in its low nibbles and step j + 4 in its high ones (step s
+// is elements 4s..4s+3 either way). q5_0 adds bits 4s..4s+3 of each row's fifth-bit word as 0x10
+// in the step's 4 bytes: the word's byte s / 2 copied to all four bytes of its lane, each testing
+// its own bit.
+template <typename BlockT, typename Format>
+struct Nibbles32x8Panel : InterleavedPanel {
+    using Block = BlockT;
+    static constexpr bool kFifthBit = Format::kCodes == Codes::nibbles_fifth_bit;
+    static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = kFifthBit ? 4 : 8;
     static constexpr bool kSignedCodes = false;
     static constexpr int kStep[kSteps] = {0, 4, 1, 5, 2, 6, 3, 7};
-    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
     static __m256i codes(const Block& g, int, int i) {
-        return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * (i / 2))), i % 2);
-    }
-    static __m256 scale(const Block& g, int, int) { return half_lanes(g.d); }
-    static __m256 offset(const Block& g, int) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Q4_0Format::kCodeOffset))); }
-};
-
-// q5_0: nibbles as q4_0 (step s is elements 4s..4s+3 either way), and bits 4s..4s+3 of each
-// row's fifth-bit word as 0x10 in the step's 4 bytes: the word's byte s / 2 copied to all four
-// bytes of its lane, each testing its own bit.
-struct Q5_0x8Panel {
-    using Block = BlockQ5_0x8;
-    static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = 4;
-    static constexpr bool kSignedCodes = false;
-    static constexpr int kStep[kSteps] = {0, 4, 1, 5, 2, 6, 3, 7};
-    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
-    static __m256i codes(const Block& g, int, int i) {
-        const int s = kStep[i];
         const __m256i nibbles = nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * (i / 2))), i % 2);
-        const __m256i words = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qh));
-        const int8_t k = int8_t(s / 2);
-        const __m256i byte_of_lane = _mm256_setr_epi8(k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k,
-                                                      k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k);
-        const __m256i bit = _mm256_set1_epi32(int(0x08040201u << (4 * (s % 2))));
-        const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(words, byte_of_lane), bit), bit);
-        return _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+        if constexpr (!kFifthBit) {
+            return nibbles;
+        } else {
+            const int s = kStep[i];
+            const __m256i words = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qh));
+            const int8_t k = int8_t(s / 2);
+            const __m256i byte_of_lane = _mm256_setr_epi8(k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k,
+                                                          k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k);
+            const __m256i bit = _mm256_set1_epi32(int(0x08040201u << (4 * (s % 2))));
+            const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(words, byte_of_lane), bit), bit);
+            return _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+        }
     }
     static __m256 scale(const Block& g, int, int) { return half_lanes(g.d); }
-    static __m256 offset(const Block& g, int) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Q5_0Format::kCodeOffset))); }
+    // The centre of the codes, as Block32Source's offset: kCodeOffset d (exact).
+    static __m256 offset(const Block& g, int) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Format::kCodeOffset))); }
 };
+using Q4_0x8Panel = Nibbles32x8Panel<BlockQ4_0x8, Q4_0Format>;
+using Q5_0x8Panel = Nibbles32x8Panel<BlockQ5_0x8, Q5_0Format>;
 
-struct Q8_0x8Panel {
+struct Q8_0x8Panel : InterleavedPanel {
     using Block = BlockQ8_0x8;
     static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = 1;
     static constexpr bool kSignedCodes = true;
-    static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
-    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
     static __m256i codes(const Block& g, int, int i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * i)); }
     static __m256 scale(const Block& g, int, int) { return half_lanes(g.d); }
     static __m256 offset(const Block&, int) { return _mm256_setzero_ps(); }
@@ -209,12 +209,10 @@ struct Q8_0x8Panel {
 
 // q4_k sub-block j: nibbles (low for even j) of slices 8 (j / 2) .. +7; its 6-bit scale and min
 // unpacked from the three scale words of all 8 rows at once (see kquant_scale_min).
-struct Q4_Kx8Panel {
+struct Q4_Kx8Panel : InterleavedPanel {
     using Block = BlockQ4_Kx8;
     static constexpr int kSubBlocks = 8, kGroups = 1, kWiden = 8;
     static constexpr bool kSignedCodes = false;
-    static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
-    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
     static __m256i codes(const Block& g, int j, int i) {
         return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 256 * (j / 2) + 32 * i)), j % 2);
     }
@@ -240,12 +238,10 @@ struct Q4_Kx8Panel {
 
 // q6_k sub-block j = 4 half + part: low nibbles of ql slices 16 half + 8 (part % 2) .. +7 (high
 // nibbles for part >= 2), two bits of qh slices 8 half .. +7, minus 32; int8 scales per 16.
-struct Q6_Kx8Panel {
+struct Q6_Kx8Panel : InterleavedPanel {
     using Block = BlockQ6_Kx8;
     static constexpr int kSubBlocks = 8, kGroups = 2, kWiden = 4;
     static constexpr bool kSignedCodes = true;
-    static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
-    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
     static __m256i codes(const Block& g, int j, int i) {
         const int half = j / 4, part = j % 4;
         const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.ql + 32 * (16 * half + 8 * (part % 2) + i)));
