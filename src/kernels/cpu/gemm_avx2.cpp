@@ -124,14 +124,13 @@ void pack_panel(const uint8_t* w, size_t w_stride, int rows, int64_t nb, PanelBl
     }
 }
 
-// How the microkernel reads 32-element block b of a panel of 8 rows, the rows in the 8 lanes:
+// How the microkernel reads a panel of 8 rows, the rows in the 8 lanes:
 //   Block, kSubBlocks (32-element blocks per Block); kGroups, kWiden, kSignedCodes (as in
 //   Block32Source); codes(block, j, i): the codes of 4-element step kStep[i] (activation bytes
-//   4 kStep[i] .. +3), i < 8, in an order that keeps each scale group's steps together;
-//   of 32-element block j of the Block; scale(block, j, g): the rows' scales of group g;
-//   offset(block, j): the rows' offsets
-//   (unsigned codes only); kPrefetchAhead: how many bytes ahead of the block being read to
-//   prefetch (0: none).
+//   4 kStep[i] .. +3) of the Block's 32-element block j, i < 8, in an order that keeps each scale
+//   group's steps together; scale(block, j, g): the rows' scales of group g of block j;
+//   offset(block, j): the rows' offsets (unsigned codes only); kPrefetchAhead: how many bytes
+//   ahead of the block being read to prefetch (0: none).
 // A panel packed from row-layout weights, in L2 already:
 template <typename Source>
 struct PackedPanel {
@@ -393,12 +392,11 @@ void pack_from_interleaved(const typename Panel::Block* panel, int64_t nb, Panel
         }
 }
 
-// From kGemmMinTokens on, the interleaved GEMM packs each tile's panels first, as the row layout's
-// does (bench_kernels, 5632x2048 x 512 tokens: q4_0 45 -> 38 ms, q4_k 76 -> 43 ms, whose scales
-// and q6_k's codes take many instructions to unpack); below, it reads the weights in place.
-
 // Interleaved8 weights (N a multiple of 8, w at a group's first row): tiles of panels sized for
-// L2, so that token groups after the first read them from there.
+// L2, so that token groups after the first read them from there. From kGemmMinTokens on, each
+// tile's panels are packed first, as the row layout's GEMM does (bench_kernels, 5632x2048 x 512
+// tokens: q4_0 45 -> 38 ms, q4_k 76 -> 43 ms: the k-quants' scales and q6_k's codes take many
+// instructions to unpack); below, the weights are read in place.
 template <typename Panel>
 void gemm_interleaved(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, size_t x_stride, int64_t T,
                       float* y, int64_t y_stride) {
