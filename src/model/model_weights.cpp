@@ -6,13 +6,11 @@
 
 #include <slm/error.h>
 #include <slm/kernels.h>
+#include <slm/thread_pool.h>
 
-#include <algorithm>
-#include <atomic>
 #include <exception>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 namespace slm {
 
@@ -111,30 +109,22 @@ void ModelWeights::use_cpu_layouts(const TensorSource& source) {
     for (LayerWeights& w : layers)
         for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) matrices.push_back(t);
     if (output.data != token_embedding.data) matrices.push_back(&output);
-    // Matrices are taken one at a time by a few threads, so that memory holds at most a few of
-    // them twice; most of the time goes to the kernel zeroing the copies' fresh pages, which
-    // threads share out (1.1B q8_0 here: 3.3 s of load on one thread).
+    // One matrix per chunk of a pool made for the load: most of the time goes to the kernel
+    // zeroing the copies' fresh pages, which threads share out (1.1B q8_0 here: 3.3 s of load on
+    // one thread), and memory holds at most one matrix twice per thread.
     std::vector<std::optional<OwnedTensor>> copies(matrices.size());
-    std::atomic<size_t> next{0};
     std::mutex failure_mutex;
     std::exception_ptr failure;  // the first error (out of memory), rethrown once all have stopped
-    auto work = [&] {
+    ThreadPool pool;
+    pool.for_each_chunk(int64_t(matrices.size()), [&](int64_t i) {
         try {
-            for (size_t i = next++; i < matrices.size(); i = next++) {
-                copies[i] = kernels::interleave_for_matmul(*matrices[i]);
-                if (copies[i]) source.release_pages(*matrices[i]);
-            }
+            copies[size_t(i)] = kernels::interleave_for_matmul(*matrices[size_t(i)]);
+            if (copies[size_t(i)]) source.release_pages(*matrices[size_t(i)]);
         } catch (...) {
-            next = matrices.size();
             const std::lock_guard<std::mutex> lock(failure_mutex);
             if (!failure) failure = std::current_exception();
         }
-    };
-    const size_t extra = std::min<size_t>(matrices.size(), std::max(1u, std::thread::hardware_concurrency())) - 1;
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < extra; ++i) threads.emplace_back(work);
-    work();
-    for (std::thread& t : threads) t.join();
+    });
     if (failure) std::rethrow_exception(failure);
     for (size_t i = 0; i < matrices.size(); ++i)
         if (copies[i]) {

@@ -3,7 +3,6 @@
 
 #include "kernels/cpu/parallel.h"
 
-
 namespace slm::kernels {
 
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, ThreadPool* pool) {
