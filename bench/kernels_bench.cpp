@@ -70,14 +70,14 @@ void gemm_vs_row_dots_bench(benchmark::State& state, DType dtype, int64_t N, int
     const std::vector<OwnedTensor> weights = random_matrices(dtype, N, K, 1);
     const std::vector<float> x = random_floats(size_t(T * K), 2);
     std::vector<float> y(size_t(T * N));
-    const kernels::GemmFn gemm_fn = kernels::gemms_avx2(Layout::rows)[size_t(dtype)].fn;
+    const kernels::GemmKernel gemm_kernel = kernels::gemms_avx2(Layout::rows)[size_t(dtype)];
     const kernels::RowDot* row_dot = kernels::row_dot(dtype, kernels::best_isa());
-    if (gemm_fn == nullptr || row_dot == nullptr || kernels::best_isa() != kernels::Isa::avx2) {
+    if (gemm_kernel.fn == nullptr || row_dot == nullptr || kernels::best_isa() != kernels::Isa::avx2) {
         state.SkipWithError("needs AVX2 and both kernels");
         return;
     }
     for (auto _ : state) {
-        if (gemm) kernels::matmul_by_gemm(gemm_fn, weights[0].tensor, x.data(), T, y.data(), &bench_pool());
+        if (gemm) kernels::matmul_by_gemm(gemm_kernel, weights[0].tensor, x.data(), T, y.data(), &bench_pool());
         else kernels::matmul_with(*row_dot, weights[0].tensor, x.data(), T, y.data(), &bench_pool());
         benchmark::DoNotOptimize(y.data());
     }
@@ -140,6 +140,13 @@ int register_all() {
                     ->Unit(benchmark::kMillisecond)->UseRealTime();
             }
         }
+    }
+    // The decode kernels' compute ceiling: one token over a matrix that stays in L2 (one 256 KiB-ish
+    // copy), against the figures above that stream from memory.
+    for (DType dtype : {DType::q8_0, DType::q4_0, DType::q5_0, DType::q4_k, DType::q6_k}) {
+        const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + ".interleaved8/in_l2_256x2048/T1";
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, 256, 2048, 1, 0, true); })
+            ->Unit(benchmark::kMicrosecond)->UseRealTime();
     }
     // A batched server step on a small float model (tinyqwen2-bpe-11m's MLP, bf16 as shipped):
     // one decode token per sequence, so T is the number of clients.

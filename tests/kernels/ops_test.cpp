@@ -26,11 +26,13 @@ using test::relative_max_error;
 
 // Activations of quantized weights are rounded to 8 bits per block (as llama.cpp does), each
 // element off by at most amax(block) / 254, so |fast - ref| <= sum_k |w_k| * amax(block of k) / 254
-// (plus f32 rounding). Float weights keep f32 activations: only rounding differs.
+// (plus f32 rounding). Float weights keep f32 activations: only rounding differs, as between two
+// kernels given the same 8-bit activations (same_activations).
 void expect_matmul_close(const Tensor& W, const std::vector<float>& x, int64_t T, const std::vector<float>& fast,
-                         const std::vector<float>& ref, const std::string& what) {
+                         const std::vector<float>& ref, const std::string& what, bool same_activations = false) {
     const int64_t N = W.rows(), K = W.row_length();
-    const int64_t act_block = !is_quantized(W.dtype) ? 0 : traits(W.dtype).block_size == 256 ? 256 : 32;
+    const int64_t act_block =
+        !is_quantized(W.dtype) || same_activations ? 0 : traits(W.dtype).block_size == 256 ? 256 : 32;
     std::vector<float> w(static_cast<size_t>(K));
     int failures = 0;
     for (int64_t n = 0; n < N && failures < 5; ++n) {
@@ -78,8 +80,8 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
         matmul(W.tensor, x.data(), s.T, y_fast.data(), &pool);
         expect_matmul_close(W.tensor, x, s.T, y_fast, y_ref, fmt::format("{} N={} K={} T={}", name(dtype), s.N, s.K, s.T));
         // Every compiled instruction-set level this CPU runs, single-threaded and pooled alike.
-        const GemmFn gemm = isa_supported(Isa::avx2) ? gemms_avx2(Layout::rows)[size_t(dtype)].fn : nullptr;
-        const bool prompt_uses_gemm = gemm != nullptr && best_isa() == Isa::avx2 && s.T >= kGemmMinTokens;
+        const GemmKernel gemm = isa_supported(Isa::avx2) ? gemms_avx2(Layout::rows)[size_t(dtype)] : GemmKernel{};
+        const bool prompt_uses_gemm = gemm.fn != nullptr && best_isa() == Isa::avx2 && s.T >= kGemmMinTokens;
         for (Isa isa : {Isa::portable, Isa::avx2}) {
             const RowDot* kernel = row_dot(dtype, isa);
             if (!isa_supported(isa) || kernel == nullptr) continue;
@@ -91,7 +93,7 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
             }
         }
         // The prompt GEMM on every shape, T = 1 included, single-threaded and pooled.
-        if (gemm != nullptr) {
+        if (gemm.fn != nullptr) {
             matmul_by_gemm(gemm, W.tensor, x.data(), s.T, y_one.data(), nullptr);
             expect_matmul_close(W.tensor, x, s.T, y_one, y_ref, fmt::format("gemm {} N={} K={} T={}", name(dtype), s.N, s.K, s.T));
             std::vector<float> y_pooled(y_one.size());
@@ -118,9 +120,10 @@ INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
                          [](const auto& info) { return std::string(name(info.param)); });
 
 // Interleaved8 weights (q4_0, q5_0, q8_0, q4_k, q6_k regrouped at load, kernels::interleave_for_matmul): the same
-// matrix for the reference, and the same values as the row layout's GEMM, bit for bit, for every
-// number of tokens; decode equals prefill and the thread count changes nothing.
-TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsGemmValues) {
+// matrix for the reference; for every number of tokens, the row layout's GEMM values bit for bit
+// where both take q8_32 activations, and the row dots' values up to f32 rounding where both take
+// q8_256 (the k-quants); decode equals prefill and the thread count changes nothing.
+TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsValues) {
     if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
     ThreadPool pool(2);
     struct Shape { int64_t N, blocks, T; };
@@ -138,7 +141,7 @@ TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsGemmValues) {
             EXPECT_EQ(I->tensor.nbytes(), W.tensor.nbytes());
             const std::vector<float> x = random_floats(size_t(s.T * s.K), uint32_t(s.T + 3));
             std::vector<float> y_ref(size_t(s.T * s.N)), y_ref_interleaved(y_ref.size()), y(y_ref.size()),
-                y_one(y_ref.size()), y_rows_gemm(y_ref.size());
+                y_one(y_ref.size()), y_rows(y_ref.size());
             ref::matmul(W.tensor, x.data(), s.T, y_ref.data());
             ref::matmul(I->tensor, x.data(), s.T, y_ref_interleaved.data());
             EXPECT_EQ(y_ref_interleaved, y_ref) << what << ": the interleaved rows are not the file's rows";
@@ -146,8 +149,15 @@ TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsGemmValues) {
             expect_matmul_close(W.tensor, x, s.T, y, y_ref, what);
             matmul(I->tensor, x.data(), s.T, y_one.data(), nullptr);
             EXPECT_EQ(y_one, y) << what << ": result depends on the thread count";
-            matmul_by_gemm(gemms_avx2(Layout::rows)[size_t(dtype)].fn, W.tensor, x.data(), s.T, y_rows_gemm.data(), &pool);
-            EXPECT_EQ(y, y_rows_gemm) << what << ": differs from the row layout's GEMM";
+            if (gemms_avx2(Layout::interleaved8)[size_t(dtype)].act == ActFormat::q8_32) {
+                matmul_by_gemm(gemms_avx2(Layout::rows)[size_t(dtype)], W.tensor, x.data(), s.T, y_rows.data(), &pool);
+                EXPECT_EQ(y, y_rows) << what << ": differs from the row layout's GEMM";
+            } else {
+                const RowDot* dots = row_dot(dtype, Isa::avx2);
+                ASSERT_EQ(dots->act, ActFormat::q8_256) << what;
+                matmul_with(*dots, W.tensor, x.data(), s.T, y_rows.data(), &pool);
+                expect_matmul_close(W.tensor, x, s.T, y, y_rows, what + " against the row dots", true);
+            }
             for (int64_t t = 0; t < s.T; ++t) matmul(I->tensor, x.data() + t * s.K, 1, y_one.data() + t * s.N, &pool);
             EXPECT_EQ(y_one, y) << what << ": token-by-token result differs from the batched one";
         }

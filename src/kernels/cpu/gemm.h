@@ -20,7 +20,8 @@
 namespace slm::kernels {
 
 // y[t * y_stride + n] = W[n] . x_t for n in [0, N), t in [0, T). W: N rows of K elements of the
-// entry's dtype, w_stride bytes apart; x: T activation rows in ActFormat::q8_32, x_stride apart.
+// entry's dtype, w_stride bytes apart; x: T activation rows in the entry's ActFormat, x_stride
+// apart.
 using GemmFn = void (*)(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, size_t x_stride,
                         int64_t T, float* y, int64_t y_stride);
 
@@ -34,6 +35,7 @@ constexpr int64_t kGemmMinTokens = 16;
 struct GemmKernel {
     GemmFn fn = nullptr;  // nullptr where the level has none (the row dots serve prompts too)
     int64_t min_tokens = kGemmMinTokens;
+    ActFormat act = ActFormat::q8_32;  // the interleaved k-quants take q8_256
 };
 
 // Indexed by weight DType, one table per layout; defined in gemm_avx2.cpp (all empty off x86-64).
@@ -45,7 +47,7 @@ inline GemmKernel gemm_kernel(DType t, Layout layout, Isa isa) {
 }
 
 // kernels::matmul through a chosen GEMM, whatever T (tests run every shape through it); matmul.cpp.
-void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
-void matmul_by_gemm(GemmFn gemm, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool);
+void matmul_by_gemm(const GemmKernel& gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
+void matmul_by_gemm(const GemmKernel& gemm, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool);
 
 }  // namespace slm::kernels

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__x86_64__)
 #pragma GCC target("avx2,fma,f16c")
@@ -206,56 +207,105 @@ struct Q8_0x8Panel : InterleavedPanel {
     static __m256 offset(const Block&, int) { return _mm256_setzero_ps(); }
 };
 
-// q4_k sub-block j: nibbles (low for even j) of slices 8 (j / 2) .. +7; its 6-bit scale and min
-// unpacked from the three scale words of all 8 rows at once (see kquant_scale_min).
-struct Q4_Kx8Panel : InterleavedPanel {
+// The k-quants' interleaved panels meet activations in ActFormat::q8_256 (one scale per 256
+// elements, as llama.cpp's q8_K): with one activation scale for the whole super-block, each
+// sub-block's integer sums are weighted by its integer scale (vpmaddwd) and the super-block ends
+// with two float multiply-adds per token, where q8_32 activations needed float work for each
+// 32 elements (one token, one thread, 256x2048 in L2: q4_k 22.9 -> 28.6 GB/s, q6_k 17.3 -> 26.0;
+// from memory both stay at what one core streams). The offsets (q4_k's mins, q6_k's 32) come from
+// the activations' sums per 16, in integers too:
+//   y_r = act_d (d_r sum_j scale_jr codes_j . act_j - bias_d_r sum_j bias_jr . (bsums_2j, bsums_2j+1)).
+// What a super-block panel gives the microkernel, per Block of 8 rows x 256 elements:
+//   Scales, scales(block): what codes' weights need from the block, unpacked once;
+//   codes(block, j, i): the unsigned codes of step i (activation bytes 32 j + 4 i .. +3);
+//   kWiden: steps whose vpmaddubsw sums fit int16 (2 * max code * 127 per step);
+//   kGroups: scale groups per 32-element sub-block; weight(block, scales, j, g): lane r: row r's
+//   scale of group g of sub-block j in both int16 halves;
+//   bias(block, scales, j): lane r: row r's int16 pair meeting (bsums[2j], bsums[2j + 1]);
+//   d(block), bias_d(block): the rows' float factors of the two sums.
+struct SuperBlockPanel {
+    static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
+};
+
+// Lane r: byte k of lane r of v, zero-extended, in both 16-bit halves (k < 4).
+inline __m256i byte_pairs(__m256i v, int k) {
+    const char z = char(0x80);
+    const char a = char(k), b = char(4 + k), c = char(8 + k), e = char(12 + k);
+    return _mm256_shuffle_epi8(v, _mm256_setr_epi8(a, z, a, z, b, z, b, z, c, z, c, z, e, z, e, z,
+                                                   a, z, a, z, b, z, b, z, c, z, c, z, e, z, e, z));
+}
+
+// q4_k sub-block j: nibbles (low for even j) of slices 8 (j / 2) .. +7. The 6-bit scales and mins
+// of all 8 sub-blocks and 8 rows: four vectors of bytes (sub-block j in byte j % 4 of lane r).
+struct Q4_Kx8Panel : SuperBlockPanel {
     using Block = BlockQ4_Kx8;
-    static constexpr int kSubBlocks = 8, kGroups = 1, kWiden = 8;
-    static constexpr bool kSignedCodes = false;
+    static constexpr int kWiden = 8, kGroups = 1;  // 4-bit codes: 3810 per step
+    struct Scales {
+        __m256i scale[2], min[2];  // [j / 4]
+    };
+    static Scales scales(const Block& g) {
+        auto word = [&](int w) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.scale_words[w])); };
+        const __m256i w0 = word(0), w1 = word(1), w2 = word(2);
+        const __m256i six = _mm256_set1_epi8(0x3f), low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+        // Sub-blocks 4..7: low 4 bits from word 2, the top two from bits 6..7 of words 0 / 1.
+        return {{_mm256_and_si256(w0, six),
+                 _mm256_or_si256(_mm256_and_si256(w2, low4), _mm256_and_si256(_mm256_srli_epi32(w0, 2), bits45))},
+                {_mm256_and_si256(w1, six),
+                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w2, 4), low4), _mm256_and_si256(_mm256_srli_epi32(w1, 2), bits45))}};
+    }
     static __m256i codes(const Block& g, int j, int i) {
         return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 256 * (j / 2) + 32 * i)), j % 2);
     }
-    // Lane r: row r's 6-bit scale (min = false) or min of sub-block j.
-    static __m256i six_bits(const Block& g, int j, bool min) {
-        auto word = [&](int w) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.scale_words[w])); };
-        auto bits = [](__m256i v, int shift, int mask) {
-            return _mm256_and_si256(_mm256_srli_epi32(v, shift), _mm256_set1_epi32(mask));
-        };
-        const __m256i low_word = word(min ? 1 : 0);
-        if (j < 4) return bits(low_word, 8 * j, 0x3f);
-        const int k = j - 4;
-        return _mm256_or_si256(bits(word(2), 8 * k + (min ? 4 : 0), 0x0f), _mm256_slli_epi32(bits(low_word, 8 * k + 6, 0x03), 4));
-    }
-    static __m256 scale(const Block& g, int j, int) {
-        return _mm256_mul_ps(half_lanes(g.d), _mm256_cvtepi32_ps(six_bits(g, j, false)));
-    }
-    static __m256 offset(const Block& g, int j) {
-        const __m256 neg_dmin = _mm256_xor_ps(half_lanes(g.dmin), _mm256_set1_ps(-0.0f));
-        return _mm256_mul_ps(neg_dmin, _mm256_cvtepi32_ps(six_bits(g, j, true)));
-    }
+    static __m256i weight(const Block&, const Scales& s, int j, int) { return byte_pairs(s.scale[j / 4], j % 4); }
+    static __m256i bias(const Block&, const Scales& s, int j) { return byte_pairs(s.min[j / 4], j % 4); }
+    static __m256 d(const Block& g) { return half_lanes(g.d); }
+    static __m256 bias_d(const Block& g) { return half_lanes(g.dmin); }
 };
 
 // q6_k sub-block j = 4 half + part: low nibbles of ql slices 16 half + 8 (part % 2) .. +7 (high
-// nibbles for part >= 2), two bits of qh slices 8 half .. +7, minus 32; int8 scales per 16.
-struct Q6_Kx8Panel : InterleavedPanel {
+// nibbles for part >= 2) and two bits of qh slices 8 half .. +7: codes 0..63 standing for
+// code - 32, the 32 taken off through the activation sums (bias 32 x each group's scale).
+struct Q6_Kx8Panel : SuperBlockPanel {
     using Block = BlockQ6_Kx8;
-    static constexpr int kSubBlocks = 8, kGroups = 2, kWiden = 4;
-    static constexpr bool kSignedCodes = true;
+    static constexpr int kWiden = 2, kGroups = 2;  // 6-bit codes: 16002 per step
+    struct Scales {};
+    static Scales scales(const Block&) { return {}; }
     static __m256i codes(const Block& g, int j, int i) {
         const int half = j / 4, part = j % 4;
         const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.ql + 32 * (16 * half + 8 * (part % 2) + i)));
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qh + 32 * (8 * half + i)));
-        const __m256i top = _mm256_slli_epi16(
-            _mm256_and_si256(_mm256_srli_epi16(high, 2 * part), _mm256_set1_epi8(3)), 4);
-        return _mm256_sub_epi8(_mm256_or_si256(nibbles_at(low, part / 2), top), _mm256_set1_epi8(32));
+        // Bits 2 part, 2 part + 1 of each qh byte to bits 4, 5.
+        const __m256i shifted = part < 2 ? _mm256_slli_epi16(high, 4 - 2 * part) : _mm256_srli_epi16(high, 2 * part - 4);
+        return _mm256_or_si256(nibbles_at(low, part / 2), _mm256_and_si256(shifted, _mm256_set1_epi8(0x30)));
     }
-    static __m256 scale(const Block& g, int j, int group) {
-        const int half = j / 4, part = j % 4;
-        const __m128i scales8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g.scales[8 * half + 2 * part + group]));
-        return _mm256_mul_ps(half_lanes(g.d), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(scales8)));
+    // Lane r: row r's scales 2j and 2j + 1 as int16.
+    static __m256i pairs(const Block& g, int j) {
+        return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.scale_pairs[j])));
     }
-    static __m256 offset(const Block&, int) { return _mm256_setzero_ps(); }
+    static __m256i weight(const Block& g, const Scales&, int j, int group) {
+        const char a = char(2 * group), b = char(2 * group + 1);
+        return _mm256_shuffle_epi8(pairs(g, j), _mm256_setr_epi8(a, b, a, b, 4 + a, 4 + b, 4 + a, 4 + b, 8 + a, 8 + b, 8 + a, 8 + b,
+                                                                 12 + a, 12 + b, 12 + a, 12 + b, a, b, a, b, 4 + a, 4 + b, 4 + a, 4 + b,
+                                                                 8 + a, 8 + b, 8 + a, 8 + b, 12 + a, 12 + b, 12 + a, 12 + b));
+    }
+    static __m256i bias(const Block& g, const Scales&, int j) { return pairs(g, j); }
+    static __m256 d(const Block& g) { return half_lanes(g.d); }
+    static __m256 bias_d(const Block& g) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(32.0f)); }
 };
+
+// Lanes [0, rows) of acc[t] to y + t * y_stride.
+template <int Tt>
+void store_lanes(const __m256* acc, int rows, float* y, int64_t y_stride) {
+    for (int t = 0; t < Tt; ++t) {
+        if (rows == kPanelRows) {
+            _mm256_storeu_ps(y + t * y_stride, acc[t]);
+        } else {
+            alignas(32) float lanes[kPanelRows];
+            _mm256_store_ps(lanes, acc[t]);
+            std::memcpy(y + t * y_stride, lanes, size_t(rows) * sizeof(float));
+        }
+    }
+}
 
 // y[t * y_stride + r] for r < rows, t < Tt: the 8-row panel times Tt activation rows. Each
 // token's lanes are summed in the same order whatever Tt.
@@ -314,24 +364,90 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
             }
         }
     }
-    for (int t = 0; t < Tt; ++t) {
-        if (rows == kPanelRows) {
-            _mm256_storeu_ps(y + t * y_stride, acc[t]);
-        } else {
-            alignas(32) float lanes[kPanelRows];
-            _mm256_store_ps(lanes, acc[t]);
-            std::memcpy(y + t * y_stride, lanes, size_t(rows) * sizeof(float));
+    store_lanes<Tt>(acc, rows, y, y_stride);
+}
+
+// y[t * y_stride + r] for r < rows, t < Tt: a super-block panel (see SuperBlockPanel) of 8 rows
+// times Tt activation rows in q8_256. Each token's sums run in the same order whatever Tt. Not
+// inlined: inlined beside its 5 many-token variants, the one-token code streamed q6_k from memory
+// at 11.5 GB/s instead of 16 (one thread, 5632x2048), though it ran as fast from L2.
+template <typename Panel, int Tt>
+__attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::Block* panel, int64_t n_super, const uint8_t* x, size_t x_stride,
+                               int rows, float* y, int64_t y_stride) {
+    constexpr int kSubBlocks = 8, kGroupSteps = kSteps / Panel::kGroups, kWiden = Panel::kWiden;
+    static_assert(kGroupSteps % kWiden == 0);
+    constexpr size_t kSubBlockBytes = sizeof(typename Panel::Block) / kSubBlocks;
+    const ActBlock256* xt[Tt];
+    __m256 acc[Tt];
+    for (int t = 0; t < Tt; ++t) xt[t] = reinterpret_cast<const ActBlock256*>(x + size_t(t) * x_stride), acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_super; ++b) {
+        const auto& g = panel[b];
+        const typename Panel::Scales scales = Panel::scales(g);
+        __m256i sum[Tt], bias[Tt];
+        for (int t = 0; t < Tt; ++t) sum[t] = bias[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int j = 0; j < kSubBlocks; ++j) {
+            for (size_t line = 0; line < kSubBlockBytes; line += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(&g) + j * kSubBlockBytes + Panel::kPrefetchAhead + line, _MM_HINT_T0);
+#pragma GCC unroll 2
+            for (int group = 0; group < Panel::kGroups; ++group) {
+                const __m256i weight = Panel::weight(g, scales, j, group);
+                __m256i sum16[Tt];
+#pragma GCC unroll 8
+                for (int i = group * kGroupSteps; i < (group + 1) * kGroupSteps; ++i) {
+                    const __m256i w = Panel::codes(g, j, i);
+                    for (int t = 0; t < Tt; ++t) {
+                        int32_t four;
+                        std::memcpy(&four, xt[t][b].qs + 32 * j + 4 * i, 4);
+                        const __m256i prod = _mm256_maddubs_epi16(w, _mm256_set1_epi32(four));
+                        sum16[t] = i % kWiden == 0 ? prod : _mm256_add_epi16(sum16[t], prod);
+                        asm("" : "+x"(sum16[t]));  // in step order (see panel_times_tokens)
+                        if (i % kWiden == kWiden - 1) sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(sum16[t], weight));
+                    }
+                }
+            }
+            const __m256i bias_pairs = Panel::bias(g, scales, j);
+            for (int t = 0; t < Tt; ++t) {
+                int32_t two;
+                std::memcpy(&two, xt[t][b].bsums + 2 * j, 4);
+                bias[t] = _mm256_add_epi32(bias[t], _mm256_madd_epi16(bias_pairs, _mm256_set1_epi32(two)));
+            }
+        }
+        const __m256 d = Panel::d(g), bias_d = Panel::bias_d(g);
+        for (int t = 0; t < Tt; ++t) {
+            const __m256 act_d = _mm256_broadcast_ss(&xt[t][b].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, act_d), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(bias_d, act_d), _mm256_cvtepi32_ps(bias[t]), acc[t]);
         }
     }
+    store_lanes<Tt>(acc, rows, y, y_stride);
 }
 
 // Tokens per microkernel call: 6 f32 + 6 int16 accumulators, the codes and a broadcast fit the 16
-// ymm registers (against 4 tokens: q4_0 50 -> 35 ms on 2048x2048 x 512 tokens, one thread).
+// ymm registers (against 4 tokens: q4_0 50 -> 35 ms on 2048x2048 x 512 tokens, one thread). The
+// super-block panels spill some of their 3 per token, and still gain on 3 tokens a call
+// (5632x2048 x 512 tokens, one thread: q4_k 70 -> 65 ms, q6_k 138 -> 116 ms).
 constexpr int kTokens = 6;
 
-// Rows [n0, n0 + 8 n_panels) of y (N rows in all) from the panels at `panels` (nb blocks each):
-// each token group's activations stay in L1 while the panels stream past (from L2 when several
-// groups sweep them).
+// The microkernel for Tt tokens on one panel of nb 32-element blocks.
+template <typename Panel, int Tt>
+void times_tokens(const typename Panel::Block* panel, int64_t nb, const uint8_t* x, size_t x_stride, int rows, float* y,
+                  int64_t y_stride) {
+    if constexpr (std::is_base_of_v<SuperBlockPanel, Panel>)
+        super_blocks_times_tokens<Panel, Tt>(panel, nb / 8, x, x_stride, rows, y, y_stride);
+    else
+        panel_times_tokens<Panel, Tt>(panel, nb, x, x_stride, rows, y, y_stride);
+}
+
+template <typename Panel>
+constexpr int64_t kBlocksPerPanel(int64_t nb) {
+    if constexpr (std::is_base_of_v<SuperBlockPanel, Panel>) return nb / 8;
+    else return nb / Panel::kSubBlocks;
+}
+
+// Rows [n0, n0 + 8 n_panels) of y (N rows in all) from the panels at `panels` (nb 32-element
+// blocks each): each token group's activations stay in L1 while the panels stream past (from L2
+// when several groups sweep them).
 template <typename Panel>
 void sweep_panels(const typename Panel::Block* panels, int64_t n_panels, int64_t n0, int64_t N, int64_t nb,
                   const uint8_t* x_bytes, size_t x_stride, int64_t T, float* y, int64_t y_stride) {
@@ -342,14 +458,14 @@ void sweep_panels(const typename Panel::Block* panels, int64_t n_panels, int64_t
             const int rows = int(std::min<int64_t>(kPanelRows, N - row));
             const uint8_t* xg = x_bytes + size_t(t) * x_stride;
             float* yg = y + t * y_stride + row;
-            const auto* panel = panels + p * (nb / Panel::kSubBlocks);
+            const auto* panel = panels + p * kBlocksPerPanel<Panel>(nb);
             switch (Tt) {
-            case 1: panel_times_tokens<Panel, 1>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
-            case 2: panel_times_tokens<Panel, 2>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
-            case 3: panel_times_tokens<Panel, 3>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
-            case 4: panel_times_tokens<Panel, 4>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
-            case 5: panel_times_tokens<Panel, 5>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
-            default: panel_times_tokens<Panel, 6>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+            case 1: times_tokens<Panel, 1>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+            case 2: times_tokens<Panel, 2>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+            case 3: times_tokens<Panel, 3>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+            case 4: times_tokens<Panel, 4>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+            case 5: times_tokens<Panel, 5>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
+            default: times_tokens<Panel, 6>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
             }
             static_assert(kTokens == 6);
         }
@@ -394,28 +510,34 @@ void pack_from_interleaved(const typename Panel::Block* panel, int64_t nb, Panel
 
 // Interleaved8 weights (N a multiple of 8, w at a group's first row): tiles of panels sized for
 // L2, so that token groups after the first read them from there. From kGemmMinTokens on, each
-// tile's panels are packed first, as the row layout's GEMM does (bench_kernels, 5632x2048 x 512
-// tokens: q4_0 45 -> 38 ms, q4_k 76 -> 43 ms: the k-quants' scales and q6_k's codes take many
-// instructions to unpack); below, the weights are read in place.
+// tile's 32-element panels are packed first, as the row layout's GEMM does (bench_kernels,
+// 5632x2048 x 512 tokens: q4_0 45 -> 38 ms); below, and for the super-block panels always, the
+// weights are read in place.
 template <typename Panel>
 void gemm_interleaved(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, size_t x_stride, int64_t T,
                       float* y, int64_t y_stride) {
-    using Packed = PackedPanel<Panel>;
-    const int64_t nb = K / 32, blocks_per_panel = nb / Panel::kSubBlocks;
-    const bool pack = T >= kGemmMinTokens;
-    const size_t panel_bytes = pack ? size_t(nb) * sizeof(typename Packed::Block) : size_t(kPanelRows) * w_stride;
-    const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / panel_bytes), 1, 16);
+    constexpr bool kSuperBlocks = std::is_base_of_v<SuperBlockPanel, Panel>;
+    const int64_t nb = K / 32, blocks_per_panel = kBlocksPerPanel<Panel>(nb);
     const auto* panels = static_cast<const typename Panel::Block*>(w);
-    auto* packed = pack ? static_cast<typename Packed::Block*>(scratch(size_t(tile_panels) * panel_bytes, 1)) : nullptr;
-    for (int64_t n0 = 0; n0 < N; n0 += tile_panels * kPanelRows) {
-        const int64_t n_panels = std::min(tile_panels, (N - n0) / kPanelRows);
-        const auto* tile = panels + (n0 / kPanelRows) * blocks_per_panel;
-        if (!pack) {
-            sweep_panels<Panel>(tile, n_panels, n0, N, nb, static_cast<const uint8_t*>(x), x_stride, T, y, y_stride);
-            continue;
+    const auto* x_bytes = static_cast<const uint8_t*>(x);
+    if (kSuperBlocks || T < kGemmMinTokens) {
+        const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / (size_t(kPanelRows) * w_stride)), 1, 16);
+        for (int64_t n0 = 0; n0 < N; n0 += tile_panels * kPanelRows)
+            sweep_panels<Panel>(panels + (n0 / kPanelRows) * blocks_per_panel, std::min(tile_panels, (N - n0) / kPanelRows), n0,
+                                N, nb, x_bytes, x_stride, T, y, y_stride);
+        return;
+    }
+    if constexpr (!kSuperBlocks) {
+        using Packed = PackedPanel<Panel>;
+        const size_t panel_bytes = size_t(nb) * sizeof(typename Packed::Block);
+        const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / panel_bytes), 1, 16);
+        auto* packed = static_cast<typename Packed::Block*>(scratch(size_t(tile_panels) * panel_bytes, 1));
+        for (int64_t n0 = 0; n0 < N; n0 += tile_panels * kPanelRows) {
+            const int64_t n_panels = std::min(tile_panels, (N - n0) / kPanelRows);
+            const auto* tile = panels + (n0 / kPanelRows) * blocks_per_panel;
+            for (int64_t p = 0; p < n_panels; ++p) pack_from_interleaved<Panel>(tile + p * blocks_per_panel, nb, packed + p * nb);
+            sweep_panels<Packed>(packed, n_panels, n0, N, nb, x_bytes, x_stride, T, y, y_stride);
         }
-        for (int64_t p = 0; p < n_panels; ++p) pack_from_interleaved<Panel>(tile + p * blocks_per_panel, nb, packed + p * nb);
-        sweep_panels<Packed>(packed, n_panels, n0, N, nb, static_cast<const uint8_t*>(x), x_stride, T, y, y_stride);
     }
 }
 
@@ -438,8 +560,8 @@ constexpr GemmTable make_interleaved_table() {
     t[size_t(DType::q4_0)] = {gemm_interleaved<Q4_0x8Panel>, 1};
     t[size_t(DType::q8_0)] = {gemm_interleaved<Q8_0x8Panel>, 1};
     t[size_t(DType::q5_0)] = {gemm_interleaved<Q5_0x8Panel>, 1};
-    t[size_t(DType::q4_k)] = {gemm_interleaved<Q4_Kx8Panel>, 1};
-    t[size_t(DType::q6_k)] = {gemm_interleaved<Q6_Kx8Panel>, 1};
+    t[size_t(DType::q4_k)] = {gemm_interleaved<Q4_Kx8Panel>, 1, ActFormat::q8_256};
+    t[size_t(DType::q6_k)] = {gemm_interleaved<Q6_Kx8Panel>, 1, ActFormat::q8_256};
     return t;
 }
 

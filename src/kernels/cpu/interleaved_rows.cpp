@@ -73,13 +73,13 @@ struct Q6_KLayout {
     using Group = BlockQ6_Kx8;
     static void put(const Block& b, int r, Group& g) {
         g.d[r] = b.d;
-        for (int s = 0; s < QK_K / 16; ++s) g.scales[s][r] = b.scales[s];
+        for (int s = 0; s < QK_K / 16; ++s) g.scale_pairs[s / 2][r][s % 2] = b.scales[s];
         put_slices(b.ql, sizeof(b.ql), r, g.ql);
         put_slices(b.qh, sizeof(b.qh), r, g.qh);
     }
     static void get(const Group& g, int r, Block& b) {
         b.d = g.d[r];
-        for (int s = 0; s < QK_K / 16; ++s) b.scales[s] = g.scales[s][r];
+        for (int s = 0; s < QK_K / 16; ++s) b.scales[s] = g.scale_pairs[s / 2][r][s % 2];
         get_slices(g.ql, sizeof(b.ql), r, b.ql);
         get_slices(g.qh, sizeof(b.qh), r, b.qh);
     }

@@ -13,7 +13,9 @@
 //   q4_k: byte 32c + i of qs holds element 64c + i (low) and 64c + 32 + i (high); the 12 bytes of
 //         6-bit scales and mins are kept packed, as three 32-bit words per row, word w of the 8
 //         rows side by side (unpacked for all 8 rows at once).
-//   q6_k: ql and qh sliced alike; the 16 int8 scales of the 8 rows side by side per group.
+//   q6_k: ql and qh sliced alike; the int8 scales of each 32-element sub-block j (two, one per
+//         16 elements) as pairs, the 8 rows' pairs side by side: one 16-byte load widens to the
+//         8 rows' int16 pairs.
 #pragma once
 
 #include "quant/blocks.h"
@@ -48,7 +50,7 @@ struct BlockQ4_Kx8 {
 
 struct BlockQ6_Kx8 {
     uint16_t d[kInterleavedRows];
-    int8_t scales[quant::QK_K / 16][kInterleavedRows];  // scales[g][r]
+    int8_t scale_pairs[quant::QK_K / 32][kInterleavedRows][2];  // [j][r]: row r's scales 2j, 2j + 1
     uint8_t ql[kInterleavedRows * quant::QK_K / 2];
     uint8_t qh[kInterleavedRows * quant::QK_K / 4];
 };

@@ -112,17 +112,17 @@ void rows_by_dots(const RowDot& kernel, const MatmulOut& o, int64_t n_begin, int
 
 }  // namespace
 
-void matmul_by_gemm(GemmFn gemm, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
+void matmul_by_gemm(const GemmKernel& gemm, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
     // 32-row chunks (4 packed panels) handed out by parallel_chunks; each chunk re-reads the
     // activations, from L2/L3. Small matmuls (tiny models) stay on the calling thread.
     constexpr int64_t kChunkRows = 32;
     const int64_t N = total_rows(outs), K = outs[0].W->row_length();
-    const size_t x_stride = activation_row_bytes(ActFormat::q8_32, K);
-    const uint8_t* act = activations_as(ActFormat::q8_32, x, T, K, x_stride, pool);
+    const size_t x_stride = activation_row_bytes(gemm.act, K);
+    const uint8_t* act = activations_as(gemm.act, x, T, K, x_stride, pool);
     parallel_chunks(K * T * N < 2 * kMinMacsPerThread ? nullptr : pool, N, kChunkRows, [&](int64_t first, int64_t last) {
         for_each_piece(outs, first, last, [&](const MatmulOut& o, int64_t n_begin, int64_t n_end) {
             const size_t w_stride = o.W->row_bytes();
-            gemm(static_cast<const uint8_t*>(o.W->data) + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act,
+            gemm.fn(static_cast<const uint8_t*>(o.W->data) + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act,
                  x_stride, T, o.y + n_begin, o.W->rows());
         });
     });
@@ -143,7 +143,7 @@ void matmul_with(const RowDot& kernel, std::span<const MatmulOut> outs, const fl
     });
 }
 
-void matmul_by_gemm(GemmFn gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
+void matmul_by_gemm(const GemmKernel& gemm, const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
     const MatmulOut out{&W, y};
     matmul_by_gemm(gemm, std::span(&out, 1), x, T, pool);
 }
@@ -176,7 +176,7 @@ void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPo
                 done[j] = true;
             }
         const GemmKernel gemm = gemm_kernel(dtype, layout, best_isa());
-        if (gemm.fn != nullptr && T >= gemm.min_tokens) matmul_by_gemm(gemm.fn, same, x, T, pool);
+        if (gemm.fn != nullptr && T >= gemm.min_tokens) matmul_by_gemm(gemm, same, x, T, pool);
         else if (const RowDot* kernel = row_dot(dtype, best_isa())) matmul_with(*kernel, same, x, T, pool);
         else
             for (const MatmulOut& o : same) matmul_by_conversion(*o.W, x, T, o.y, pool);
