@@ -27,7 +27,8 @@ void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPo
 
 // A copy of W in the layout this CPU's matmul reads fastest (Layout::interleaved8: q4_0, q5_0,
 // q8_0, q4_k and q6_k matrices with a multiple of 8 rows, on AVX2), or nothing when the file's
-// layout is the best it has. Made once at load (it reads all of W); only matmul takes the result.
+// layout is the best it has. Made once at load (it reads all of W); matmul and get_rows (a tied
+// embedding table) read the result.
 std::optional<OwnedTensor> interleave_for_matmul(const Tensor& W);
 
 // out[t, :] = row ids[t] of the embedding table E: [V, D] any dtype, converted to f32.

@@ -108,7 +108,11 @@ void ModelWeights::use_cpu_layouts(const TensorSource& source) {
     std::vector<Tensor*> matrices;
     for (LayerWeights& w : layers)
         for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) matrices.push_back(t);
-    if (output.data != token_embedding.data) matrices.push_back(&output);
+    // A tied table serves the output matmul too (the biggest matrix of a small model: tinyllama-
+    // spm-13m's q6_k table is 73% of its bytes), so it is interleaved as well, and the embedding
+    // lookup reads its rows back out of their groups (one row per token).
+    const bool tied = output.data == token_embedding.data;
+    matrices.push_back(&output);
     // One matrix per chunk of a pool made for the load: most of the time goes to the kernel
     // zeroing the copies' fresh pages, which threads share out (1.1B q8_0 here: 3.3 s of load on
     // one thread), and memory holds at most one matrix twice per thread.
@@ -131,6 +135,7 @@ void ModelWeights::use_cpu_layouts(const TensorSource& source) {
             *matrices[i] = copies[i]->tensor;
             copies_.push_back(std::move(*copies[i]));
         }
+    if (tied) token_embedding = output;
 }
 
 }  // namespace slm

@@ -163,15 +163,32 @@ TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsValues) {
         }
     }
     // No interleaved form: other types, row counts that are not a multiple of 8, and an already
-    // interleaved tensor; an interleaved table cannot serve get_rows.
+    // interleaved tensor.
     EXPECT_FALSE(interleave_for_matmul(random_weights(DType::q4_0, 12, 64, 1).tensor).has_value());
     EXPECT_FALSE(interleave_for_matmul(random_weights(DType::q5_k, 8, 256, 1).tensor).has_value());
     std::optional<OwnedTensor> I = interleave_for_matmul(random_weights(DType::q8_0, 8, 64, 1).tensor);
     ASSERT_TRUE(I.has_value());
     EXPECT_FALSE(interleave_for_matmul(I->tensor).has_value());
-    const int32_t id = 0;
-    std::vector<float> row(64);
-    EXPECT_THROW(get_rows(I->tensor, &id, 1, row.data(), &pool), slm::Error);
+}
+
+// A tied embedding table, interleaved for the output matmul, gives the embedding lookup the
+// file's rows, and refuses ids outside it as the file's layout does.
+TEST(KernelsFast, GetRowsReadsAnInterleavedTable) {
+    if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
+    ThreadPool pool(2);
+    for (DType dtype : {DType::q4_0, DType::q5_0, DType::q8_0, DType::q4_k, DType::q6_k}) {
+        const int64_t D = traits(dtype).block_size * 2;
+        const OwnedTensor E = random_weights(dtype, 48, D, 9);
+        std::optional<OwnedTensor> I = interleave_for_matmul(E.tensor);
+        ASSERT_TRUE(I.has_value()) << name(dtype);
+        const int32_t ids[6] = {0, 47, 7, 8, 7, 33};
+        std::vector<float> rows(6 * size_t(D)), interleaved(rows.size());
+        get_rows(E.tensor, ids, 6, rows.data(), &pool);
+        get_rows(I->tensor, ids, 6, interleaved.data(), &pool);
+        EXPECT_EQ(interleaved, rows) << name(dtype);
+        const int32_t outside = 48;
+        EXPECT_THROW(get_rows(I->tensor, &outside, 1, interleaved.data(), nullptr), slm::Error) << name(dtype);
+    }
 }
 
 // q/k/v and gate/up go through one job: the values are those of one matmul per weight, on the

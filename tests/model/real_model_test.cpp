@@ -119,12 +119,13 @@ TEST_P(RealModel, Q8_0GgufStaysCloseToTransformers) {
 }
 
 // The CPU matmul's interleaved copies of the q8_0 matrices (ModelOptions::cpu_layouts) against the
-// file's layout: a prompt of 16 tokens or more runs the same GEMM arithmetic either way (equal
-// logits, bit for bit); decode steps sum in another order (row dots against the interleaved
-// GEMM). Those last-bit differences can flip the rounding of an activation to 8 bits in the next
-// matmul (a step of amax/254), so over layers and steps they grow: tinyqwen2's logits differ by up
-// to 0.6% of their largest after 12 steps (measured), tinyllama's far less; the greedy tokens stay
-// the same.
+// file's layout: a prompt of 16 tokens or more runs the same GEMM arithmetic through the layers
+// either way; only the last position's logits (one token, through the tied table, which is
+// interleaved too) sum in another order: row dots against the interleaved GEMM, last bits. Decode
+// steps sum in another order everywhere. Those last-bit differences can flip the rounding of an
+// activation to 8 bits in the next matmul (a step of amax/254), so over layers and steps they
+// grow: tinyqwen2's logits differ by up to 0.6% of their largest after 12 steps (measured),
+// tinyllama's far less; the greedy tokens stay the same.
 TEST_P(RealModel, CpuLayoutsKeepTheFileLayoutsValues) {
     SLM_REQUIRE_SHARED(shared);
     const std::string path = shared + "/models/" + GetParam() + "/" + GetParam() + "-q8_0.gguf";
@@ -140,17 +141,22 @@ TEST_P(RealModel, CpuLayoutsKeepTheFileLayoutsValues) {
     SessionOptions opt;
     opt.threads = 2;
     Session a(*fast, opt), b(*plain, opt);
+    // Largest |a - b| over the largest |b|.
+    auto relative_diff = [](std::span<const float> a, std::span<const float> b) {
+        float max_diff = 0, max_logit = 0;
+        for (size_t i = 0; i < a.size(); ++i) {
+            max_diff = std::max(max_diff, std::fabs(a[i] - b[i]));
+            max_logit = std::max(max_logit, std::fabs(b[i]));
+        }
+        return max_diff / max_logit;
+    };
     const std::span<const float> la = a.prompt(prompt), lb = b.prompt(prompt);
-    EXPECT_TRUE(std::equal(la.begin(), la.end(), lb.begin(), lb.end())) << "prompt logits differ";
+    ASSERT_EQ(la.size(), lb.size());
+    EXPECT_LE(relative_diff(la, lb), 1e-5f) << "prompt logits differ beyond f32 rounding";
     int32_t token = argmax(la);
     for (int step = 0; step < 12; ++step) {
         const std::span<const float> da = a.decode(token), db = b.decode(token);
-        float max_diff = 0, max_logit = 0;
-        for (size_t i = 0; i < da.size(); ++i) {
-            max_diff = std::max(max_diff, std::fabs(da[i] - db[i]));
-            max_logit = std::max(max_logit, std::fabs(db[i]));
-        }
-        EXPECT_LE(max_diff, 0.02f * max_logit) << "step " << step;
+        EXPECT_LE(relative_diff(da, db), 0.02f) << "step " << step;
         ASSERT_EQ(argmax(da), argmax(db)) << "step " << step;
         token = argmax(da);
     }
