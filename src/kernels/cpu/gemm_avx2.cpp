@@ -293,6 +293,43 @@ struct Q6_Kx8Panel : SuperBlockPanel {
     static __m256 bias_d(const Block& g) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(32.0f)); }
 };
 
+// A super-block panel unpacked once for all the token groups of a prompt: codes as bytes, the
+// sub-blocks' weight and bias vectors, d and bias_d as floats: the same values the panel gives in
+// place, so both give the same outputs bit for bit.
+template <int kGroups>
+struct alignas(32) SuperBlockPack {
+    uint8_t codes[8][kSteps][32];
+    __m256i weight[8][kGroups];
+    __m256i bias[8];
+    float d[kPanelRows], bias_d[kPanelRows];
+};
+
+template <typename Source>
+struct PackedSuperBlockPanel : SuperBlockPanel {
+    using Block = SuperBlockPack<Source::kGroups>;
+    static constexpr int kWiden = Source::kWiden, kGroups = Source::kGroups;
+    static constexpr size_t kPrefetchAhead = 0;  // in L2 already
+    struct Scales {};
+    static Scales scales(const Block&) { return {}; }
+    static __m256i codes(const Block& p, int j, int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.codes[j][i])); }
+    static __m256i weight(const Block& p, const Scales&, int j, int group) { return p.weight[j][group]; }
+    static __m256i bias(const Block& p, const Scales&, int j) { return p.bias[j]; }
+    static __m256 d(const Block& p) { return _mm256_load_ps(p.d); }
+    static __m256 bias_d(const Block& p) { return _mm256_load_ps(p.bias_d); }
+    static void pack(const typename Source::Block& g, Block& out) {
+        const typename Source::Scales scales = Source::scales(g);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+            for (int i = 0; i < kSteps; ++i)
+                _mm256_store_si256(reinterpret_cast<__m256i*>(out.codes[j][i]), Source::codes(g, j, i));
+            for (int group = 0; group < kGroups; ++group) out.weight[j][group] = Source::weight(g, scales, j, group);
+            out.bias[j] = Source::bias(g, scales, j);
+        }
+        _mm256_store_ps(out.d, Source::d(g));
+        _mm256_store_ps(out.bias_d, Source::bias_d(g));
+    }
+};
+
 // Lanes [0, rows) of acc[t] to y + t * y_stride.
 template <int Tt>
 void store_lanes(const __m256* acc, int rows, float* y, int64_t y_stride) {
@@ -387,8 +424,9 @@ __attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::B
         for (int t = 0; t < Tt; ++t) sum[t] = bias[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int j = 0; j < kSubBlocks; ++j) {
-            for (size_t line = 0; line < kSubBlockBytes; line += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(&g) + j * kSubBlockBytes + Panel::kPrefetchAhead + line, _MM_HINT_T0);
+            if constexpr (Panel::kPrefetchAhead > 0)
+                for (size_t line = 0; line < kSubBlockBytes; line += 64)
+                    _mm_prefetch(reinterpret_cast<const char*>(&g) + j * kSubBlockBytes + Panel::kPrefetchAhead + line, _MM_HINT_T0);
 #pragma GCC unroll 2
             for (int group = 0; group < Panel::kGroups; ++group) {
                 const __m256i weight = Panel::weight(g, scales, j, group);
@@ -425,15 +463,19 @@ __attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::B
 
 // Tokens per microkernel call: 6 f32 + 6 int16 accumulators, the codes and a broadcast fit the 16
 // ymm registers (against 4 tokens: q4_0 50 -> 35 ms on 2048x2048 x 512 tokens, one thread). The
-// super-block panels spill some of their 3 per token, and still gain on 3 tokens a call
-// (5632x2048 x 512 tokens, one thread: q4_k 70 -> 65 ms, q6_k 138 -> 116 ms).
-constexpr int kTokens = 6;
+// super-block panels keep three accumulators per token (two in the code loop): 3 tokens, as
+// fast as the 32-element panels' 6 on prompts (1.1B q4_k_m pp512 107-117 against 100-121 t/s);
+// 6 spilled (64 against 47 ms, q4_k 5632x2048 x 512 tokens, two threads).
+template <typename Panel>
+constexpr int kTokens = std::is_base_of_v<SuperBlockPanel, Panel> ? 3 : 6;
 
-// The microkernel for Tt tokens on one panel of nb 32-element blocks.
+// The microkernel for Tt tokens (Tt <= kTokens<Panel>) on one panel of nb 32-element blocks.
 template <typename Panel, int Tt>
 void times_tokens(const typename Panel::Block* panel, int64_t nb, const uint8_t* x, size_t x_stride, int rows, float* y,
                   int64_t y_stride) {
-    if constexpr (std::is_base_of_v<SuperBlockPanel, Panel>)
+    if constexpr (Tt > kTokens<Panel>)
+        return;  // never called: sweep_panels takes at most kTokens<Panel> tokens at a time
+    else if constexpr (std::is_base_of_v<SuperBlockPanel, Panel>)
         super_blocks_times_tokens<Panel, Tt>(panel, nb / 8, x, x_stride, rows, y, y_stride);
     else
         panel_times_tokens<Panel, Tt>(panel, nb, x, x_stride, rows, y, y_stride);
@@ -451,8 +493,9 @@ constexpr int64_t kBlocksPerPanel(int64_t nb) {
 template <typename Panel>
 void sweep_panels(const typename Panel::Block* panels, int64_t n_panels, int64_t n0, int64_t N, int64_t nb,
                   const uint8_t* x_bytes, size_t x_stride, int64_t T, float* y, int64_t y_stride) {
-    for (int64_t t = 0; t < T; t += kTokens) {
-        const int Tt = int(std::min<int64_t>(kTokens, T - t));
+    static_assert(kTokens<Panel> <= 6);
+    for (int64_t t = 0; t < T; t += kTokens<Panel>) {
+        const int Tt = int(std::min<int64_t>(kTokens<Panel>, T - t));
         for (int64_t p = 0; p < n_panels; ++p) {
             const int64_t row = n0 + p * kPanelRows;
             const int rows = int(std::min<int64_t>(kPanelRows, N - row));
@@ -467,7 +510,6 @@ void sweep_panels(const typename Panel::Block* panels, int64_t n_panels, int64_t
             case 5: times_tokens<Panel, 5>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
             default: times_tokens<Panel, 6>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
             }
-            static_assert(kTokens == 6);
         }
     }
 }
@@ -510,34 +552,38 @@ void pack_from_interleaved(const typename Panel::Block* panel, int64_t nb, Panel
 
 // Interleaved8 weights (N a multiple of 8, w at a group's first row): tiles of panels sized for
 // L2, so that token groups after the first read them from there. From kGemmMinTokens on, each
-// tile's 32-element panels are packed first, as the row layout's GEMM does (bench_kernels,
-// 5632x2048 x 512 tokens: q4_0 45 -> 38 ms); below, and for the super-block panels always, the
-// weights are read in place.
+// tile's panels are unpacked first, once for all token groups (bench_kernels, 5632x2048 x 512
+// tokens: q4_0 45 -> 38 ms; the super-block panels' 1.1B q4_k_m pp512 79-86 -> 107-117 t/s);
+// below, the weights are read in place.
 template <typename Panel>
 void gemm_interleaved(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, size_t x_stride, int64_t T,
                       float* y, int64_t y_stride) {
     constexpr bool kSuperBlocks = std::is_base_of_v<SuperBlockPanel, Panel>;
+    using Packed = std::conditional_t<kSuperBlocks, PackedSuperBlockPanel<Panel>, PackedPanel<Panel>>;
     const int64_t nb = K / 32, blocks_per_panel = kBlocksPerPanel<Panel>(nb);
     const auto* panels = static_cast<const typename Panel::Block*>(w);
     const auto* x_bytes = static_cast<const uint8_t*>(x);
-    if (kSuperBlocks || T < kGemmMinTokens) {
+    if (T < kGemmMinTokens) {
         const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / (size_t(kPanelRows) * w_stride)), 1, 16);
         for (int64_t n0 = 0; n0 < N; n0 += tile_panels * kPanelRows)
             sweep_panels<Panel>(panels + (n0 / kPanelRows) * blocks_per_panel, std::min(tile_panels, (N - n0) / kPanelRows), n0,
                                 N, nb, x_bytes, x_stride, T, y, y_stride);
         return;
     }
-    if constexpr (!kSuperBlocks) {
-        using Packed = PackedPanel<Panel>;
-        const size_t panel_bytes = size_t(nb) * sizeof(typename Packed::Block);
-        const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / panel_bytes), 1, 16);
-        auto* packed = static_cast<typename Packed::Block*>(scratch(size_t(tile_panels) * panel_bytes, 1));
-        for (int64_t n0 = 0; n0 < N; n0 += tile_panels * kPanelRows) {
-            const int64_t n_panels = std::min(tile_panels, (N - n0) / kPanelRows);
-            const auto* tile = panels + (n0 / kPanelRows) * blocks_per_panel;
-            for (int64_t p = 0; p < n_panels; ++p) pack_from_interleaved<Panel>(tile + p * blocks_per_panel, nb, packed + p * nb);
-            sweep_panels<Packed>(packed, n_panels, n0, N, nb, x_bytes, x_stride, T, y, y_stride);
+    const int64_t packed_per_panel = kBlocksPerPanel<Packed>(nb);
+    const size_t panel_bytes = size_t(packed_per_panel) * sizeof(typename Packed::Block);
+    const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / panel_bytes), 1, 16);
+    auto* packed = static_cast<typename Packed::Block*>(scratch(size_t(tile_panels) * panel_bytes, 1));
+    for (int64_t n0 = 0; n0 < N; n0 += tile_panels * kPanelRows) {
+        const int64_t n_panels = std::min(tile_panels, (N - n0) / kPanelRows);
+        const auto* tile = panels + (n0 / kPanelRows) * blocks_per_panel;
+        for (int64_t p = 0; p < n_panels; ++p) {
+            if constexpr (kSuperBlocks)
+                for (int64_t b = 0; b < blocks_per_panel; ++b) Packed::pack(tile[p * blocks_per_panel + b], packed[p * packed_per_panel + b]);
+            else
+                pack_from_interleaved<Panel>(tile + p * blocks_per_panel, nb, packed + p * packed_per_panel);
         }
+        sweep_panels<Packed>(packed, n_panels, n0, N, nb, x_bytes, x_stride, T, y, y_stride);
     }
 }
 
