@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 
@@ -28,8 +29,10 @@ void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPo
 // A copy of W in the layout this CPU's matmul reads fastest (Layout::interleaved8: q4_0, q5_0,
 // q8_0, q4_k and q6_k matrices with a multiple of 8 rows, on AVX2), or nothing when the file's
 // layout is the best it has. Made once at load (it reads all of W); matmul and get_rows (a tied
-// embedding table) read the result.
-std::optional<OwnedTensor> interleave_for_matmul(const Tensor& W);
+// embedding table) read the result. `copied(first, end)`, if given, is called as each slice of W's
+// rows has been read, so that a caller can let their memory go while the rest is copied.
+std::optional<OwnedTensor> interleave_for_matmul(const Tensor& W,
+                                                 const std::function<void(int64_t first, int64_t end)>& copied = {});
 
 // out[t, :] = row ids[t] of the embedding table E: [V, D] any dtype, converted to f32.
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, ThreadPool* pool);

@@ -122,8 +122,15 @@ void ModelWeights::use_cpu_layouts(const TensorSource& source) {
     ThreadPool pool;
     pool.for_each_chunk(int64_t(matrices.size()), [&](int64_t i) {
         try {
-            copies[size_t(i)] = kernels::interleave_for_matmul(*matrices[size_t(i)]);
-            if (copies[size_t(i)]) source.release_pages(*matrices[size_t(i)]);
+            // The file's pages of each slice of rows go as soon as it is copied: memory holds
+            // little of a matrix twice, even a tied table of 128k rows.
+            const Tensor& W = *matrices[size_t(i)];
+            copies[size_t(i)] = kernels::interleave_for_matmul(W, [&](int64_t first, int64_t end) {
+                Tensor rows = W;
+                rows.data = W.row(first);
+                rows.shape = {end - first, W.row_length()};
+                source.release_pages(rows);
+            });
         } catch (...) {
             const std::lock_guard<std::mutex> lock(failure_mutex);
             if (!failure) failure = std::current_exception();

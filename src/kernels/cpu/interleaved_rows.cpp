@@ -9,6 +9,7 @@
 #include <slm/error.h>
 #include <slm/kernels.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace slm::kernels {
@@ -85,16 +86,22 @@ struct Q6_KLayout {
     }
 };
 
+// Groups in slices of 256 (2048 rows), copied(first row, end row) after each.
 template <typename Layout_>
-void interleave(const Tensor& W, void* dst) {
+void interleave(const Tensor& W, void* dst, const std::function<void(int64_t, int64_t)>& copied) {
     using Block = typename Layout_::Block;
+    constexpr int64_t kSliceGroups = 256;
     const int64_t groups = W.rows() / kInterleavedRows, nb = int64_t(W.row_bytes() / sizeof(Block));
     auto* out = static_cast<typename Layout_::Group*>(dst);
-    for (int64_t g = 0; g < groups; ++g)
-        for (int r = 0; r < kInterleavedRows; ++r) {
-            const auto* row = static_cast<const Block*>(W.row(g * kInterleavedRows + r));
-            for (int64_t b = 0; b < nb; ++b) Layout_::put(row[b], r, out[g * nb + b]);
-        }
+    for (int64_t g0 = 0; g0 < groups; g0 += kSliceGroups) {
+        const int64_t g1 = std::min(groups, g0 + kSliceGroups);
+        for (int64_t g = g0; g < g1; ++g)
+            for (int r = 0; r < kInterleavedRows; ++r) {
+                const auto* row = static_cast<const Block*>(W.row(g * kInterleavedRows + r));
+                for (int64_t b = 0; b < nb; ++b) Layout_::put(row[b], r, out[g * nb + b]);
+            }
+        if (copied) copied(g0 * kInterleavedRows, g1 * kInterleavedRows);
+    }
 }
 
 template <typename Layout_>
@@ -133,12 +140,12 @@ void interleaved_row(const Tensor& W, int64_t n, void* dst) {
         fail("interleaved_row: dtype {} has no interleaved layout", name(W.dtype));
 }
 
-std::optional<OwnedTensor> interleave_for_matmul(const Tensor& W) {
+std::optional<OwnedTensor> interleave_for_matmul(const Tensor& W, const std::function<void(int64_t, int64_t)>& copied) {
     // Only the AVX2 GEMM reads the layout; elsewhere the row dots keep the file's.
     if (!has_interleaved_form(W) || gemm_kernel(W.dtype, Layout::interleaved8, best_isa()).fn == nullptr) return std::nullopt;
     OwnedTensor t = OwnedTensor::zeros(W.dtype, W.shape);
     t.tensor.layout = Layout::interleaved8;
-    with_layout(W.dtype, [&](auto layout) { interleave<decltype(layout)>(W, t.tensor.data); });
+    with_layout(W.dtype, [&](auto layout) { interleave<decltype(layout)>(W, t.tensor.data, copied); });
     return t;
 }
 
