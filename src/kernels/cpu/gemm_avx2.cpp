@@ -409,8 +409,9 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
 // inlined: inlined beside its 5 many-token variants, the one-token code streamed q6_k from memory
 // at 11.5 GB/s instead of 16 (one thread, 5632x2048), though it ran as fast from L2.
 template <typename Panel, int Tt>
-__attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::Block* panel, int64_t n_super, const uint8_t* x, size_t x_stride,
-                               int rows, float* y, int64_t y_stride) {
+__attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::Block* panel, int64_t n_super,
+                                                        const uint8_t* x, size_t x_stride, int rows, float* y,
+                                                        int64_t y_stride) {
     constexpr int kSubBlocks = 8, kGroupSteps = kSteps / Panel::kGroups, kWiden = Panel::kWiden;
     static_assert(kGroupSteps % kWiden == 0);
     constexpr size_t kSubBlockBytes = sizeof(typename Panel::Block) / kSubBlocks;
@@ -463,9 +464,9 @@ __attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::B
 
 // Tokens per microkernel call: 6 f32 + 6 int16 accumulators, the codes and a broadcast fit the 16
 // ymm registers (against 4 tokens: q4_0 50 -> 35 ms on 2048x2048 x 512 tokens, one thread). The
-// super-block panels keep three accumulators per token (two in the code loop): 3 tokens, as
-// fast as the 32-element panels' 6 on prompts (1.1B q4_k_m pp512 107-117 against 100-121 t/s);
-// 6 spilled (64 against 47 ms, q4_k 5632x2048 x 512 tokens, two threads).
+// super-block panels keep four accumulators per token (int16, int32 and bias sums, f32): 3
+// tokens, as fast as the 32-element panels' 6 on prompts (1.1B q4_k_m pp512 107-117 against
+// 100-121 t/s); 6 spilled (64 against 47 ms, q4_k 5632x2048 x 512 tokens, two threads).
 template <typename Panel>
 constexpr int kTokens = std::is_base_of_v<SuperBlockPanel, Panel> ? 3 : 6;
 
@@ -481,8 +482,9 @@ void times_tokens(const typename Panel::Block* panel, int64_t nb, const uint8_t*
         panel_times_tokens<Panel, Tt>(panel, nb, x, x_stride, rows, y, y_stride);
 }
 
+// Blocks of the Panel's Block type in a panel of nb 32-element blocks.
 template <typename Panel>
-constexpr int64_t kBlocksPerPanel(int64_t nb) {
+constexpr int64_t panel_blocks(int64_t nb) {
     if constexpr (std::is_base_of_v<SuperBlockPanel, Panel>) return nb / 8;
     else return nb / Panel::kSubBlocks;
 }
@@ -501,7 +503,7 @@ void sweep_panels(const typename Panel::Block* panels, int64_t n_panels, int64_t
             const int rows = int(std::min<int64_t>(kPanelRows, N - row));
             const uint8_t* xg = x_bytes + size_t(t) * x_stride;
             float* yg = y + t * y_stride + row;
-            const auto* panel = panels + p * kBlocksPerPanel<Panel>(nb);
+            const auto* panel = panels + p * panel_blocks<Panel>(nb);
             switch (Tt) {
             case 1: times_tokens<Panel, 1>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
             case 2: times_tokens<Panel, 2>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
@@ -560,7 +562,7 @@ void gemm_interleaved(const void* w, size_t w_stride, int64_t N, int64_t K, cons
                       float* y, int64_t y_stride) {
     constexpr bool kSuperBlocks = std::is_base_of_v<SuperBlockPanel, Panel>;
     using Packed = std::conditional_t<kSuperBlocks, PackedSuperBlockPanel<Panel>, PackedPanel<Panel>>;
-    const int64_t nb = K / 32, blocks_per_panel = kBlocksPerPanel<Panel>(nb);
+    const int64_t nb = K / 32, blocks_per_panel = panel_blocks<Panel>(nb);
     const auto* panels = static_cast<const typename Panel::Block*>(w);
     const auto* x_bytes = static_cast<const uint8_t*>(x);
     if (T < kGemmMinTokens) {
@@ -570,7 +572,7 @@ void gemm_interleaved(const void* w, size_t w_stride, int64_t N, int64_t K, cons
                                 N, nb, x_bytes, x_stride, T, y, y_stride);
         return;
     }
-    const int64_t packed_per_panel = kBlocksPerPanel<Packed>(nb);
+    const int64_t packed_per_panel = panel_blocks<Packed>(nb);
     const size_t panel_bytes = size_t(packed_per_panel) * sizeof(typename Packed::Block);
     const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / panel_bytes), 1, 16);
     auto* packed = static_cast<typename Packed::Block*>(scratch(size_t(tile_panels) * panel_bytes, 1));

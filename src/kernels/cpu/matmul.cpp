@@ -122,8 +122,8 @@ void matmul_by_gemm(const GemmKernel& gemm, std::span<const MatmulOut> outs, con
     parallel_chunks(K * T * N < 2 * kMinMacsPerThread ? nullptr : pool, N, kChunkRows, [&](int64_t first, int64_t last) {
         for_each_piece(outs, first, last, [&](const MatmulOut& o, int64_t n_begin, int64_t n_end) {
             const size_t w_stride = o.W->row_bytes();
-            gemm.fn(static_cast<const uint8_t*>(o.W->data) + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K, act,
-                 x_stride, T, o.y + n_begin, o.W->rows());
+            gemm.fn(static_cast<const uint8_t*>(o.W->data) + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K,
+                    act, x_stride, T, o.y + n_begin, o.W->rows());
         });
     });
 }
