@@ -19,7 +19,8 @@ namespace slm::kernels {
 void matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
 
 // Several weights sharing the input x (q/k/v, gate/up): for each, y = x W^T as above, with the
-// same values as one matmul per weight, in one job for the pool per weight dtype.
+// same values as one matmul per weight, in one job for the pool per activation format (GEMMs) or
+// weight dtype (row dots).
 struct MatmulOut {
     const Tensor* W;  // [N_i, K]
     float* y;         // [T, N_i]

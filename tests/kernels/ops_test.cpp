@@ -192,22 +192,26 @@ TEST(KernelsFast, GetRowsReadsAnInterleavedTable) {
 }
 
 // q/k/v and gate/up go through one job: the values are those of one matmul per weight, on the
-// row dots, the row tiles and the GEMM, with one dtype and with a mix (q4_k_m's q6_k tensors).
+// row dots, the row tiles and the GEMM, with one dtype and with a mix (q4_k_m's q6_k tensors;
+// interleaved q4_k and q6_k share one GEMM job, the row-layout q6_k takes the row dots).
 TEST(KernelsFast, MatmulOfWeightsSharingAnInputEqualsOneMatmulEach) {
     ThreadPool pool(2);
     const int64_t K = 512;
-    for (const auto& dtypes : std::vector<std::vector<DType>>{{DType::bf16, DType::bf16, DType::bf16},
-                                                              {DType::q8_0, DType::q8_0},
-                                                              {DType::q4_k, DType::q4_k, DType::q6_k},
-                                                              {DType::f32, DType::q4_0, DType::f32},
-                                                              {DType::q4_0, DType::q4_0, DType::q4_0}}) {
+    struct Case {
+        std::vector<DType> dtypes;
+        bool interleave;  // q and k interleaved (rows a multiple of 8), v not
+    };
+    for (const auto& [dtypes, interleave] : std::vector<Case>{{{DType::bf16, DType::bf16, DType::bf16}, false},
+                                                              {{DType::q8_0, DType::q8_0}, false},
+                                                              {{DType::q4_k, DType::q4_k, DType::q6_k}, false},
+                                                              {{DType::f32, DType::q4_0, DType::f32}, false},
+                                                              {{DType::q4_0, DType::q4_0, DType::q4_0}, true},
+                                                              {{DType::q4_k, DType::q6_k, DType::q6_k}, true}}) {
         std::vector<OwnedTensor> weights;
-        const bool all_q4_0 = dtypes[0] == DType::q4_0;
-        const int64_t rows[] = {all_q4_0 ? 72 : 70, all_q4_0 ? 16 : 13, 13};
+        const int64_t rows[] = {interleave ? 72 : 70, interleave ? 16 : 13, 13};
         for (size_t i = 0; i < dtypes.size(); ++i) {
             weights.push_back(random_weights(dtypes[i], rows[i], K, uint32_t(40 + i)));
-            // q4_0 with q/k interleaved (rows a multiple of 8) and v not: one job per layout.
-            if (all_q4_0)
+            if (interleave)
                 if (std::optional<OwnedTensor> I = interleave_for_matmul(weights.back().tensor)) weights.back() = std::move(*I);
         }
         for (int64_t T : {1, 3, 8, 17, 40}) {

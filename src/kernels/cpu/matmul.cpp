@@ -112,20 +112,37 @@ void rows_by_dots(const RowDot& kernel, const MatmulOut& o, int64_t n_begin, int
 
 }  // namespace
 
-void matmul_by_gemm(const GemmKernel& gemm, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
+namespace {
+
+// outs[i] through fns[i], all taking activations in `act`: one conversion of x, one job.
+void gemm_job(ActFormat act, std::span<const MatmulOut> outs, std::span<const GemmFn> fns, const float* x, int64_t T,
+              ThreadPool* pool) {
     // 32-row chunks (4 packed panels) handed out by parallel_chunks; each chunk re-reads the
     // activations, from L2/L3. Small matmuls (tiny models) stay on the calling thread.
     constexpr int64_t kChunkRows = 32;
     const int64_t N = total_rows(outs), K = outs[0].W->row_length();
-    const size_t x_stride = activation_row_bytes(gemm.act, K);
-    const uint8_t* act = activations_as(gemm.act, x, T, K, x_stride, pool);
+    const size_t x_stride = activation_row_bytes(act, K);
+    const uint8_t* act_bytes = activations_as(act, x, T, K, x_stride, pool);
     parallel_chunks(K * T * N < 2 * kMinMacsPerThread ? nullptr : pool, N, kChunkRows, [&](int64_t first, int64_t last) {
         for_each_piece(outs, first, last, [&](const MatmulOut& o, int64_t n_begin, int64_t n_end) {
             const size_t w_stride = o.W->row_bytes();
-            gemm.fn(static_cast<const uint8_t*>(o.W->data) + size_t(n_begin) * w_stride, w_stride, n_end - n_begin, K,
-                    act, x_stride, T, o.y + n_begin, o.W->rows());
+            fns[size_t(&o - outs.data())](static_cast<const uint8_t*>(o.W->data) + size_t(n_begin) * w_stride, w_stride,
+                                          n_end - n_begin, K, act_bytes, x_stride, T, o.y + n_begin, o.W->rows());
         });
     });
+}
+
+// The GEMM that serves W for T tokens (fn nullptr: the row dots do).
+GemmKernel gemm_for(const Tensor& W, int64_t T) {
+    const GemmKernel gemm = gemm_kernel(W.dtype, W.layout, best_isa());
+    return gemm.fn != nullptr && T >= gemm.min_tokens ? gemm : GemmKernel{};
+}
+
+}  // namespace
+
+void matmul_by_gemm(const GemmKernel& gemm, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
+    const std::vector<GemmFn> fns(outs.size(), gemm.fn);
+    gemm_job(gemm.act, outs, fns, x, T, pool);
 }
 
 void matmul_with(const RowDot& kernel, std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
@@ -161,22 +178,30 @@ void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPo
         if (o.W->layout == Layout::interleaved8 && gemm_kernel(o.W->dtype, o.W->layout, best_isa()).fn == nullptr)
             fail("matmul: no {} kernel for interleaved {} weights", isa_name(best_isa()), name(o.W->dtype));
     }
-    // Weights of one dtype and layout (and so one kernel and one activation format) go through
-    // one job; a mix (q4_k_m keeps some tensors in q6_k) makes one job per kind.
+    // Weights whose GEMMs take one activation format go through one job whatever their dtypes
+    // (q4_k_m's q4_k and q6_k q/k/v: one pool wake-up and one conversion of x); the others one job
+    // per dtype and layout, the row dots' unit.
     std::vector<bool> done(outs.size(), false);
     std::vector<MatmulOut> same;
+    std::vector<GemmFn> fns;
     for (size_t i = 0; i < outs.size(); ++i) {
         if (done[i]) continue;
         const DType dtype = outs[i].W->dtype;
         const Layout layout = outs[i].W->layout;
+        const GemmKernel gemm = gemm_for(*outs[i].W, T);
         same.clear();
-        for (size_t j = i; j < outs.size(); ++j)
-            if (outs[j].W->dtype == dtype && outs[j].W->layout == layout) {
-                same.push_back(outs[j]);
-                done[j] = true;
-            }
-        const GemmKernel gemm = gemm_kernel(dtype, layout, best_isa());
-        if (gemm.fn != nullptr && T >= gemm.min_tokens) matmul_by_gemm(gemm, same, x, T, pool);
+        fns.clear();
+        for (size_t j = i; j < outs.size(); ++j) {
+            if (done[j]) continue;
+            const GemmKernel other = gemm_for(*outs[j].W, T);
+            const bool joins = gemm.fn != nullptr ? other.fn != nullptr && other.act == gemm.act
+                                                  : outs[j].W->dtype == dtype && outs[j].W->layout == layout;
+            if (!joins) continue;
+            same.push_back(outs[j]);
+            fns.push_back(other.fn);
+            done[j] = true;
+        }
+        if (gemm.fn != nullptr) gemm_job(gemm.act, same, fns, x, T, pool);
         else if (const RowDot* kernel = row_dot(dtype, best_isa())) matmul_with(*kernel, same, x, T, pool);
         else
             for (const MatmulOut& o : same) matmul_by_conversion(*o.W, x, T, o.y, pool);
