@@ -132,20 +132,19 @@ int register_all() {
             }
         }
     }
+    // The types with an interleaved layout, as a model load gives them (kernels::interleave_for_matmul),
+    // and the decode kernels' compute ceiling: one token over a matrix that stays in L2 (one
+    // 256 KiB-ish copy), against the figures that stream from memory.
     for (DType dtype : {DType::q8_0, DType::q4_0, DType::q5_0, DType::q4_k, DType::q6_k}) {
+        const std::string prefix = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + ".interleaved8/";
         for (const Shape& s : shapes) {
             for (int64_t T : {1, 512}) {
-                const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + ".interleaved8/" + s.name + "/T" + std::to_string(T);
+                const std::string name = prefix + s.name + "/T" + std::to_string(T);
                 benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, s.N, s.K, T, T == 1 ? kStreamBytes : 0, true); })
                     ->Unit(benchmark::kMillisecond)->UseRealTime();
             }
         }
-    }
-    // The decode kernels' compute ceiling: one token over a matrix that stays in L2 (one 256 KiB-ish
-    // copy), against the figures above that stream from memory.
-    for (DType dtype : {DType::q8_0, DType::q4_0, DType::q5_0, DType::q4_k, DType::q6_k}) {
-        const std::string name = std::string("BM_Matmul/") + std::string(slm::name(dtype)) + ".interleaved8/in_l2_256x2048/T1";
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, 256, 2048, 1, 0, true); })
+        benchmark::RegisterBenchmark((prefix + "in_l2_256x2048/T1").c_str(), [=](benchmark::State& st) { matmul_bench(st, dtype, 256, 2048, 1, 0, true); })
             ->Unit(benchmark::kMicrosecond)->UseRealTime();
     }
     // A batched server step on a small float model (tinyqwen2-bpe-11m's MLP, bf16 as shipped):

@@ -68,10 +68,10 @@ private:
 class ModelWeights;  // src/model/model_weights.h
 
 struct ModelOptions {
-    // Copies the matrices that only matmul reads into the layout this CPU's matmul reads fastest,
-    // where it has one (kernels::interleave_for_matmul: q4_0, q5_0, q8_0, q4_k, q6_k on AVX2;
-    // decode 1.1-1.7x faster), and lets the file's pages of them go. Off: every weight stays a
-    // view of the file.
+    // Copies the matrices matmul reads (all but an untied embedding table) into the layout this
+    // CPU's matmul reads fastest, where it has one (kernels::interleave_for_matmul: q4_0, q5_0,
+    // q8_0, q4_k, q6_k on AVX2; decode 1.1-1.7x faster), and lets the file's pages of them go.
+    // Off: every weight stays a view of the file.
     bool cpu_layouts = true;
 };
 

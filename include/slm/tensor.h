@@ -20,7 +20,8 @@ enum class Device : uint8_t { cpu, cuda };
 // a CPU matmul layout made at load (kernels::interleave_for_matmul, never written to files):
 // each group of 8 rows stored block by block, the 8 rows' scales and then their codes in 4-byte
 // slices, so that one sequential stream feeds 8 outputs (src/kernels/cpu/interleaved_rows.h).
-// The tensor's nbytes are unchanged; row(n) is meaningless for it, and only matmul reads it.
+// The tensor's nbytes are unchanged; row(n) is meaningless for it; matmul reads it, and get_rows
+// (a tied embedding table) takes rows back out of their groups.
 enum class Layout : uint8_t { rows, interleaved8 };
 
 struct Tensor {

@@ -115,7 +115,7 @@ void ModelWeights::use_cpu_layouts(const TensorSource& source) {
     matrices.push_back(&output);
     // One matrix per chunk of a pool made for the load: most of the time goes to the kernel
     // zeroing the copies' fresh pages, which threads share out (1.1B q8_0 here: 3.3 s of load on
-    // one thread), and memory holds at most one matrix twice per thread.
+    // one thread).
     std::vector<std::optional<OwnedTensor>> copies(matrices.size());
     std::mutex failure_mutex;
     std::exception_ptr failure;  // the first error (out of memory), rethrown once all have stopped

@@ -29,8 +29,8 @@ public:
     std::vector<float> rope_factors; // GGUF rope_freqs.weight ([Dh/2]), empty when absent
     std::vector<LayerWeights> layers;
 
-    // Gives the matrices only matmul reads (all but the embedding table, which get_rows reads
-    // too) the CPU matmul's own layout where it has one, and lets `source` drop the file's copy.
+    // Gives the matrices matmul reads (all but an untied embedding table) the CPU matmul's own
+    // layout where it has one, and lets `source` drop the file's copy as each slice is copied.
     void use_cpu_layouts(const TensorSource& source);
 
 private:

@@ -119,6 +119,9 @@ INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
                                            DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
 
+// The types with an interleaved8 layout on AVX2.
+constexpr DType kInterleavedTypes[] = {DType::q4_0, DType::q5_0, DType::q8_0, DType::q4_k, DType::q6_k};
+
 // Interleaved8 weights (q4_0, q5_0, q8_0, q4_k, q6_k regrouped at load, kernels::interleave_for_matmul): the same
 // matrix for the reference; for every number of tokens, the row layout's GEMM values bit for bit
 // where both take q8_32 activations, and the row dots' values up to f32 rounding where both take
@@ -127,7 +130,7 @@ TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsValues) {
     if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
     ThreadPool pool(2);
     struct Shape { int64_t N, blocks, T; };
-    for (DType dtype : {DType::q4_0, DType::q5_0, DType::q8_0, DType::q4_k, DType::q6_k}) {
+    for (DType dtype : kInterleavedTypes) {
         const int64_t block = traits(dtype).block_size;
         for (Shape shape : {Shape{8, 1, 1}, Shape{16, 2, 3}, Shape{40, 8, 1}, Shape{64, 16, 5}, Shape{24, 3, 17},
                             Shape{8, 40, 7}, Shape{136, 16, 64}, Shape{520, 8, 2}}) {
@@ -176,7 +179,7 @@ TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsValues) {
 TEST(KernelsFast, GetRowsReadsAnInterleavedTable) {
     if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
     ThreadPool pool(2);
-    for (DType dtype : {DType::q4_0, DType::q5_0, DType::q8_0, DType::q4_k, DType::q6_k}) {
+    for (DType dtype : kInterleavedTypes) {
         const int64_t D = traits(dtype).block_size * 2;
         const OwnedTensor E = random_weights(dtype, 48, D, 9);
         std::optional<OwnedTensor> I = interleave_for_matmul(E.tensor);

@@ -125,14 +125,15 @@ void pack_panel(const uint8_t* w, size_t w_stride, int rows, int64_t nb, PanelBl
     }
 }
 
-// How the microkernel reads a panel of 8 rows, the rows in the 8 lanes:
-//   Block, kSubBlocks (32-element blocks per Block); kGroups, kWiden, kSignedCodes (as in
-//   Block32Source); codes(block, j, i): the codes of 4-element step kStep[i] (activation bytes
-//   4 kStep[i] .. +3) of the Block's 32-element block j, i < 8, in an order that keeps each scale
-//   group's steps together; scale(block, j, g): the rows' scales of group g of block j;
-//   offset(block, j): the rows' offsets (unsigned codes only); kPrefetchAhead: how many bytes
-//   ahead of the block being read to prefetch (0: none).
-// A panel packed from row-layout weights, in L2 already:
+// How the microkernel reads a panel of 8 rows in 32-element blocks, the rows in the 8 lanes:
+//   Block, kSubBlocks = 1 (32-element blocks per Block; the super-block panels below have 8);
+//   kGroups, kWiden, kSignedCodes (as in Block32Source); codes(block, i): the codes of 4-element
+//   step kStep[i] (activation bytes 4 kStep[i] .. +3), i < 8, in an order that keeps each scale
+//   group's steps together; scale(block, g): the rows' scales of group g; offset(block): the rows'
+//   offsets (unsigned codes only); kPrefetchAhead: how many bytes ahead of the block being read to
+//   prefetch (0: none).
+// A panel packed from row-layout weights (pack_panel) or from interleaved ones (from_interleaved),
+// in L2 already:
 template <typename Source>
 struct PackedPanel {
     using Block = PanelBlock<Source::kGroups>;
@@ -140,21 +141,32 @@ struct PackedPanel {
     static constexpr bool kSignedCodes = Source::kSignedCodes;
     static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
     static constexpr size_t kPrefetchAhead = 0;
-    static __m256i codes(const Block& p, int, int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.codes[i])); }
-    static __m256 scale(const Block& p, int, int g) { return _mm256_load_ps(p.scale[g]); }
-    static __m256 offset(const Block& p, int) { return _mm256_load_ps(p.offset); }
+    static __m256i codes(const Block& p, int i) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p.codes[i])); }
+    static __m256 scale(const Block& p, int g) { return _mm256_load_ps(p.scale[g]); }
+    static __m256 offset(const Block& p) { return _mm256_load_ps(p.offset); }
+    // An interleaved panel's n blocks (Source: one of the panels below) as packed blocks: the same
+    // codes, scales and offsets, computed once for all the token groups of a prompt.
+    static void from_interleaved(const typename Source::Block* in, int64_t n, Block* out) {
+        for (int64_t b = 0; b < n; ++b) {
+            for (int i = 0; i < kSteps; ++i)
+                _mm256_store_si256(reinterpret_cast<__m256i*>(out[b].codes[Source::kStep[i]]), Source::codes(in[b], i));
+            for (int g = 0; g < kGroups; ++g) _mm256_store_ps(out[b].scale[g], Source::scale(in[b], g));
+            _mm256_store_ps(out[b].offset, Source::offset(in[b]));
+        }
+    }
 };
 
 // Interleaved8 weights read in place (interleaved_rows.h), as they stream from memory: a
 // prefetch 2 KiB ahead keeps more lines in flight than the hardware prefetcher does (q4_0
-// 2048x5632, one token, one thread: 0.51-0.69 -> 0.41-0.53 ms). Each computes the same scales and
-// offsets, in the same order, as its Source for the packed panels: both layouts give the same
-// values bit for bit.
+// 2048x5632, one token, one thread: 0.51-0.69 -> 0.41-0.53 ms). The 32-element panels compute the
+// same scales and offsets, in the same order, as their Block32Source for the row layout's packed
+// panels: both layouts give the same values bit for bit.
 constexpr size_t kStreamPrefetchAhead = 2048;
 
 // What the interleaved panels share: steps in element order unless a panel says otherwise, and
 // the stream prefetch.
 struct InterleavedPanel {
+    static constexpr int kSubBlocks = 1;
     static constexpr int kStep[kSteps] = {0, 1, 2, 3, 4, 5, 6, 7};
     static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
 };
@@ -173,10 +185,10 @@ template <typename BlockT, typename Format>
 struct Nibbles32x8Panel : InterleavedPanel {
     using Block = BlockT;
     static constexpr bool kFifthBit = Format::kCodes == Codes::nibbles_fifth_bit;
-    static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = kFifthBit ? 4 : 8;
+    static constexpr int kGroups = 1, kWiden = kFifthBit ? 4 : 8;
     static constexpr bool kSignedCodes = false;
     static constexpr int kStep[kSteps] = {0, 4, 1, 5, 2, 6, 3, 7};
-    static __m256i codes(const Block& g, int, int i) {
+    static __m256i codes(const Block& g, int i) {
         const __m256i nibbles = nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * (i / 2))), i % 2);
         if constexpr (!kFifthBit) {
             return nibbles;
@@ -191,20 +203,20 @@ struct Nibbles32x8Panel : InterleavedPanel {
             return _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
         }
     }
-    static __m256 scale(const Block& g, int, int) { return half_lanes(g.d); }
+    static __m256 scale(const Block& g, int) { return half_lanes(g.d); }
     // The centre of the codes, as Block32Source's offset: kCodeOffset d (exact).
-    static __m256 offset(const Block& g, int) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Format::kCodeOffset))); }
+    static __m256 offset(const Block& g) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Format::kCodeOffset))); }
 };
 using Q4_0x8Panel = Nibbles32x8Panel<BlockQ4_0x8, Q4_0Format>;
 using Q5_0x8Panel = Nibbles32x8Panel<BlockQ5_0x8, Q5_0Format>;
 
 struct Q8_0x8Panel : InterleavedPanel {
     using Block = BlockQ8_0x8;
-    static constexpr int kSubBlocks = 1, kGroups = 1, kWiden = 1;
+    static constexpr int kGroups = 1, kWiden = 1;
     static constexpr bool kSignedCodes = true;
-    static __m256i codes(const Block& g, int, int i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * i)); }
-    static __m256 scale(const Block& g, int, int) { return half_lanes(g.d); }
-    static __m256 offset(const Block&, int) { return _mm256_setzero_ps(); }
+    static __m256i codes(const Block& g, int i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * i)); }
+    static __m256 scale(const Block& g, int) { return half_lanes(g.d); }
+    static __m256 offset(const Block&) { return _mm256_setzero_ps(); }
 };
 
 // The k-quants' interleaved panels meet activations in ActFormat::q8_256 (one scale per 256
@@ -215,7 +227,8 @@ struct Q8_0x8Panel : InterleavedPanel {
 // from memory both stay at what one core streams). The offsets (q4_k's mins, q6_k's 32) come from
 // the activations' sums per 16, in integers too:
 //   y_r = act_d (d_r sum_j scale_jr codes_j . act_j - bias_d_r sum_j bias_jr . (bsums_2j, bsums_2j+1)).
-// What a super-block panel gives the microkernel, per Block of 8 rows x 256 elements:
+// What a super-block panel gives the microkernel, per Block of 8 rows x 256 elements
+// (kSubBlocks = 8 sub-blocks of 32):
 //   Scales, scales(block): what codes' weights need from the block, unpacked once;
 //   codes(block, j, i): the unsigned codes of step i (activation bytes 32 j + 4 i .. +3);
 //   kWiden: steps whose vpmaddubsw sums fit int16 (2 * max code * 127 per step);
@@ -224,6 +237,7 @@ struct Q8_0x8Panel : InterleavedPanel {
 //   bias(block, scales, j): lane r: row r's int16 pair meeting (bsums[2j], bsums[2j + 1]);
 //   d(block), bias_d(block): the rows' float factors of the two sums.
 struct SuperBlockPanel {
+    static constexpr int kSubBlocks = 8;
     static constexpr size_t kPrefetchAhead = kStreamPrefetchAhead;
 };
 
@@ -298,9 +312,9 @@ struct Q6_Kx8Panel : SuperBlockPanel {
 // place, so both give the same outputs bit for bit.
 template <int kGroups>
 struct alignas(32) SuperBlockPack {
-    uint8_t codes[8][kSteps][32];
-    __m256i weight[8][kGroups];
-    __m256i bias[8];
+    uint8_t codes[SuperBlockPanel::kSubBlocks][kSteps][32];
+    __m256i weight[SuperBlockPanel::kSubBlocks][kGroups];
+    __m256i bias[SuperBlockPanel::kSubBlocks];
     float d[kPanelRows], bias_d[kPanelRows];
 };
 
@@ -316,17 +330,20 @@ struct PackedSuperBlockPanel : SuperBlockPanel {
     static __m256i bias(const Block& p, const Scales&, int j) { return p.bias[j]; }
     static __m256 d(const Block& p) { return _mm256_load_ps(p.d); }
     static __m256 bias_d(const Block& p) { return _mm256_load_ps(p.bias_d); }
-    static void pack(const typename Source::Block& g, Block& out) {
-        const typename Source::Scales scales = Source::scales(g);
+    // As PackedPanel::from_interleaved, for n super-blocks.
+    static void from_interleaved(const typename Source::Block* in, int64_t n, Block* out) {
+        for (int64_t b = 0; b < n; ++b) {
+            const typename Source::Scales scales = Source::scales(in[b]);
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j) {
-            for (int i = 0; i < kSteps; ++i)
-                _mm256_store_si256(reinterpret_cast<__m256i*>(out.codes[j][i]), Source::codes(g, j, i));
-            for (int group = 0; group < kGroups; ++group) out.weight[j][group] = Source::weight(g, scales, j, group);
-            out.bias[j] = Source::bias(g, scales, j);
+            for (int j = 0; j < kSubBlocks; ++j) {
+                for (int i = 0; i < kSteps; ++i)
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(out[b].codes[j][i]), Source::codes(in[b], j, i));
+                for (int group = 0; group < kGroups; ++group) out[b].weight[j][group] = Source::weight(in[b], scales, j, group);
+                out[b].bias[j] = Source::bias(in[b], scales, j);
+            }
+            _mm256_store_ps(out[b].d, Source::d(in[b]));
+            _mm256_store_ps(out[b].bias_d, Source::bias_d(in[b]));
         }
-        _mm256_store_ps(out.d, Source::d(g));
-        _mm256_store_ps(out.bias_d, Source::bias_d(g));
     }
 };
 
@@ -349,56 +366,50 @@ void store_lanes(const __m256* acc, int rows, float* y, int64_t y_stride) {
 template <typename Panel, int Tt>
 void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const uint8_t* x, size_t x_stride, int rows,
                         float* y, int64_t y_stride) {
-    constexpr size_t kBlockBytes = sizeof(typename Panel::Block) / Panel::kSubBlocks;
+    static_assert(Panel::kSubBlocks == 1);
     constexpr int kWiden = Panel::kWiden, kGroupSteps = kSteps / Panel::kGroups;
     static_assert(kGroupSteps % kWiden == 0);
     const ActBlock32* xt[Tt];
     __m256 acc[Tt];
     for (int t = 0; t < Tt; ++t) xt[t] = reinterpret_cast<const ActBlock32*>(x + size_t(t) * x_stride), acc[t] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
-    // Blocks of the Block type, and within each its 32-element blocks j, unrolled so that the
-    // panel's shifts and offsets for j are constants.
-    for (int64_t block = 0; block < nb / Panel::kSubBlocks; ++block) {
-        const auto& g = panel[block];
+    for (int64_t b = 0; b < nb; ++b) {
+        const auto& p = panel[b];
+        if constexpr (Panel::kPrefetchAhead > 0)
+            for (size_t line = 0; line < sizeof(p); line += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(&p) + Panel::kPrefetchAhead + line, _MM_HINT_T0);
+        __m256i sum16[Tt], sum32[Tt];
+        for (int t = 0; t < Tt; ++t) sum16[t] = sum32[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
-        for (int j = 0; j < Panel::kSubBlocks; ++j) {
-            const int64_t b = block * Panel::kSubBlocks + j;
-            if constexpr (Panel::kPrefetchAhead > 0)
-                for (size_t line = 0; line < kBlockBytes; line += 64)
-                    _mm_prefetch(reinterpret_cast<const char*>(panel) + size_t(b) * kBlockBytes + Panel::kPrefetchAhead + line, _MM_HINT_T0);
-            __m256i sum16[Tt], sum32[Tt];
-            for (int t = 0; t < Tt; ++t) sum16[t] = sum32[t] = _mm256_setzero_si256();
-    #pragma GCC unroll 8
-            for (int i = 0; i < kSteps; ++i) {
-                const int s = Panel::kStep[i];
-                const __m256i w = Panel::codes(g, j, i);
-                __m256i w_unsigned = w;
-                if constexpr (Panel::kSignedCodes) w_unsigned = _mm256_sign_epi8(w, w);
-                for (int t = 0; t < Tt; ++t) {
-                    int32_t four;
-                    std::memcpy(&four, xt[t][b].qs + 4 * s, 4);
-                    __m256i a = _mm256_set1_epi32(four);
-                    if constexpr (Panel::kSignedCodes) a = _mm256_sign_epi8(a, w);
-                    const __m256i prod = _mm256_maddubs_epi16(w_unsigned, a);
-                    sum16[t] = i % kWiden == 0 ? prod : _mm256_add_epi16(sum16[t], prod);
-                    // Keeps unsigned codes' sums in step order: GCC otherwise reassociates them into a
-                    // tree whose pending products spill to the stack (a store and a load per
-                    // vpmaddubsw). For signed codes the barrier measured slower (q6_k 41 -> 59 ms).
-                    if constexpr (!Panel::kSignedCodes) asm("" : "+x"(sum16[t]));
-                    if (i % kWiden == kWiden - 1) {
-                        const __m256i wide = _mm256_madd_epi16(sum16[t], ones);
-                        sum32[t] = i % kGroupSteps == kWiden - 1 ? wide : _mm256_add_epi32(sum32[t], wide);
-                    }
-                    if (i % kGroupSteps == kGroupSteps - 1) {
-                        const __m256 combined = _mm256_mul_ps(Panel::scale(g, j, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
-                        acc[t] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(sum32[t]), acc[t]);
-                    }
+        for (int i = 0; i < kSteps; ++i) {
+            const int s = Panel::kStep[i];
+            const __m256i w = Panel::codes(p, i);
+            __m256i w_unsigned = w;
+            if constexpr (Panel::kSignedCodes) w_unsigned = _mm256_sign_epi8(w, w);
+            for (int t = 0; t < Tt; ++t) {
+                int32_t four;
+                std::memcpy(&four, xt[t][b].qs + 4 * s, 4);
+                __m256i a = _mm256_set1_epi32(four);
+                if constexpr (Panel::kSignedCodes) a = _mm256_sign_epi8(a, w);
+                const __m256i prod = _mm256_maddubs_epi16(w_unsigned, a);
+                sum16[t] = i % kWiden == 0 ? prod : _mm256_add_epi16(sum16[t], prod);
+                // Keeps unsigned codes' sums in step order: GCC otherwise reassociates them into a
+                // tree whose pending products spill to the stack (a store and a load per
+                // vpmaddubsw). For signed codes the barrier measured slower (q6_k 41 -> 59 ms).
+                if constexpr (!Panel::kSignedCodes) asm("" : "+x"(sum16[t]));
+                if (i % kWiden == kWiden - 1) {
+                    const __m256i wide = _mm256_madd_epi16(sum16[t], ones);
+                    sum32[t] = i % kGroupSteps == kWiden - 1 ? wide : _mm256_add_epi32(sum32[t], wide);
+                }
+                if (i % kGroupSteps == kGroupSteps - 1) {
+                    const __m256 combined = _mm256_mul_ps(Panel::scale(p, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
+                    acc[t] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(sum32[t]), acc[t]);
                 }
             }
-            if constexpr (!Panel::kSignedCodes) {
-                const __m256 offset = Panel::offset(g, j);
-                for (int t = 0; t < Tt; ++t) acc[t] = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(&xt[t][b].sum), acc[t]);
-            }
+        }
+        if constexpr (!Panel::kSignedCodes) {
+            const __m256 offset = Panel::offset(p);
+            for (int t = 0; t < Tt; ++t) acc[t] = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(&xt[t][b].sum), acc[t]);
         }
     }
     store_lanes<Tt>(acc, rows, y, y_stride);
@@ -412,7 +423,7 @@ template <typename Panel, int Tt>
 __attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::Block* panel, int64_t n_super,
                                                         const uint8_t* x, size_t x_stride, int rows, float* y,
                                                         int64_t y_stride) {
-    constexpr int kSubBlocks = 8, kGroupSteps = kSteps / Panel::kGroups, kWiden = Panel::kWiden;
+    constexpr int kSubBlocks = Panel::kSubBlocks, kGroupSteps = kSteps / Panel::kGroups, kWiden = Panel::kWiden;
     static_assert(kGroupSteps % kWiden == 0);
     constexpr size_t kSubBlockBytes = sizeof(typename Panel::Block) / kSubBlocks;
     const ActBlock256* xt[Tt];
@@ -477,16 +488,9 @@ void times_tokens(const typename Panel::Block* panel, int64_t nb, const uint8_t*
     if constexpr (Tt > kTokens<Panel>)
         return;  // never called: sweep_panels takes at most kTokens<Panel> tokens at a time
     else if constexpr (std::is_base_of_v<SuperBlockPanel, Panel>)
-        super_blocks_times_tokens<Panel, Tt>(panel, nb / 8, x, x_stride, rows, y, y_stride);
+        super_blocks_times_tokens<Panel, Tt>(panel, nb / Panel::kSubBlocks, x, x_stride, rows, y, y_stride);
     else
         panel_times_tokens<Panel, Tt>(panel, nb, x, x_stride, rows, y, y_stride);
-}
-
-// Blocks of the Panel's Block type in a panel of nb 32-element blocks.
-template <typename Panel>
-constexpr int64_t panel_blocks(int64_t nb) {
-    if constexpr (std::is_base_of_v<SuperBlockPanel, Panel>) return nb / 8;
-    else return nb / Panel::kSubBlocks;
 }
 
 // Rows [n0, n0 + 8 n_panels) of y (N rows in all) from the panels at `panels` (nb 32-element
@@ -503,7 +507,7 @@ void sweep_panels(const typename Panel::Block* panels, int64_t n_panels, int64_t
             const int rows = int(std::min<int64_t>(kPanelRows, N - row));
             const uint8_t* xg = x_bytes + size_t(t) * x_stride;
             float* yg = y + t * y_stride + row;
-            const auto* panel = panels + p * panel_blocks<Panel>(nb);
+            const auto* panel = panels + p * (nb / Panel::kSubBlocks);
             switch (Tt) {
             case 1: times_tokens<Panel, 1>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
             case 2: times_tokens<Panel, 2>(panel, nb, xg, x_stride, rows, yg, y_stride); break;
@@ -537,21 +541,6 @@ void gemm(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, s
     }
 }
 
-// An interleaved8 panel's blocks [0, nb) as a packed panel: the same codes, scales and offsets,
-// computed once for all the token groups of a prompt instead of once per group.
-template <typename Panel>
-void pack_from_interleaved(const typename Panel::Block* panel, int64_t nb, PanelBlock<Panel::kGroups>* out) {
-    for (int64_t block = 0; block < nb / Panel::kSubBlocks; ++block)
-#pragma GCC unroll 8
-        for (int j = 0; j < Panel::kSubBlocks; ++j) {
-            auto& o = out[block * Panel::kSubBlocks + j];
-            for (int i = 0; i < kSteps; ++i)
-                _mm256_store_si256(reinterpret_cast<__m256i*>(o.codes[Panel::kStep[i]]), Panel::codes(panel[block], j, i));
-            for (int g = 0; g < Panel::kGroups; ++g) _mm256_store_ps(o.scale[g], Panel::scale(panel[block], j, g));
-            _mm256_store_ps(o.offset, Panel::offset(panel[block], j));
-        }
-}
-
 // Interleaved8 weights (N a multiple of 8, w at a group's first row): tiles of panels sized for
 // L2, so that token groups after the first read them from there. From kGemmMinTokens on, each
 // tile's panels are unpacked first, once for all token groups (bench_kernels, 5632x2048 x 512
@@ -560,9 +549,9 @@ void pack_from_interleaved(const typename Panel::Block* panel, int64_t nb, Panel
 template <typename Panel>
 void gemm_interleaved(const void* w, size_t w_stride, int64_t N, int64_t K, const void* x, size_t x_stride, int64_t T,
                       float* y, int64_t y_stride) {
-    constexpr bool kSuperBlocks = std::is_base_of_v<SuperBlockPanel, Panel>;
-    using Packed = std::conditional_t<kSuperBlocks, PackedSuperBlockPanel<Panel>, PackedPanel<Panel>>;
-    const int64_t nb = K / 32, blocks_per_panel = panel_blocks<Panel>(nb);
+    using Packed = std::conditional_t<std::is_base_of_v<SuperBlockPanel, Panel>, PackedSuperBlockPanel<Panel>, PackedPanel<Panel>>;
+    static_assert(Packed::kSubBlocks == Panel::kSubBlocks);
+    const int64_t nb = K / 32, blocks_per_panel = nb / Panel::kSubBlocks;
     const auto* panels = static_cast<const typename Panel::Block*>(w);
     const auto* x_bytes = static_cast<const uint8_t*>(x);
     if (T < kGemmMinTokens) {
@@ -572,19 +561,14 @@ void gemm_interleaved(const void* w, size_t w_stride, int64_t N, int64_t K, cons
                                 N, nb, x_bytes, x_stride, T, y, y_stride);
         return;
     }
-    const int64_t packed_per_panel = panel_blocks<Packed>(nb);
-    const size_t panel_bytes = size_t(packed_per_panel) * sizeof(typename Packed::Block);
+    // A packed block covers as many elements as the Panel's (Packed::kSubBlocks == Panel::kSubBlocks).
+    const size_t panel_bytes = size_t(blocks_per_panel) * sizeof(typename Packed::Block);
     const int64_t tile_panels = std::clamp<int64_t>(int64_t(kPanelBudgetBytes / panel_bytes), 1, 16);
     auto* packed = static_cast<typename Packed::Block*>(scratch(size_t(tile_panels) * panel_bytes, 1));
     for (int64_t n0 = 0; n0 < N; n0 += tile_panels * kPanelRows) {
         const int64_t n_panels = std::min(tile_panels, (N - n0) / kPanelRows);
         const auto* tile = panels + (n0 / kPanelRows) * blocks_per_panel;
-        for (int64_t p = 0; p < n_panels; ++p) {
-            if constexpr (kSuperBlocks)
-                for (int64_t b = 0; b < blocks_per_panel; ++b) Packed::pack(tile[p * blocks_per_panel + b], packed[p * packed_per_panel + b]);
-            else
-                pack_from_interleaved<Panel>(tile + p * blocks_per_panel, nb, packed + p * packed_per_panel);
-        }
+        Packed::from_interleaved(tile, n_panels * blocks_per_panel, packed);
         sweep_panels<Packed>(packed, n_panels, n0, N, nb, x_bytes, x_stride, T, y, y_stride);
     }
 }

@@ -181,6 +181,8 @@ void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPo
     // Weights whose GEMMs take one activation format go through one job whatever their dtypes
     // (q4_k_m's q4_k and q6_k q/k/v: one pool wake-up and one conversion of x); the others one job
     // per dtype and layout, the row dots' unit.
+    std::vector<GemmKernel> gemms(outs.size());
+    for (size_t i = 0; i < outs.size(); ++i) gemms[i] = gemm_for(*outs[i].W, T);
     std::vector<bool> done(outs.size(), false);
     std::vector<MatmulOut> same;
     std::vector<GemmFn> fns;
@@ -188,17 +190,15 @@ void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPo
         if (done[i]) continue;
         const DType dtype = outs[i].W->dtype;
         const Layout layout = outs[i].W->layout;
-        const GemmKernel gemm = gemm_for(*outs[i].W, T);
+        const GemmKernel& gemm = gemms[i];
         same.clear();
         fns.clear();
         for (size_t j = i; j < outs.size(); ++j) {
-            if (done[j]) continue;
-            const GemmKernel other = gemm_for(*outs[j].W, T);
-            const bool joins = gemm.fn != nullptr ? other.fn != nullptr && other.act == gemm.act
+            const bool joins = gemm.fn != nullptr ? gemms[j].fn != nullptr && gemms[j].act == gemm.act
                                                   : outs[j].W->dtype == dtype && outs[j].W->layout == layout;
-            if (!joins) continue;
+            if (done[j] || !joins) continue;
             same.push_back(outs[j]);
-            fns.push_back(other.fn);
+            fns.push_back(gemms[j].fn);
             done[j] = true;
         }
         if (gemm.fn != nullptr) gemm_job(gemm.act, same, fns, x, T, pool);

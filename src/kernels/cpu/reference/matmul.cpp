@@ -2,7 +2,6 @@
 // double. It defines what every fast matmul must compute.
 #include <slm/kernels.h>
 
-#include "kernels/cpu/interleaved_rows.h"
 #include "kernels/cpu/reference/row_to_float.h"
 
 #include <vector>
@@ -10,17 +9,11 @@
 namespace slm::kernels::ref {
 
 void matmul(const Tensor& W, const float* x, int64_t T, float* y) {
-    const ToFloatFn to_float = detail::to_float_or_throw(W.dtype, "matmul");
+    detail::WeightRows rows(W, "matmul");
     const int64_t N = W.rows(), K = W.row_length();
     std::vector<float> row(static_cast<size_t>(K));
-    std::vector<uint8_t> blocks(W.layout == Layout::rows ? 0 : W.row_bytes());
     for (int64_t n = 0; n < N; ++n) {
-        if (W.layout == Layout::rows) {
-            to_float(W.row(n), row.data(), K);
-        } else {
-            interleaved_row(W, n, blocks.data());
-            to_float(blocks.data(), row.data(), K);
-        }
+        rows.to_float(n, row.data());
         for (int64_t t = 0; t < T; ++t) {
             const float* xt = x + t * K;
             double sum = 0;
