@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -52,11 +53,26 @@ public:
 
     // Calls fn(c) once for every chunk index c in [0, chunks), each claimed by the next thread
     // that is free, and returns when all calls have returned. For callers whose chunks have a
-    // natural size (packed weight panels) or unequal costs (causal attention).
+    // natural size (packed weight panels) or unequal costs (causal attention). A call that throws
+    // (out of memory while a model loads) does not end its worker: the other chunks still run, and
+    // the first exception is rethrown here once all have returned.
     template <typename Fn>
     void for_each_chunk(int64_t chunks, Fn&& fn) {
-        auto thunk = [](void* ctx, int64_t c) { (*static_cast<std::remove_reference_t<Fn>*>(ctx))(c); };
-        dispatch(thunk, const_cast<void*>(static_cast<const void*>(&fn)), chunks);
+        struct Job {
+            std::remove_reference_t<Fn>* fn;
+            std::atomic<bool> failed{false};
+            std::exception_ptr failure{};
+        } job{&fn, {false}, {}};
+        auto thunk = [](void* ctx, int64_t c) {
+            auto* j = static_cast<Job*>(ctx);
+            try {
+                (*j->fn)(c);
+            } catch (...) {
+                if (!j->failed.exchange(true)) j->failure = std::current_exception();
+            }
+        };
+        dispatch(thunk, &job, chunks);
+        if (job.failure) std::rethrow_exception(job.failure);
     }
 
 private:

@@ -8,8 +8,6 @@
 #include <slm/kernels.h>
 #include <slm/thread_pool.h>
 
-#include <exception>
-#include <mutex>
 #include <optional>
 
 namespace slm {
@@ -116,27 +114,20 @@ void ModelWeights::use_cpu_layouts(const TensorSource& source) {
     // One matrix per chunk of a pool made for the load: most of the time goes to the kernel
     // zeroing the copies' fresh pages, which threads share out (1.1B q8_0 here: 3.3 s of load on
     // one thread).
+    // An error (out of memory) is rethrown by the pool once every matrix has stopped.
     std::vector<std::optional<OwnedTensor>> copies(matrices.size());
-    std::mutex failure_mutex;
-    std::exception_ptr failure;  // the first error (out of memory), rethrown once all have stopped
     ThreadPool pool;
     pool.for_each_chunk(int64_t(matrices.size()), [&](int64_t i) {
-        try {
-            // The file's pages of each slice of rows go as soon as it is copied: memory holds
-            // little of a matrix twice, even a tied table of 128k rows.
-            const Tensor& W = *matrices[size_t(i)];
-            copies[size_t(i)] = kernels::interleave_for_matmul(W, [&](int64_t first, int64_t end) {
-                Tensor rows = W;
-                rows.data = W.row(first);
-                rows.shape = {end - first, W.row_length()};
-                source.release_pages(rows);
-            });
-        } catch (...) {
-            const std::lock_guard<std::mutex> lock(failure_mutex);
-            if (!failure) failure = std::current_exception();
-        }
+        // The file's pages of each slice of rows go as soon as it is copied: memory holds little
+        // of a matrix twice, even a tied table of 128k rows.
+        const Tensor& W = *matrices[size_t(i)];
+        copies[size_t(i)] = kernels::interleave_for_matmul(W, [&](int64_t first, int64_t end) {
+            Tensor rows = W;
+            rows.data = W.row(first);
+            rows.shape = {end - first, W.row_length()};
+            source.release_pages(rows);
+        });
     });
-    if (failure) std::rethrow_exception(failure);
     for (size_t i = 0; i < matrices.size(); ++i)
         if (copies[i]) {
             *matrices[i] = copies[i]->tensor;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <numeric>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -64,4 +65,20 @@ TEST(ThreadPool, OversubscribedPoolsFinishEveryJob) {
         });
     for (auto& t : callers) t.join();
     EXPECT_EQ(failures.load(), 0);
+}
+
+// A chunk that throws does not take its worker down: the other chunks still run, and the caller
+// gets the exception once the job is over (as a model load meeting out-of-memory does).
+TEST(ThreadPool, AChunkThatThrowsIsRethrownToTheCaller) {
+    slm::ThreadPool pool(3);
+    std::atomic<int> ran{0};
+    EXPECT_THROW(pool.for_each_chunk(20, [&](int64_t c) {
+        ++ran;
+        if (c == 7) throw std::runtime_error("chunk 7");
+    }), std::runtime_error);
+    EXPECT_EQ(ran.load(), 20);
+    // The pool still works afterwards.
+    std::atomic<int64_t> sum{0};
+    pool.for_each_chunk(10, [&](int64_t c) { sum += c; });
+    EXPECT_EQ(sum.load(), 45);
 }
