@@ -84,8 +84,13 @@ void gemm_vs_row_dots_bench(benchmark::State& state, DType dtype, int64_t N, int
     set_matmul_counters(state, dtype, N, K, T);
 }
 
-void attention_bench(benchmark::State& state, int64_t T, int64_t S) {
-    const int64_t H = 32, Hkv = 4, Dh = 64;
+struct AttentionShape {
+    const char* name;
+    int64_t H, Hkv, Dh;
+};
+
+void attention_bench(benchmark::State& state, AttentionShape shape, int64_t T, int64_t S) {
+    const int64_t H = shape.H, Hkv = shape.Hkv, Dh = shape.Dh;
     const std::vector<float> q = random_floats(size_t(T * H * Dh), 3), kv = random_floats(size_t(S * Hkv * Dh), 4);
     std::vector<uint16_t> cache(kv.size());
     for (size_t i = 0; i < kv.size(); ++i) cache[i] = f32_to_f16(kv[i]);
@@ -166,10 +171,13 @@ int register_all() {
             }
         }
     }
-    for (auto [T, S] : {std::pair<int64_t, int64_t>{1, 512}, {1, 4096}, {512, 512}}) {
-        const std::string name = "BM_Attention/f16/T" + std::to_string(T) + "/S" + std::to_string(S);
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { attention_bench(st, T, S); })
-            ->Unit(benchmark::kMicrosecond)->UseRealTime();
+    // TinyLlama-1.1B's heads, then the 13M test model's (32-wide heads, two per kv head).
+    for (AttentionShape shape : {AttentionShape{"h32x64", 32, 4, 64}, AttentionShape{"h8x32", 8, 4, 32}}) {
+        for (auto [T, S] : {std::pair<int64_t, int64_t>{1, 512}, {1, 4096}, {512, 512}}) {
+            const std::string name = "BM_Attention/f16/" + std::string(shape.name) + "/T" + std::to_string(T) + "/S" + std::to_string(S);
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { attention_bench(st, shape, T, S); })
+                ->Unit(benchmark::kMicrosecond)->UseRealTime();
+        }
     }
     for (const char* op : {"rms_norm", "silu_mul", "rope", "softmax"}) {
         for (int64_t T : {1, 512}) {

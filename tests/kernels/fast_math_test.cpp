@@ -18,13 +18,11 @@ TEST(FastMath, ExpIsWithinTwoUlpsOverTheUsefulRange) {
     EXPECT_EQ(fast_exp(-1000.0f) < 1e-37f, true);  // clamps instead of producing garbage
 }
 
-TEST(FastMath, DotAndAxpyMatchPlainLoops) {
-    float a[37], b[37], y[37];
+TEST(FastMath, DotMatchesAPlainLoop) {
+    float a[37], b[37];
     double want = 0;
-    for (int i = 0; i < 37; ++i) a[i] = float(i) * 0.5f - 3.0f, b[i] = float(i % 7) - 2.0f, want += double(a[i]) * b[i], y[i] = 1.0f;
+    for (int i = 0; i < 37; ++i) a[i] = float(i) * 0.5f - 3.0f, b[i] = float(i % 7) - 2.0f, want += double(a[i]) * b[i];
     EXPECT_NEAR(dot_f32(a, b, 37), want, 1e-4);
-    scale_axpy(y, 2.0f, 3.0f, a, 37);
-    for (int i = 0; i < 37; ++i) EXPECT_FLOAT_EQ(y[i], 2.0f + 3.0f * a[i]);
 }
 
 }  // namespace

@@ -322,24 +322,53 @@ TEST(KernelsFast, AttentionMatchesReference) {
     }
 }
 
-// Each level's attention tile loops against the portable ones: key ranges that are not a
-// multiple of the AVX2 kernel's 8 keys, head dims that are not a multiple of 64 or of 8.
+// Each level's attention tile loops against the portable ones, on shapes that are not multiples
+// of the AVX2 kernels' 6 x 16 blocks or 8 x 8 transposes.
 TEST(AttentionTileOps, EveryLevelMatchesPortable) {
     if (!isa_supported(Isa::avx2)) GTEST_SKIP() << "no AVX2 on this CPU";
     const AttentionTileOps& fast = attention_tile_ops(Isa::avx2);
     const AttentionTileOps& slow = attention_tile_ops(Isa::portable);
-    for (int64_t Dh : {5, 8, 32, 64, 72, 128}) {
-        for (auto [lo, hi] : {std::pair<int64_t, int64_t>{0, 63}, {0, 0}, {3, 17}, {9, 63}, {60, 63}}) {
-            const std::vector<float> q = random_floats(size_t(Dh), 41), k = random_floats(size_t(64 * Dh), 42);
-            const std::vector<float> v = random_floats(size_t(64 * Dh), 43), p = random_floats(64, 44);
-            std::vector<float> s_fast(64), s_slow(64);
-            fast.scores(q.data(), k.data(), lo, hi, Dh, 0.125f, s_fast.data());
-            slow.scores(q.data(), k.data(), lo, hi, Dh, 0.125f, s_slow.data());
-            std::vector<float> a_fast = random_floats(size_t(Dh), 45), a_slow = a_fast;
-            fast.accumulate(a_fast.data(), 0.7f, p.data(), v.data(), lo, hi, Dh);
-            slow.accumulate(a_slow.data(), 0.7f, p.data(), v.data(), lo, hi, Dh);
-            for (int64_t j = lo; j <= hi; ++j) EXPECT_NEAR(s_fast[size_t(j)], s_slow[size_t(j)], 1e-5 * double(Dh)) << "Dh=" << Dh << " j=" << j;
-            EXPECT_LT(relative_max_error(a_fast, a_slow), 1e-5) << "Dh=" << Dh << " keys " << lo << ".." << hi;
+    for (int64_t rows : {1, 5, 6, 13, 80}) {
+        for (int64_t K : {1, 32, 61}) {
+            for (int64_t W : {3, 8, 24, 40, 72}) {
+                for (bool accumulate : {false, true}) {
+                    const int64_t lda = K + 3, ldb = W + 5, ldc = W + 2;
+                    const std::vector<float> a = random_floats(size_t(rows * lda), 41), b = random_floats(size_t(K * ldb), 42);
+                    const std::vector<float> c0 = random_floats(size_t(rows * ldc), 43);
+                    std::vector<float> c_fast = c0, c_slow = c0, c_last = c0;
+                    fast.product(c_fast.data(), ldc, a.data(), lda, b.data(), ldb, rows, K, W, accumulate);
+                    slow.product(c_slow.data(), ldc, a.data(), lda, b.data(), ldb, rows, K, W, accumulate);
+                    EXPECT_LT(relative_max_error(c_fast, c_slow), 1e-5) << rows << "x" << K << "x" << W << " accumulate " << accumulate;
+                    // A row's values do not depend on the rows computed with it (batch invariance).
+                    fast.product(c_last.data() + (rows - 1) * ldc, ldc, a.data() + (rows - 1) * lda, lda, b.data(), ldb, 1, K, W, accumulate);
+                    for (int64_t i = 0; i < W; ++i) ASSERT_EQ(c_last[size_t((rows - 1) * ldc + i)], c_fast[size_t((rows - 1) * ldc + i)]);
+                }
+            }
+        }
+    }
+    for (int64_t n : {1, 7, 8, 37, 64}) {
+        for (int64_t D : {5, 32, 64, 72}) {
+            const std::vector<float> rows = random_floats(size_t(n * D), 44);
+            std::vector<float> t_fast(size_t(D * 64), 99.0f), t_slow = t_fast;
+            fast.transpose(rows.data(), n, D, t_fast.data(), 64);
+            slow.transpose(rows.data(), n, D, t_slow.data(), 64);
+            EXPECT_EQ(t_fast, t_slow) << "n=" << n << " D=" << D;
+            EXPECT_EQ(t_slow[size_t((D - 1) * 64 + n - 1)], rows[size_t((n - 1) * D + D - 1)]);
+            if (n % 8) {
+                EXPECT_EQ(t_slow[size_t(n)], 0.0f) << "padding up to a multiple of 8";
+            }
+        }
+    }
+    for (float running : {-INFINITY, 0.5f, 9.0f}) {
+        for (auto [lo, hi] : {std::pair<int64_t, int64_t>{0, 63}, {0, 0}, {3, 17}, {9, 63}, {60, 62}}) {
+            std::vector<float> s_fast = random_floats(65, 45, 4.0f), s_slow = s_fast;
+            float m_fast = running, m_slow = running;
+            const float sum_fast = fast.exponentiate(s_fast.data(), lo, hi, 64, &m_fast);
+            const float sum_slow = slow.exponentiate(s_slow.data(), lo, hi, 64, &m_slow);
+            EXPECT_EQ(m_fast, m_slow);
+            EXPECT_NEAR(sum_fast, sum_slow, 1e-5 * sum_slow);
+            EXPECT_LT(relative_max_error(s_fast, s_slow), 1e-6) << "keys " << lo << ".." << hi;
+            EXPECT_EQ(s_fast[size_t(hi + 1)], hi < 63 ? 0.0f : s_slow[64]) << "0 outside the range, untouched past n";
         }
     }
 }

@@ -1,5 +1,5 @@
 // Small float helpers written so that GCC vectorizes them (eight independent lanes, no
-// branches): exp by range reduction and a degree-6 polynomial, dot product and axpy. Internal
+// branches): exp by range reduction and a degree-6 polynomial, dot product. Internal
 // linkage, since translation units built for different targets include this header.
 #pragma once
 
@@ -33,11 +33,6 @@ inline float dot_f32(const float* a, const float* b, int64_t n) {
     float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     for (; i < n; ++i) sum += a[i] * b[i];
     return sum;
-}
-
-// y = y * scale + a * x
-inline void scale_axpy(float* y, float scale, float a, const float* x, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] = y[i] * scale + a * x[i];
 }
 
 }  // namespace
