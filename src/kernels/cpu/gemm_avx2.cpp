@@ -400,6 +400,7 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
                 if (i % kWiden == kWiden - 1) {
                     const __m256i wide = _mm256_madd_epi16(sum16[t], ones);
                     sum32[t] = i % kGroupSteps == kWiden - 1 ? wide : _mm256_add_epi32(sum32[t], wide);
+                    if constexpr (Panel::kSignedCodes) asm("" : "+x"(sum32[t]));
                 }
                 if (i % kGroupSteps == kGroupSteps - 1) {
                     const __m256 combined = _mm256_mul_ps(Panel::scale(p, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
