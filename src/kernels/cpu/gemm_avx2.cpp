@@ -371,6 +371,9 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
     static_assert(kGroupSteps % kWiden == 0);
     const ActBlock32* xt[Tt];
     __m256 acc[Tt];
+    // Unrolled by pragma: as a loop GCC zeroed acc with a call to memset (4% of a small model's
+    // prompt time, at 10 blocks per call).
+#pragma GCC unroll 6
     for (int t = 0; t < Tt; ++t) xt[t] = reinterpret_cast<const ActBlock32*>(x + size_t(t) * x_stride), acc[t] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; ++b) {
@@ -429,6 +432,9 @@ __attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::B
     constexpr size_t kSubBlockBytes = sizeof(typename Panel::Block) / kSubBlocks;
     const ActBlock256* xt[Tt];
     __m256 acc[Tt];
+    // Unrolled by pragma: as a loop GCC zeroed acc with a call to memset (4% of a small model's
+    // prompt time, at 10 blocks per call).
+#pragma GCC unroll 6
     for (int t = 0; t < Tt; ++t) xt[t] = reinterpret_cast<const ActBlock256*>(x + size_t(t) * x_stride), acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_super; ++b) {
         const auto& g = panel[b];

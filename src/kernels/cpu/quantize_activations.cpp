@@ -3,16 +3,22 @@
 #include "kernels/cpu/activation_blocks.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
 namespace slm::kernels {
 namespace {
 
-// Quantizes n values to qs with one scale; returns the scale.
+// Quantizes n values (a multiple of 8) to qs with one scale; returns the scale. The largest
+// magnitude is an integer maximum of the values' bits without the sign (the same order for
+// non-negative floats) in eight lanes, which GCC vectorizes; a float maximum it left as a scalar
+// chain that cost more than the rest of the block.
 inline float quantize_block(const float* x, int n, int8_t* qs) {
-    float amax = 0;
-    for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+    uint32_t lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < n; i += 8)
+        for (int l = 0; l < 8; ++l) lanes[l] = std::max(lanes[l], std::bit_cast<uint32_t>(x[i + l]) & 0x7fffffffu);
+    const float amax = std::bit_cast<float>(*std::max_element(lanes, lanes + 8));
     const float d = amax / 127.0f;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     for (int i = 0; i < n; ++i) qs[i] = int8_t(std::nearbyint(x[i] * id));
