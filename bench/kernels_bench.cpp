@@ -114,11 +114,13 @@ void elementwise_bench(benchmark::State& state, const std::string& op, int64_t T
     const std::vector<float> w = random_floats(size_t(D), 7);
     std::vector<float> inv_freq(size_t(Dh / 2), 0.01f);
     std::vector<int32_t> pos(static_cast<size_t>(T), 100);
+    std::vector<float> cos_sin(size_t(T * Dh));  // once per forward pass, shared by all layers
+    kernels::rope_angles(pos.data(), T, Dh, inv_freq.data(), 1.0f, cos_sin.data(), &bench_pool());
     size_t bytes = 0;
     for (auto _ : state) {
         if (op == "rms_norm") kernels::rms_norm(a.data(), w.data(), T, D, 1e-5f, out.data(), &bench_pool()), bytes = size_t(T * D) * 8;
         else if (op == "silu_mul") kernels::silu_mul(a.data(), b.data(), T * F, out.data(), &bench_pool()), bytes = size_t(T * F) * 12;
-        else if (op == "rope") kernels::rope(a.data(), T, H, Dh, pos.data(), inv_freq.data(), 1.0f, kernels::RopeMode::neox, &bench_pool()), bytes = size_t(T * H * Dh) * 8;
+        else if (op == "rope") kernels::rope(a.data(), T, H, Dh, cos_sin.data(), kernels::RopeMode::neox, &bench_pool()), bytes = size_t(T * H * Dh) * 8;
         else kernels::softmax(a.data(), T, F), bytes = size_t(T * F) * 8;
         benchmark::DoNotOptimize(out.data());
     }

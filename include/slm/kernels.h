@@ -46,10 +46,15 @@ void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, f
 // llama.cpp's converter permuted). Both give the same result on their own weight layout.
 enum class RopeMode { normal, neox };
 
-// Rotates x: [T, H, Dh] in place. Angle for pair i at position p: p * inv_freq[i]
-// (inv_freq: [Dh/2], scaling already folded in); cos and sin are multiplied by `mscale` (yarn).
-void rope(float* x, int64_t T, int64_t H, int64_t Dh, const int32_t* positions, const float* inv_freq,
-          float mscale, RopeMode mode, ThreadPool* pool);
+// The rotation of every token of a batch: angle for pair i at position p is p * inv_freq[i]
+// (inv_freq: [Dh/2], scaling already folded in); cos_sin: [T, Dh] holds for token t the Dh/2
+// cosines, then the Dh/2 sines, each times `mscale` (yarn). Computed once per forward pass and
+// shared by q and k of every layer.
+void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale, float* cos_sin,
+                 ThreadPool* pool);
+
+// Rotates x: [T, H, Dh] in place by cos_sin (rope_angles).
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, RopeMode mode, ThreadPool* pool);
 
 // Causal attention of T query tokens over a KV cache of one sequence.
 // q: [T, H, Dh]; k_cache, v_cache: [S, Hkv, Dh] of dtype f32 or f16 (cache_dtype), holding

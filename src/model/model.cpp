@@ -123,6 +123,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     std::vector<float> q(size_t(T * q_dim)), k(size_t(T * kv_dim)), v(size_t(T * kv_dim)), att(size_t(T * q_dim));
     std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), proj(size_t(T * D));
     const int32_t* positions = batch.positions.data();
+    std::vector<float> rope_cos_sin(size_t(T * Dh));
+    kernels::rope_angles(positions, T, Dh, rope_inv_freq_.data(), rope_mscale_, rope_cos_sin.data(), pool);
 
     // x: [T, D] = token embeddings
     kernels::get_rows(weights_->token_embedding, batch.tokens.data(), T, x.data(), pool);
@@ -140,8 +142,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
             kernels::add_bias(k.data(), w.bk.data(), T, kv_dim);
             kernels::add_bias(v.data(), w.bv.data(), T, kv_dim);
         }
-        kernels::rope(q.data(), T, H, Dh, positions, rope_inv_freq_.data(), rope_mscale_, rope_mode_, pool);
-        kernels::rope(k.data(), T, Hkv, Dh, positions, rope_inv_freq_.data(), rope_mscale_, rope_mode_, pool);
+        kernels::rope(q.data(), T, H, Dh, rope_cos_sin.data(), rope_mode_, pool);
+        kernels::rope(k.data(), T, Hkv, Dh, rope_cos_sin.data(), rope_mode_, pool);
 
         // Each run of consecutive entries of one sequence: write its k/v into the cache, then
         // attend over that sequence's cache. att: [T, H, Dh]

@@ -286,7 +286,9 @@ TEST(KernelsFast, RopeMatchesReferenceInBothModes) {
             const std::vector<float> x = random_floats(size_t(T * H * Dh), 11);
             std::vector<float> a = x, b = x;
             ref::rope(a.data(), T, H, Dh, pos, inv_freq.data(), 1.1f, mode);
-            rope(b.data(), T, H, Dh, pos, inv_freq.data(), 1.1f, mode, &pool);
+            std::vector<float> cos_sin(size_t(T * Dh));
+            rope_angles(pos, T, Dh, inv_freq.data(), 1.1f, cos_sin.data(), &pool);
+            rope(b.data(), T, H, Dh, cos_sin.data(), mode, &pool);
             EXPECT_LT(relative_max_error(b, a), 1e-5) << "Dh=" << Dh;
         }
     }
