@@ -2,7 +2,8 @@
 # Side-by-side speed of slm and llama.cpp on the same GGUF files, same thread count, same machine:
 # runs llama-bench and `slm bench` alternately (ROUNDS times each, REPS repetitions per run), then
 # prints per model and type pp512 / tg128 for both, the ratio slm/llama.cpp, and tg128 as a share
-# of the memory bandwidth measured by slm's streaming-read kernel (bench_kernels BM_StreamRead).
+# of the memory bandwidth measured by slm's streaming-read kernel (bench_kernels BM_StreamRead,
+# before every model and at the end; the median).
 #
 # Models: the real models in ../shared/models (q8_0 as shipped, q4_k_m re-quantized from it by
 # llama-quantize) and TinyLlama-1.1B-shaped random-weight models in q4_0, q4_k_m and q8_0 written
@@ -69,13 +70,20 @@ for type in q4_0 q4_k_m q8_0; do
 done
 
 results="$MODELS_DIR/compare-results.jsonl"
+bandwidths="$MODELS_DIR/compare-bandwidth.txt"
 : > "$results"
-bandwidth=$("$BENCH_KERNELS" --benchmark_filter='BM_StreamRead/pool' --benchmark_format=json 2>/dev/null |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["benchmarks"][0]["bytes_per_second"])')
+: > "$bandwidths"
+# The yardstick is measured before every model, not once: on a shared machine one short
+# measurement swung 21-29 GB/s between runs. The table uses the median.
+measure_bandwidth() {
+    "$BENCH_KERNELS" --benchmark_filter='BM_StreamRead/pool' --benchmark_format=json 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["benchmarks"][0]["bytes_per_second"])' >> "$bandwidths"
+}
 
 for i in "${!labels[@]}"; do
     label="${labels[$i]}"; file="${files[$i]}"
     [[ "$label" =~ $ONLY ]] || continue
+    measure_bandwidth
     for round in $(seq "$ROUNDS"); do
         # Alternate which tool goes first, so that drift (heat, other load) hits both alike.
         for tool in $( ((round % 2)) && echo "llama slm" || echo "slm llama"); do
@@ -92,16 +100,20 @@ for r in json.loads(sys.argv[3]):
     done
 done
 
-python3 - "$results" "$bandwidth" "$THREADS" "$PROMPT" "$GEN" <<'PY'
+measure_bandwidth
+python3 - "$results" "$bandwidths" "$THREADS" "$PROMPT" "$GEN" <<'PY'
 import json, sys, statistics
-path, bandwidth, threads, pp, tg = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+path, bandwidth_path, threads, pp, tg = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+measured = [float(l) for l in open(bandwidth_path) if l.strip()]
+bandwidth = statistics.median(measured)
 rows = [json.loads(l) for l in open(path)]
 labels = list(dict.fromkeys(r["label"] for r in rows))
 def ts(label, tool, test):
     v = [r["avg_ts"] for r in rows if r["label"] == label and r["tool"] == tool and
          ((r["n_prompt"] > 0) if test == "pp" else (r["n_gen"] > 0))]
     return statistics.median(v) if v else float("nan")
-print(f"threads {threads}; streaming-read bandwidth {bandwidth / 1e9:.1f} GB/s")
+print(f"threads {threads}; streaming-read bandwidth {bandwidth / 1e9:.1f} GB/s (median of {len(measured)}: "
+      f"{min(measured) / 1e9:.1f}-{max(measured) / 1e9:.1f})")
 print(f"| model | llama.cpp pp{pp} | slm pp{pp} | ratio | llama.cpp tg{tg} | slm tg{tg} | ratio | slm tg % of bandwidth |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for label in labels:
