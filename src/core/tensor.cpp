@@ -1,4 +1,4 @@
-// Tensor size arithmetic, and Buffer: aligned heap blocks and read-only file mappings.
+// Tensor size arithmetic, and Buffer: aligned heap blocks (huge pages for big ones) and read-only file mappings.
 #include <slm/error.h>
 #include <slm/tensor.h>
 
@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 
 namespace slm {
 namespace {
