@@ -110,10 +110,6 @@ void rows_by_dots(const RowDot& kernel, const MatmulOut& o, int64_t n_begin, int
     }
 }
 
-}  // namespace
-
-namespace {
-
 // outs[i] through fns[i], all taking activations in `act`: one conversion of x, one job.
 void gemm_job(ActFormat act, std::span<const MatmulOut> outs, std::span<const GemmFn> fns, const float* x, int64_t T,
               ThreadPool* pool) {
@@ -134,12 +130,6 @@ void gemm_job(ActFormat act, std::span<const MatmulOut> outs, std::span<const Ge
                                           n_end - n_begin, K, act_bytes, x_stride, T, o.y + n_begin, o.W->rows());
         });
     });
-}
-
-// The GEMM that serves W for T tokens (fn nullptr: the row dots do).
-GemmKernel gemm_for(const Tensor& W, int64_t T) {
-    const GemmKernel gemm = gemm_kernel(W.dtype, W.layout, best_isa());
-    return gemm.fn != nullptr && T >= gemm.min_tokens ? gemm : GemmKernel{};
 }
 
 }  // namespace
@@ -175,18 +165,20 @@ void matmul_with(const RowDot& kernel, const Tensor& W, const float* x, int64_t 
 }
 
 void matmul(std::span<const MatmulOut> outs, const float* x, int64_t T, ThreadPool* pool) {
-    for (const MatmulOut& o : outs) {
-        if (o.W->row_length() != outs[0].W->row_length())
-            fail("matmul: weights sharing an input have rows of {} and {} elements", outs[0].W->row_length(),
-                 o.W->row_length());
-        if (o.W->layout == Layout::interleaved8 && gemm_kernel(o.W->dtype, o.W->layout, best_isa()).fn == nullptr)
-            fail("matmul: no {} kernel for interleaved {} weights", isa_name(best_isa()), name(o.W->dtype));
-    }
     // Weights whose GEMMs take one activation format go through one job whatever their dtypes
     // (q4_k_m's q4_k and q6_k q/k/v: one pool wake-up and one conversion of x); the others one job
     // per dtype and layout, the row dots' unit.
     std::vector<GemmKernel> gemms(outs.size());
-    for (size_t i = 0; i < outs.size(); ++i) gemms[i] = gemm_for(*outs[i].W, T);
+    for (size_t i = 0; i < outs.size(); ++i) {
+        const Tensor& W = *outs[i].W;
+        if (W.row_length() != outs[0].W->row_length())
+            fail("matmul: weights sharing an input have rows of {} and {} elements", outs[0].W->row_length(),
+                 W.row_length());
+        const GemmKernel gemm = gemm_kernel(W.dtype, W.layout, best_isa());
+        if (W.layout == Layout::interleaved8 && gemm.fn == nullptr)
+            fail("matmul: no {} kernel for interleaved {} weights", isa_name(best_isa()), name(W.dtype));
+        if (gemm.fn != nullptr && T >= gemm.min_tokens) gemms[i] = gemm;  // else the row dots serve W
+    }
     std::vector<bool> done(outs.size(), false);
     std::vector<MatmulOut> same;
     std::vector<GemmFn> fns;

@@ -21,7 +21,7 @@ void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* i
                 cos_sin[t * Dh + half + i] = float(std::sin(theta)) * mscale;
             }
         }
-    }, min_rows_per_chunk(Dh * 16));
+    }, min_rows_per_chunk(Dh * 16));  // a cos or a sin weighs some 16 elementwise ops
 }
 
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, RopeMode mode, ThreadPool* pool) {
