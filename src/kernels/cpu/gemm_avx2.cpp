@@ -398,11 +398,15 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
                 sum16[t] = i % kWiden == 0 ? prod : _mm256_add_epi16(sum16[t], prod);
                 // Keeps unsigned codes' sums in step order: GCC otherwise reassociates them into a
                 // tree whose pending products spill to the stack (a store and a load per
-                // vpmaddubsw). For signed codes the barrier measured slower (q6_k 41 -> 59 ms).
+                // vpmaddubsw). For signed codes the barrier measured slower (row-layout q6_k 41 -> 59
+                // ms); their int32 sums take it instead (below).
                 if constexpr (!Panel::kSignedCodes) asm("" : "+x"(sum16[t]));
                 if (i % kWiden == kWiden - 1) {
                     const __m256i wide = _mm256_madd_epi16(sum16[t], ones);
                     sum32[t] = i % kGroupSteps == kWiden - 1 ? wide : _mm256_add_epi32(sum32[t], wide);
+                    // Signed codes widen often (q8_0 every step), and GCC stored each product to
+                    // the stack to sum them as a tree: q8_0 ffn_up T512 134-138 -> 119-124 ms with
+                    // this barrier; row-layout q6_k (every 4 steps) 103-106 -> 101-102 ms.
                     if constexpr (Panel::kSignedCodes) asm("" : "+x"(sum32[t]));
                 }
                 if (i % kGroupSteps == kGroupSteps - 1) {
