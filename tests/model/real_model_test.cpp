@@ -125,7 +125,7 @@ TEST_P(RealModel, Q8_0GgufStaysCloseToTransformers) {
 // steps sum in another order everywhere. Those last-bit differences can flip the rounding of an
 // activation to 8 bits in the next matmul (a step of amax/254), so over layers and steps they
 // grow: tinyqwen2's logits differ by up to 0.6% of their largest after 12 steps (measured),
-// tinyllama's far less; the greedy tokens stay the same.
+// tinyllama's far less; the greedy tokens stay the same except at near ties.
 TEST_P(RealModel, CpuLayoutsKeepTheFileLayoutsValues) {
     SLM_REQUIRE_SHARED(shared);
     const std::string path = shared + "/models/" + GetParam() + "/" + GetParam() + "-q8_0.gguf";
@@ -157,8 +157,17 @@ TEST_P(RealModel, CpuLayoutsKeepTheFileLayoutsValues) {
     for (int step = 0; step < 12; ++step) {
         const std::span<const float> da = a.decode(token), db = b.decode(token);
         EXPECT_LE(relative_diff(da, db), 0.02f) << "step " << step;
-        ASSERT_EQ(argmax(da), argmax(db)) << "step " << step;
-        token = argmax(da);
+        // The greedy tokens agree unless b's best two are closer than the two runs differ: then
+        // a's choice must still be within twice that difference of b's best (measured on an
+        // AVX-512 machine: tinyqwen2 step 6 has a near tie, which its last bits decide).
+        float max_abs_diff = 0;
+        for (size_t i = 0; i < da.size(); ++i) max_abs_diff = std::max(max_abs_diff, std::fabs(da[i] - db[i]));
+        const int32_t ta = argmax(da), tb = argmax(db);
+        if (ta != tb) {
+            ASSERT_GE(db[size_t(ta)], db[size_t(tb)] - 2 * max_abs_diff)
+                << "step " << step << ": tokens " << ta << " and " << tb << " differ by more than the logits do";
+        }
+        token = ta;
     }
 }
 
