@@ -70,10 +70,10 @@ void gemm_vs_row_dots_bench(benchmark::State& state, DType dtype, int64_t N, int
     const std::vector<OwnedTensor> weights = random_matrices(dtype, N, K, 1);
     const std::vector<float> x = random_floats(size_t(T * K), 2);
     std::vector<float> y(size_t(T * N));
-    const kernels::GemmKernel gemm_kernel = kernels::gemms_avx2(Layout::rows)[size_t(dtype)];
+    const kernels::GemmKernel gemm_kernel = kernels::gemm_kernel(dtype, Layout::rows, kernels::best_isa());
     const kernels::RowDot* row_dot = kernels::row_dot(dtype, kernels::best_isa());
-    if (gemm_kernel.fn == nullptr || row_dot == nullptr || kernels::best_isa() != kernels::Isa::avx2) {
-        state.SkipWithError("needs AVX2 and both kernels");
+    if (gemm_kernel.fn == nullptr || row_dot == nullptr) {
+        state.SkipWithError("needs both kernels at this level");
         return;
     }
     for (auto _ : state) {

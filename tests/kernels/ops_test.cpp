@@ -24,6 +24,9 @@ using test::random_floats;
 using test::random_weights;
 using test::relative_max_error;
 
+// Every instruction-set level, in order; a test skips those this CPU lacks.
+constexpr Isa kLevels[] = {Isa::portable, Isa::avx2, Isa::avx512};
+
 // Activations of quantized weights are rounded to 8 bits per block (as llama.cpp does), each
 // element off by at most amax(block) / 254, so |fast - ref| <= sum_k |w_k| * amax(block of k) / 254
 // (plus f32 rounding). Float weights keep f32 activations: only rounding differs, as between two
@@ -80,9 +83,8 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
         matmul(W.tensor, x.data(), s.T, y_fast.data(), &pool);
         expect_matmul_close(W.tensor, x, s.T, y_fast, y_ref, fmt::format("{} N={} K={} T={}", name(dtype), s.N, s.K, s.T));
         // Every compiled instruction-set level this CPU runs, single-threaded and pooled alike.
-        const GemmKernel gemm = isa_supported(Isa::avx2) ? gemms_avx2(Layout::rows)[size_t(dtype)] : GemmKernel{};
-        const bool prompt_uses_gemm = gemm.fn != nullptr && best_isa() == Isa::avx2 && s.T >= kGemmMinTokens;
-        for (Isa isa : {Isa::portable, Isa::avx2}) {
+        const bool prompt_uses_gemm = gemm_kernel(dtype, Layout::rows, best_isa()).fn != nullptr && s.T >= kGemmMinTokens;
+        for (Isa isa : kLevels) {
             const RowDot* kernel = row_dot(dtype, isa);
             if (!isa_supported(isa) || kernel == nullptr) continue;
             matmul_with(*kernel, W.tensor, x.data(), s.T, y_one.data(), nullptr);
@@ -92,14 +94,17 @@ TEST_P(MatmulMatchesReference, OnDecodePrefillAndOddShapes) {
                 EXPECT_EQ(y_fast, y_one) << "result depends on the thread count";
             }
         }
-        // The prompt GEMM on every shape, T = 1 included, single-threaded and pooled.
-        if (gemm.fn != nullptr) {
+        // Every level's prompt GEMM on every shape, T = 1 included, single-threaded and pooled.
+        for (Isa isa : kLevels) {
+            const GemmKernel gemm = isa_supported(isa) ? gemm_kernel(dtype, Layout::rows, isa) : GemmKernel{};
+            if (gemm.fn == nullptr) continue;
             matmul_by_gemm(gemm, W.tensor, x.data(), s.T, y_one.data(), nullptr);
-            expect_matmul_close(W.tensor, x, s.T, y_one, y_ref, fmt::format("gemm {} N={} K={} T={}", name(dtype), s.N, s.K, s.T));
+            expect_matmul_close(W.tensor, x, s.T, y_one, y_ref,
+                                fmt::format("{} gemm {} N={} K={} T={}", isa_name(isa), name(dtype), s.N, s.K, s.T));
             std::vector<float> y_pooled(y_one.size());
             matmul_by_gemm(gemm, W.tensor, x.data(), s.T, y_pooled.data(), &pool);
-            EXPECT_EQ(y_pooled, y_one) << "gemm result depends on the thread count";
-            if (prompt_uses_gemm) {
+            EXPECT_EQ(y_pooled, y_one) << isa_name(isa) << " gemm result depends on the thread count";
+            if (prompt_uses_gemm && isa == best_isa()) {
                 EXPECT_EQ(y_fast, y_one) << "matmul did not take the gemm for a prompt";
             }
         }
@@ -119,15 +124,16 @@ INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulMatchesReference,
                                            DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
 
-// The types with an interleaved8 layout on AVX2.
+// The types with an interleaved8 layout on the x86 levels.
 constexpr DType kInterleavedTypes[] = {DType::q4_0, DType::q5_0, DType::q8_0, DType::q4_k, DType::q6_k};
 
 // Interleaved8 weights (q4_0, q5_0, q8_0, q4_k, q6_k regrouped at load, kernels::interleave_for_matmul): the same
-// matrix for the reference; for every number of tokens, the row layout's GEMM values bit for bit
-// where both take q8_32 activations, and the row dots' values up to f32 rounding where both take
-// q8_256 (the k-quants); decode equals prefill and the thread count changes nothing.
+// matrix for the reference; on every level's GEMM and for every number of tokens, the row
+// layout's GEMM values bit for bit where both take q8_32 activations, and the row dots' values up
+// to f32 rounding where both take q8_256 (the k-quants); decode equals prefill and the thread
+// count changes nothing; matmul takes the best level's.
 TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsValues) {
-    if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
+    if (best_isa() < Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the x86 GEMMs";
     ThreadPool pool(2);
     struct Shape { int64_t N, blocks, T; };
     for (DType dtype : kInterleavedTypes) {
@@ -136,33 +142,42 @@ TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsValues) {
                             Shape{8, 40, 7}, Shape{136, 16, 64}, Shape{520, 8, 2}}) {
             if (block == 256) shape.blocks = std::max<int64_t>(1, shape.blocks / 4);
             const struct { int64_t N, K, T; } s{shape.N, shape.blocks * block, shape.T};
-            const std::string what = fmt::format("{} N={} K={} T={}", name(dtype), s.N, s.K, s.T);
             const OwnedTensor W = random_weights(dtype, s.N, s.K, uint32_t(s.N + s.K));
             std::optional<OwnedTensor> I = interleave_for_matmul(W.tensor);
-            ASSERT_TRUE(I.has_value()) << what;
+            ASSERT_TRUE(I.has_value()) << name(dtype);
             EXPECT_EQ(I->tensor.layout, Layout::interleaved8);
             EXPECT_EQ(I->tensor.nbytes(), W.tensor.nbytes());
             const std::vector<float> x = random_floats(size_t(s.T * s.K), uint32_t(s.T + 3));
             std::vector<float> y_ref(size_t(s.T * s.N)), y_ref_interleaved(y_ref.size()), y(y_ref.size()),
-                y_one(y_ref.size()), y_rows(y_ref.size());
+                y_one(y_ref.size()), y_rows(y_ref.size()), y_best(y_ref.size());
             ref::matmul(W.tensor, x.data(), s.T, y_ref.data());
             ref::matmul(I->tensor, x.data(), s.T, y_ref_interleaved.data());
-            EXPECT_EQ(y_ref_interleaved, y_ref) << what << ": the interleaved rows are not the file's rows";
-            matmul(I->tensor, x.data(), s.T, y.data(), &pool);
-            expect_matmul_close(W.tensor, x, s.T, y, y_ref, what);
-            matmul(I->tensor, x.data(), s.T, y_one.data(), nullptr);
-            EXPECT_EQ(y_one, y) << what << ": result depends on the thread count";
-            if (gemms_avx2(Layout::interleaved8)[size_t(dtype)].act == ActFormat::q8_32) {
-                matmul_by_gemm(gemms_avx2(Layout::rows)[size_t(dtype)], W.tensor, x.data(), s.T, y_rows.data(), &pool);
-                EXPECT_EQ(y, y_rows) << what << ": differs from the row layout's GEMM";
-            } else {
-                const RowDot* dots = row_dot(dtype, Isa::avx2);
-                ASSERT_EQ(dots->act, ActFormat::q8_256) << what;
-                matmul_with(*dots, W.tensor, x.data(), s.T, y_rows.data(), &pool);
-                expect_matmul_close(W.tensor, x, s.T, y, y_rows, what + " against the row dots", true);
+            EXPECT_EQ(y_ref_interleaved, y_ref) << name(dtype) << ": the interleaved rows are not the file's rows";
+            matmul(I->tensor, x.data(), s.T, y_best.data(), &pool);
+            for (Isa isa : kLevels) {
+                const GemmKernel gemm = isa_supported(isa) ? gemm_kernel(dtype, Layout::interleaved8, isa) : GemmKernel{};
+                if (gemm.fn == nullptr) continue;
+                const std::string what = fmt::format("{} {} N={} K={} T={}", isa_name(isa), name(dtype), s.N, s.K, s.T);
+                matmul_by_gemm(gemm, I->tensor, x.data(), s.T, y.data(), &pool);
+                expect_matmul_close(W.tensor, x, s.T, y, y_ref, what);
+                if (isa == best_isa()) {
+                    EXPECT_EQ(y_best, y) << what << ": matmul did not take this level's GEMM";
+                }
+                matmul_by_gemm(gemm, I->tensor, x.data(), s.T, y_one.data(), nullptr);
+                EXPECT_EQ(y_one, y) << what << ": result depends on the thread count";
+                if (gemm.act == ActFormat::q8_32) {
+                    matmul_by_gemm(gemm_kernel(dtype, Layout::rows, isa), W.tensor, x.data(), s.T, y_rows.data(), &pool);
+                    EXPECT_EQ(y, y_rows) << what << ": differs from the row layout's GEMM";
+                } else {
+                    const RowDot* dots = row_dot(dtype, isa);
+                    ASSERT_EQ(dots->act, ActFormat::q8_256) << what;
+                    matmul_with(*dots, W.tensor, x.data(), s.T, y_rows.data(), &pool);
+                    expect_matmul_close(W.tensor, x, s.T, y, y_rows, what + " against the row dots", true);
+                }
+                for (int64_t t = 0; t < s.T; ++t)
+                    matmul_by_gemm(gemm, I->tensor, x.data() + t * s.K, 1, y_one.data() + t * s.N, &pool);
+                EXPECT_EQ(y_one, y) << what << ": token-by-token result differs from the batched one";
             }
-            for (int64_t t = 0; t < s.T; ++t) matmul(I->tensor, x.data() + t * s.K, 1, y_one.data() + t * s.N, &pool);
-            EXPECT_EQ(y_one, y) << what << ": token-by-token result differs from the batched one";
         }
     }
     // No interleaved form: other types, row counts that are not a multiple of 8, and an already
@@ -177,7 +192,7 @@ TEST(KernelsFast, InterleavedWeightsGiveTheRowLayoutsValues) {
 // A tied embedding table, interleaved for the output matmul, gives the embedding lookup the
 // file's rows, and refuses ids outside it as the file's layout does.
 TEST(KernelsFast, GetRowsReadsAnInterleavedTable) {
-    if (best_isa() != Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the AVX2 GEMM";
+    if (best_isa() < Isa::avx2) GTEST_SKIP() << "the interleaved layout is made only for the x86 GEMMs";
     ThreadPool pool(2);
     for (DType dtype : kInterleavedTypes) {
         const int64_t D = traits(dtype).block_size * 2;
@@ -242,9 +257,13 @@ TEST(KernelsFast, MatmulOfWeightsSharingAnInputEqualsOneMatmulEach) {
 TEST(RowDotTables, EveryLevelHasAKernelForEveryGgufWeightType) {
     for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1,
                     DType::iq4_nl, DType::q4_k, DType::q5_k, DType::q6_k}) {
-        EXPECT_NE(row_dot(t, Isa::portable), nullptr) << name(t);
-        if (isa_supported(Isa::avx2)) {
-            EXPECT_NE(row_dot(t, Isa::avx2), nullptr) << name(t);
+        for (Isa isa : kLevels) {
+            EXPECT_NE(row_dot(t, isa), nullptr) << isa_name(isa) << " " << name(t);
+        }
+        // The avx512 level has a GEMM wherever AVX2 has one, in both layouts.
+        for (Layout layout : {Layout::rows, Layout::interleaved8}) {
+            EXPECT_EQ(gemm_kernel(t, layout, Isa::avx512).fn != nullptr, gemm_kernel(t, layout, Isa::avx2).fn != nullptr)
+                << name(t);
         }
     }
     EXPECT_EQ(row_dot(DType::nf4, Isa::portable), nullptr);

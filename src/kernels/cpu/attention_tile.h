@@ -34,7 +34,7 @@ const AttentionTileOps& attention_tile_ops_portable();
 const AttentionTileOps& attention_tile_ops_avx2();
 
 inline const AttentionTileOps& attention_tile_ops(Isa isa) {
-    return isa == Isa::avx2 ? attention_tile_ops_avx2() : attention_tile_ops_portable();
+    return isa >= Isa::avx2 ? attention_tile_ops_avx2() : attention_tile_ops_portable();  // avx512: AVX2's
 }
 
 }  // namespace slm::kernels

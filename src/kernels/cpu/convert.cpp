@@ -30,7 +30,7 @@ void cache_row_to_f32(DType dtype, const void* src, float* dst, int64_t n) {
         return;
     }
 #if defined(__x86_64__)
-    if (dtype == DType::f16 && best_isa() == Isa::avx2) {
+    if (dtype == DType::f16 && best_isa() >= Isa::avx2) {
         f16_row_f16c(static_cast<const uint16_t*>(src), dst, n);
         return;
     }

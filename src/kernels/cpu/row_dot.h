@@ -47,9 +47,10 @@ using RowDotTable = std::array<RowDot, size_t(DType::count_)>;
 const RowDotTable& row_dots_portable();
 const RowDotTable& row_dots_avx2();
 
-// The row dot for weights of `t` at `isa`, or nullptr when that pair has no kernel.
+// The row dot for weights of `t` at `isa`, or nullptr when that pair has no kernel. The avx512
+// level takes AVX2's: its GEMM serves decode too wherever the interleaved layout applies.
 inline const RowDot* row_dot(DType t, Isa isa) {
-    const RowDot& entry = (isa == Isa::avx2 ? row_dots_avx2() : row_dots_portable())[size_t(t)];
+    const RowDot& entry = (isa >= Isa::avx2 ? row_dots_avx2() : row_dots_portable())[size_t(t)];
     return entry.fn != nullptr ? &entry : nullptr;
 }
 

@@ -56,7 +56,7 @@ uint64_t stream_read(const void* data, size_t bytes, ThreadPool* pool) {
     auto read_share = [&](size_t begin_unit, size_t end_unit, bool last) {
         const size_t begin = begin_unit * 128, end = last ? bytes : end_unit * 128;
 #if defined(__x86_64__)
-        if (best_isa() == Isa::avx2 && reinterpret_cast<uintptr_t>(base) % 32 == 0) return read_avx2(base + begin, end - begin);
+        if (best_isa() >= Isa::avx2 && reinterpret_cast<uintptr_t>(base) % 32 == 0) return read_avx2(base + begin, end - begin);
 #endif
         return read_portable(base + begin, end - begin);
     };
