@@ -17,11 +17,7 @@
 #pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 
-namespace slm::kernels {
-namespace {
-constexpr bool kVnni = false;
-}  // namespace
-}  // namespace slm::kernels
+#define SLM_GEMM_X86_AVX512 0
 
 #include "kernels/cpu/gemm_x86.h"
 #endif

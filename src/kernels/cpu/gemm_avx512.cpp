@@ -14,14 +14,13 @@
 #include <cstring>
 #include <type_traits>
 
+// GCC 12's AVX-512 intrinsics start from self-initialized "undefined" vectors, which
+// -Wmaybe-uninitialized reports at every use.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #include <immintrin.h>
 
-namespace slm::kernels {
-namespace {
-constexpr bool kVnni = true;
-}  // namespace
-}  // namespace slm::kernels
+#define SLM_GEMM_X86_AVX512 1
 
 #include "kernels/cpu/gemm_x86.h"
 #endif

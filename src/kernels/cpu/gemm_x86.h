@@ -1,6 +1,6 @@
 // The x86 GEMM for prompts and for interleaved8 weights at any token count (see gemm.h), compiled
 // once per instruction-set level: gemm_avx2.cpp and gemm_avx512.cpp each include this after their
-// target pragma and <immintrin.h>, having defined kVnni in slm::kernels' anonymous namespace.
+// target pragma and <immintrin.h>, having defined SLM_GEMM_X86_AVX512 as 0 or 1.
 // Weight rows are unpacked 8 at a time into PanelBlocks whose ymm lanes are the 8 rows, so a
 // broadcast of 4 activation bytes meets 4 elements of all 8 rows in one instruction and the int32
 // / f32 lanes end as 8 outputs of one token: no horizontal sums, and each block's scales apply
@@ -30,6 +30,7 @@
 namespace slm::kernels {
 namespace {
 
+constexpr bool kVnni = SLM_GEMM_X86_AVX512;
 constexpr int kPanelRows = 8;  // one ymm of 32-bit lanes
 constexpr int kSteps = 8;      // 4 elements per step, 32 per block
 // Packed panels of a row tile stay in L2 (512 KiB per Zen 3 core) while token groups sweep them.
@@ -173,7 +174,7 @@ struct PackedPanel {
 // 2048x5632, one token, one thread: 0.51-0.69 -> 0.41-0.53 ms). The 32-element panels compute the
 // same scales and offsets, in the same order, as their Block32Source for the row layout's packed
 // panels: both layouts give the same values bit for bit.
-constexpr size_t kStreamPrefetchAhead = 2048;
+constexpr size_t kStreamPrefetchAhead = 4096;
 
 // What the interleaved panels share: steps in element order unless a panel says otherwise, and
 // the stream prefetch.
@@ -188,6 +189,42 @@ inline __m256 half_lanes(const uint16_t* h) { return _mm256_cvtph_ps(_mm_loadu_s
 inline __m256i nibbles_at(__m256i bytes, int high) {
     return _mm256_and_si256(_mm256_srli_epi16(bytes, 4 * high), _mm256_set1_epi8(0x0f));
 }
+
+#if SLM_GEMM_X86_AVX512
+// One token's decode on zmm: a panel's `codes_pair(block, ..., s)` gives steps s and s + 1 (s
+// even) of the 8 rows, step s in the low 256 bits and s + 1 in the high, the layout's 4-byte
+// slices two at a time (one 64-byte load where the ymm path takes two). Against it, the 32
+// activation bytes of the (sub-)block in both halves, lanes 0-7 and 8-15 permuted to steps s and
+// s + 1. Half the vpdpbusd and code unpacking of ymm, for one vpermd per pair: one core
+// computes 46 -> 57 GB/s on q4_k from L2 (256x2048). The halves fold before the scales apply.
+inline __m512i nibbles_at(__m512i bytes, int high) {
+    return _mm512_and_si512(_mm512_srli_epi16(bytes, 4 * high), _mm512_set1_epi8(0x0f));
+}
+inline __m512i load_pair(const uint8_t* p) { return _mm512_loadu_si512(p); }
+inline __m512i activation_halves(const int8_t* qs) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)));
+}
+inline __m512i activation_pair(__m512i halves, int s) {
+    return _mm512_permutexvar_epi32(_mm512_set_epi32(s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s + 1, s, s, s, s, s, s, s, s),
+                                    halves);
+}
+inline __m256i fold_halves(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+
+// The int32 sums of steps [first, last) (pairs; two chains), folded to the 8 rows.
+template <typename CodesPair>
+inline __m256i pairs_dot(__m512i halves, int first, int last, CodesPair&& codes_pair) {
+    __m512i chain[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+#pragma GCC unroll 4
+    for (int s = first; s < last; s += 2)
+        chain[(s / 2) % 2] = _mm512_dpbusd_epi32(chain[(s / 2) % 2], codes_pair(s), activation_pair(halves, s));
+    return fold_halves(_mm512_add_epi32(chain[0], chain[1]));
+}
+
+template <typename Panel>
+concept HasCodePairs = requires(const typename Panel::Block& b) { Panel::codes_pair(b, 0); };
+template <typename Panel>
+concept HasSubBlockCodePairs = requires(const typename Panel::Block& b) { Panel::codes_pair(b, 0, 0); };
+#endif
 
 // q4_0 and q5_0: slice j holds step j in its low nibbles and step j + 4 in its high ones (step s
 // is elements 4s..4s+3 either way). q5_0 adds bits 4s..4s+3 of each row's fifth-bit word as 0x10
@@ -215,6 +252,10 @@ struct Nibbles32x8Panel : InterleavedPanel {
             return _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
         }
     }
+#if SLM_GEMM_X86_AVX512
+    // Steps s, s + 1: the low (s < 4) or high nibbles of slices s % 4, s % 4 + 1.
+    static __m512i codes_pair(const Block& g, int s) requires(!kFifthBit) { return nibbles_at(load_pair(g.qs + 32 * (s % 4)), s / 4); }
+#endif
     static __m256 scale(const Block& g, int) { return half_lanes(g.d); }
     // The centre of the codes, as Block32Source's offset: kCodeOffset d (exact).
     static __m256 offset(const Block& g) { return _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(float(Format::kCodeOffset))); }
@@ -231,6 +272,9 @@ struct Q8_0x8Panel : InterleavedPanel {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 32 * i));
         return kSignedCodes ? q : _mm256_xor_si256(q, _mm256_set1_epi8(char(0x80)));
     }
+#if SLM_GEMM_X86_AVX512
+    static __m512i codes_pair(const Block& g, int s) { return _mm512_xor_si512(load_pair(g.qs + 32 * s), _mm512_set1_epi8(char(0x80))); }
+#endif
     static __m256 scale(const Block& g, int) { return half_lanes(g.d); }
     static __m256 offset(const Block& g) {
         return kSignedCodes ? _mm256_setzero_ps() : _mm256_mul_ps(half_lanes(g.d), _mm256_set1_ps(-128.0f));
@@ -288,6 +332,9 @@ struct Q4_Kx8Panel : SuperBlockPanel {
     static __m256i codes(const Block& g, int j, int i) {
         return nibbles_at(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.qs + 256 * (j / 2) + 32 * i)), j % 2);
     }
+#if SLM_GEMM_X86_AVX512
+    static __m512i codes_pair(const Block& g, int j, int s) { return nibbles_at(load_pair(g.qs + 256 * (j / 2) + 32 * s), j % 2); }
+#endif
     static __m256i weight(const Block&, const Scales& s, int j, int) { return byte_pairs(s.scale[j / 4], j % 4); }
     static __m256i bias(const Block&, const Scales& s, int j) { return byte_pairs(s.min[j / 4], j % 4); }
     static __m256 d(const Block& g) { return half_lanes(g.d); }
@@ -310,6 +357,15 @@ struct Q6_Kx8Panel : SuperBlockPanel {
         const __m256i shifted = part < 2 ? _mm256_slli_epi16(high, 4 - 2 * part) : _mm256_srli_epi16(high, 2 * part - 4);
         return _mm256_or_si256(nibbles_at(low, part / 2), _mm256_and_si256(shifted, _mm256_set1_epi8(0x30)));
     }
+#if SLM_GEMM_X86_AVX512
+    static __m512i codes_pair(const Block& g, int j, int s) {
+        const int half = j / 4, part = j % 4;
+        const __m512i low = load_pair(g.ql + 32 * (16 * half + 8 * (part % 2) + s));
+        const __m512i high = load_pair(g.qh + 32 * (8 * half + s));
+        const __m512i shifted = part < 2 ? _mm512_slli_epi16(high, 4 - 2 * part) : _mm512_srli_epi16(high, 2 * part - 4);
+        return _mm512_or_si512(nibbles_at(low, part / 2), _mm512_and_si512(shifted, _mm512_set1_epi8(0x30)));
+    }
+#endif
     // Lane r: row r's scales 2j and 2j + 1 as int16.
     static __m256i pairs(const Block& g, int j) {
         return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g.scale_pairs[j])));
@@ -393,12 +449,31 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
     // prompt time, at 10 blocks per call).
 #pragma GCC unroll 6
     for (int t = 0; t < Tt; ++t) xt[t] = reinterpret_cast<const ActBlock32*>(x + size_t(t) * x_stride), acc[t] = _mm256_setzero_ps();
+    // The blocks' offsets: with VNNI in a chain of their own (32 registers), added at the end, so
+    // that one token's chain is one multiply-add per block, not two (q4_0 decode was bound by
+    // that latency); on AVX2 (16 registers, 6 tokens) into acc itself.
+    constexpr bool kSeparateOffsets = kVnni;
+    __m256 offset_acc_storage[kSeparateOffsets ? Tt : 1];
+    __m256* offset_acc = kSeparateOffsets ? offset_acc_storage : acc;
+    if constexpr (kSeparateOffsets)
+#pragma GCC unroll 6
+        for (int t = 0; t < Tt; ++t) offset_acc[t] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; ++b) {
         const auto& p = panel[b];
         if constexpr (Panel::kPrefetchAhead > 0)
             for (size_t line = 0; line < sizeof(p); line += 64)
                 _mm_prefetch(reinterpret_cast<const char*>(&p) + Panel::kPrefetchAhead + line, _MM_HINT_T0);
+#if SLM_GEMM_X86_AVX512
+        if constexpr (Tt == 1 && HasCodePairs<Panel>) {
+            static_assert(Panel::kGroups == 1 && !Panel::kSignedCodes);
+            const __m256i sum = pairs_dot(activation_halves(xt[0][b].qs), 0, kSteps, [&](int s) { return Panel::codes_pair(p, s); });
+            const __m256 combined = _mm256_mul_ps(Panel::scale(p, 0), _mm256_broadcast_ss(&xt[0][b].d));
+            acc[0] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(sum), acc[0]);
+            offset_acc[0] = _mm256_fmadd_ps(Panel::offset(p), _mm256_broadcast_ss(&xt[0][b].sum), offset_acc[0]);
+            continue;
+        }
+#endif
         __m256i sum16[Tt], sum32[Tt];
         [[maybe_unused]] __m256i sum32_odd[Tt];  // VNNI: the odd steps' chain
         for (int t = 0; t < Tt; ++t) sum16[t] = sum32[t] = _mm256_setzero_si256();
@@ -446,9 +521,11 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
         }
         if constexpr (!Panel::kSignedCodes) {
             const __m256 offset = Panel::offset(p);
-            for (int t = 0; t < Tt; ++t) acc[t] = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(&xt[t][b].sum), acc[t]);
+            for (int t = 0; t < Tt; ++t) offset_acc[t] = _mm256_fmadd_ps(offset, _mm256_broadcast_ss(&xt[t][b].sum), offset_acc[t]);
         }
     }
+    if constexpr (kSeparateOffsets)
+        for (int t = 0; t < Tt; ++t) acc[t] = _mm256_add_ps(acc[t], offset_acc[t]);
     store_lanes<Tt>(acc, rows, y, y_stride);
 }
 
@@ -482,6 +559,15 @@ __attribute__((noinline)) void super_blocks_times_tokens(const typename Panel::B
 #pragma GCC unroll 2
             for (int group = 0; group < Panel::kGroups; ++group) {
                 const __m256i weight = Panel::weight(g, scales, j, group);
+#if SLM_GEMM_X86_AVX512
+                if constexpr (Tt == 1 && HasSubBlockCodePairs<Panel>) {
+                    const __m256i folded = pairs_dot(activation_halves(xt[0][b].qs + 32 * j), group * kGroupSteps,
+                                                     (group + 1) * kGroupSteps, [&](int s) { return Panel::codes_pair(g, j, s); });
+                    sum[0] = _mm256_add_epi32(sum[0], _mm256_mullo_epi32(folded, _mm256_srai_epi32(weight, 16)));
+                    asm("" : "+v"(sum[0]));  // in order (below)
+                    continue;
+                }
+#endif
                 if constexpr (kVnni) {
                     // The group's int32 sums in two chains (even and odd steps: the vpdpbusd
                     // latency would otherwise bound a token's chain), times its scale (int16 in
