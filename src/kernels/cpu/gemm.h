@@ -38,16 +38,18 @@ struct GemmKernel {
     ActFormat act = ActFormat::q8_32;  // the interleaved k-quants take q8_256
 };
 
-// Indexed by weight DType, one table per layout and level; defined in gemm_avx2.cpp and
-// gemm_avx512.cpp (all empty off x86-64).
+// Indexed by weight DType, one table per layout and level; defined on x86-64 only, in
+// gemm_avx2.cpp and gemm_avx512.cpp.
 using GemmTable = std::array<GemmKernel, size_t(DType::count_)>;
 const GemmTable& gemms_avx2(Layout layout);
 const GemmTable& gemms_avx512(Layout layout);
 
-inline GemmKernel gemm_kernel(DType t, Layout layout, Isa isa) {
+inline GemmKernel gemm_kernel([[maybe_unused]] DType t, [[maybe_unused]] Layout layout, Isa isa) {
     switch (isa) {
+#if defined(__x86_64__)
     case Isa::avx2: return gemms_avx2(layout)[size_t(t)];
     case Isa::avx512: return gemms_avx512(layout)[size_t(t)];
+#endif
     default: return {};
     }
 }

@@ -1,6 +1,8 @@
 // The x86 GEMM for prompts and for interleaved8 weights at any token count (see gemm.h), compiled
-// once per instruction-set level: gemm_avx2.cpp and gemm_avx512.cpp each include this after their
-// target pragma and <immintrin.h>, having defined SLM_GEMM_X86_AVX512 as 0 or 1.
+// once per instruction-set level: gemm_avx2.cpp and gemm_avx512.cpp each define
+// SLM_GEMM_X86_AVX512 (0 or 1), include this, and export this_level_gemms() under their level's
+// name. The target pragma below applies to the rest of the including translation unit; every
+// non-intrinsic header comes before it (see row_dot_avx2.cpp).
 // Weight rows are unpacked 8 at a time into PanelBlocks whose ymm lanes are the 8 rows, so a
 // broadcast of 4 activation bytes meets 4 elements of all 8 rows in one instruction and the int32
 // / f32 lanes end as 8 outputs of one token: no horizontal sums, and each block's scales apply
@@ -10,9 +12,14 @@
 //   kVnni = true (AVX-512 VNNI, ymm through AVX512VL): vpdpbusd multiplies and sums 4 products
 //     per lane straight into int32, one instruction per step and token where AVX2 takes two or
 //     three; q8_0's signed codes are then stored offset by +128 (unsigned) and the offset comes
-//     back through the activation sums, as q4_0's -8 does, instead of vpsign per token.
+//     back through the activation sums, as q4_0's -8 does, instead of vpsign per token. One-token
+//     decode runs on zmm (activation_pair below).
 // Internal linkage throughout: each level's translation unit has its own copies.
 #pragma once
+
+#if !defined(SLM_GEMM_X86_AVX512)
+#error "define SLM_GEMM_X86_AVX512 (0 or 1) before including gemm_x86.h"
+#endif
 
 #include "kernels/cpu/block32_formats.h"
 #include "kernels/cpu/gemm.h"
@@ -24,6 +31,16 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+
+#if SLM_GEMM_X86_AVX512
+// GCC 12's AVX-512 intrinsics start from self-initialized "undefined" vectors, which
+// -Wmaybe-uninitialized reports at every use.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#else
+#pragma GCC target("avx2,fma,f16c")
+#endif
+#include <immintrin.h>
 
 #include "kernels/cpu/block32_codes_avx2.h"
 
@@ -170,11 +187,14 @@ struct PackedPanel {
 };
 
 // Interleaved8 weights read in place (interleaved_rows.h), as they stream from memory: a
-// prefetch 2 KiB ahead keeps more lines in flight than the hardware prefetcher does (q4_0
-// 2048x5632, one token, one thread: 0.51-0.69 -> 0.41-0.53 ms). The 32-element panels compute the
-// same scales and offsets, in the same order, as their Block32Source for the row layout's packed
-// panels: both layouts give the same values bit for bit.
-constexpr size_t kStreamPrefetchAhead = 4096;
+// prefetch ahead keeps more lines in flight than the hardware prefetcher does. AVX2, Zen 3: 2 KiB
+// (q4_0 2048x5632, one token, one thread: 0.51-0.69 -> 0.41-0.53 ms; 1, 4 and 16 KiB no better).
+// AVX-512, Zen 5 at ~70 GB/s: 4 KiB (ymm VNNI kernels, ffn_up 5632x2048, one token, two
+// threads, medians of 7, two alternations: q4_0 40-41 -> 46-47 GB/s, q6_k 41-42 -> 46-47, q8_0
+// 45 -> 49-50, q4_k 42 -> 43-45).
+// The 32-element panels compute the same scales and offsets, in the same order, as their
+// Block32Source for the row layout's packed panels: both layouts give the same values bit for bit.
+constexpr size_t kStreamPrefetchAhead = kVnni ? 4096 : 2048;
 
 // What the interleaved panels share: steps in element order unless a panel says otherwise, and
 // the stream prefetch.
@@ -435,6 +455,11 @@ void store_lanes(const __m256* acc, int rows, float* y, int64_t y_stride) {
     }
 }
 
+// acc + (the rows' scales x the token's activation scale) x the group's int32 sums.
+inline __m256 add_scaled(__m256 acc, __m256 scale, const float& act_d, __m256i sum) {
+    return _mm256_fmadd_ps(_mm256_mul_ps(scale, _mm256_broadcast_ss(&act_d)), _mm256_cvtepi32_ps(sum), acc);
+}
+
 // y[t * y_stride + r] for r < rows, t < Tt: the 8-row panel times Tt activation rows. Each
 // token's lanes are summed in the same order whatever Tt.
 template <typename Panel, int Tt>
@@ -468,8 +493,7 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
         if constexpr (Tt == 1 && HasCodePairs<Panel>) {
             static_assert(Panel::kGroups == 1 && !Panel::kSignedCodes);
             const __m256i sum = pairs_dot(activation_halves(xt[0][b].qs), 0, kSteps, [&](int s) { return Panel::codes_pair(p, s); });
-            const __m256 combined = _mm256_mul_ps(Panel::scale(p, 0), _mm256_broadcast_ss(&xt[0][b].d));
-            acc[0] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(sum), acc[0]);
+            acc[0] = add_scaled(acc[0], Panel::scale(p, 0), xt[0][b].d, sum);
             offset_acc[0] = _mm256_fmadd_ps(Panel::offset(p), _mm256_broadcast_ss(&xt[0][b].sum), offset_acc[0]);
             continue;
         }
@@ -492,10 +516,8 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
                     // Two chains, even and odd steps (as in super_blocks_times_tokens).
                     __m256i& chain = i % 2 == 0 ? sum32[t] : sum32_odd[t];
                     chain = _mm256_dpbusd_epi32(i % kGroupSteps < 2 ? _mm256_setzero_si256() : chain, w_unsigned, a);
-                    if (i % kGroupSteps == kGroupSteps - 1) {
-                        const __m256 combined = _mm256_mul_ps(Panel::scale(p, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
-                        acc[t] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(_mm256_add_epi32(sum32[t], sum32_odd[t])), acc[t]);
-                    }
+                    if (i % kGroupSteps == kGroupSteps - 1)
+                        acc[t] = add_scaled(acc[t], Panel::scale(p, i / kGroupSteps), xt[t][b].d, _mm256_add_epi32(sum32[t], sum32_odd[t]));
                     continue;
                 }
                 const __m256i prod = _mm256_maddubs_epi16(w_unsigned, a);
@@ -513,10 +535,7 @@ void panel_times_tokens(const typename Panel::Block* panel, int64_t nb, const ui
                     // this barrier; row-layout q6_k (every 4 steps) 103-106 -> 101-102 ms.
                     if constexpr (Panel::kSignedCodes) asm("" : "+x"(sum32[t]));
                 }
-                if (i % kGroupSteps == kGroupSteps - 1) {
-                    const __m256 combined = _mm256_mul_ps(Panel::scale(p, i / kGroupSteps), _mm256_broadcast_ss(&xt[t][b].d));
-                    acc[t] = _mm256_fmadd_ps(combined, _mm256_cvtepi32_ps(sum32[t]), acc[t]);
-                }
+                if (i % kGroupSteps == kGroupSteps - 1) acc[t] = add_scaled(acc[t], Panel::scale(p, i / kGroupSteps), xt[t][b].d, sum32[t]);
             }
         }
         if constexpr (!Panel::kSignedCodes) {
@@ -747,6 +766,12 @@ constexpr GemmTable make_interleaved_table() {
     t[size_t(DType::q4_k)] = {gemm_interleaved<Q4_Kx8Panel>, 1, ActFormat::q8_256};
     t[size_t(DType::q6_k)] = {gemm_interleaved<Q6_Kx8Panel>, 1, ActFormat::q8_256};
     return t;
+}
+
+// This level's GEMMs, by layout.
+const GemmTable& this_level_gemms(Layout layout) {
+    static constexpr GemmTable kRowTable = make_row_table(), kInterleavedTable = make_interleaved_table();
+    return layout == Layout::interleaved8 ? kInterleavedTable : kRowTable;
 }
 
 }  // namespace
