@@ -107,12 +107,13 @@ TEST_P(RealModel, Q8_0GgufStaysCloseToTransformers) {
         // 8-bit weights move logits by a little: the token chosen is always among transformers' top 5.
         EXPECT_NE(std::find(c.top_ids.begin(), c.top_ids.begin() + 5, got[0]), c.top_ids.begin() + 5);
     }
-    // Most first tokens agree exactly. The shipped Qwen2 GGUF has no qwen2.rope.freq_base key
-    // (llama.cpp b4748's converter looks for config.json's rope_theta, which transformers 5 moved
-    // into rope_parameters), so it runs, in llama.cpp as here, with the default theta 1e4 instead of
-    // 1e6: its continuations drift from transformers' after a few tokens (measured 53/1018 tokens
-    // vs 759/1024 for tinyllama, whose theta is the default).
-    // Measured first-token agreement: 16/16 (tinyllama), 13/16 (tinyqwen2).
+    // Most first tokens agree exactly, and most continuations for many tokens: 8-bit weights move
+    // a near tie now and then, after which the texts part. Both GGUFs carry their config's rope
+    // base (tinyqwen2's is slm convert's output since issue 22; the file llama.cpp b4748 made had
+    // lost the 1e6 base and drifted after a few tokens, 53/1018).
+    // Measured (AVX2 and AVX-512 machines): first tokens 16/16 for both; all tokens 711/1024
+    // (tinyllama), 835/1018 (tinyqwen2).
+    EXPECT_GE(total_match * 2, total);
     EXPECT_GE(first_token_match * 10, cases.size() * 8);
     fmt::print("{}: q8_0 GGUF greedy matched {}/{} tokens (per prompt: {})\n", GetParam(), total_match, total,
                fmt::join(lengths, " "));
