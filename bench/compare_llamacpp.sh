@@ -76,7 +76,7 @@ bandwidths="$MODELS_DIR/compare-bandwidth.txt"
 # The yardstick is measured before every model, not once: on a shared machine one short
 # measurement swung 21-29 GB/s between runs. The table uses the median.
 measure_bandwidth() {
-    "$BENCH_KERNELS" --benchmark_filter='BM_StreamRead/pool' --benchmark_format=json 2>/dev/null |
+    "$BENCH_KERNELS" --benchmark_filter='BM_StreamRead/pool$' --benchmark_format=json 2>/dev/null |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["benchmarks"][0]["bytes_per_second"])' >> "$bandwidths"
 }
 
