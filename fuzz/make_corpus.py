@@ -4,6 +4,7 @@
 GGUF seeds: each shared GGUF rewritten small (arrays cut to a few items, at most three small
 tensors kept) plus the first bytes of each file. safetensors seeds: a few small tensors of each
 shared model. config seeds: the shared JSON configs, each behind the byte that selects its parser.
+train_data seeds: one JSONL line each, of every example format (SQuAD chat, Alpaca seed tasks).
 Standard library only."""
 import json
 import os
@@ -111,6 +112,23 @@ def write(folder, name, blob):
         f.write(blob)
 
 
+def train_data_seeds(folder):
+    datasets = os.path.join(SHARED, "datasets")
+    with open(os.path.join(datasets, "squad-v1.1", "chat-train.jsonl"), "rb") as f:
+        for i, line in zip(range(4), f):
+            write(folder, f"squad-chat-{i}.jsonl", line.rstrip(b"\n"))
+    with open(os.path.join(datasets, "alpaca-seed-tasks", "seed_tasks.jsonl"), encoding="utf-8") as f:
+        for i, line in zip(range(4), f):
+            task = json.loads(line)
+            example = dict(instruction=task["instruction"], **task["instances"][0])
+            write(folder, f"alpaca-{i}.jsonl", json.dumps(example).encode())
+    write(folder, "text.jsonl", json.dumps({"text": "Once upon a time\nthere was a byte: \u00e9."}).encode())
+    write(folder, "prompt-completion.jsonl", json.dumps({"prompt": "2+2=", "completion": "4"}).encode())
+    messages = [{"role": r, "content": c} for r, c in
+                (("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello."), ("user", "Bye"), ("assistant", "Bye."))]
+    write(folder, "messages.jsonl", json.dumps({"messages": messages}).encode())
+
+
 def main():
     if not os.path.isdir(os.path.join(SHARED, "models")):
         sys.exit(f"no shared models at {SHARED}")
@@ -132,7 +150,8 @@ def main():
             path = os.path.join(model, name)
             if os.path.exists(path):
                 write(os.path.join(HERE, "corpus-config"), f"{base}-{name}", bytes([selector]) + open(path, "rb").read())
-    for target in ("gguf", "safetensors", "config"):
+    train_data_seeds(os.path.join(HERE, "corpus-train_data"))
+    for target in ("gguf", "safetensors", "config", "train_data"):
         folder = os.path.join(HERE, "corpus-" + target)
         print(f"{folder}: {len(os.listdir(folder))} seeds")
 

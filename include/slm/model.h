@@ -73,6 +73,10 @@ struct ModelOptions {
     // q8_0, q4_k, q6_k on AVX2; decode 1.1-1.7x faster), and lets the file's pages of them go.
     // Off: every weight stays a view of the file.
     bool cpu_layouts = true;
+    // QLoRA: the float matrices of the layers (q/k/v/o, gate/up/down; not the embedding or the
+    // output head, as bitsandbytes leaves them) quantized to NF4 at load, with double
+    // quantization exactly as bitsandbytes' quantize_4bit does; already quantized ones stay.
+    bool nf4_matrices = false;
 };
 
 class Model {
@@ -95,6 +99,8 @@ public:
     kernels::RopeMode rope_mode() const { return rope_mode_; }
     const std::vector<float>& rope_inv_freq() const { return rope_inv_freq_; }
     float rope_mscale() const { return rope_mscale_; }
+    // The weights bound by role (src/model/model_weights.h): what training reads in place.
+    const ModelWeights& weights() const { return *weights_; }
 
     // Runs the batch: writes keys/values of every entry into `cache` and returns, in `logits`,
     // one row of vocab_size() floats per entry with want_logits set, in batch order. `hidden`,

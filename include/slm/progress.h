@@ -12,16 +12,20 @@ namespace slm {
 class Progress {
 public:
     // `unit` names what is counted ("tensors", "MiB", "examples"); total 0 means unknown.
-    Progress(std::string label, uint64_t total, std::string unit = "");
+    // `initial`: work already done before this run (a resumed training run): counted in the
+    // percentage, not in the rate and ETA.
+    Progress(std::string label, uint64_t total, std::string unit = "", uint64_t initial = 0);
     ~Progress();
     void advance(uint64_t n = 1);
     void set(uint64_t done);
     void finish();  // draws the final state and ends the line
+    // Text shown after the counts (training: loss, learning rate, tokens/s).
+    void set_status(std::string status) { status_ = std::move(status); }
 
 private:
     void draw(bool final);
-    std::string label_, unit_;
-    uint64_t total_, done_ = 0;
+    std::string label_, unit_, status_;
+    uint64_t total_, done_ = 0, initial_ = 0;
     bool tty_, finished_ = false;
     std::chrono::steady_clock::time_point start_, last_draw_;
 };

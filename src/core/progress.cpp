@@ -22,8 +22,9 @@ std::string format_seconds(double s) {
 }
 }  // namespace
 
-Progress::Progress(std::string label, uint64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(2) != 0),
+Progress::Progress(std::string label, uint64_t total, std::string unit, uint64_t initial)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), done_(initial), initial_(initial),
+      tty_(::isatty(2) != 0),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {
     if (progress_disabled()) finished_ = true;
 }
@@ -51,7 +52,7 @@ void Progress::finish() {
 
 void Progress::draw(bool final) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double rate = elapsed > 0 ? double(done_) / elapsed : 0;
+    const double rate = elapsed > 0 ? double(done_ - std::min(done_, initial_)) / elapsed : 0;
     const std::string unit = unit_.empty() ? "" : " " + unit_;
     std::string line;
     if (total_ > 0) {
@@ -68,6 +69,7 @@ void Progress::draw(bool final) {
     } else {
         line = fmt::format("{}: {}{} {:.1f}{}/s elapsed {}", label_, done_, unit, rate, unit, format_seconds(elapsed));
     }
+    if (!status_.empty()) line += "  " + status_;
     if (tty_) fmt::print(stderr, "\r\033[K{}{}", line, final ? "\n" : "");
     else fmt::print(stderr, "{}\n", line);
     std::fflush(stderr);

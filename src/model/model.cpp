@@ -65,6 +65,7 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
     const model::Architecture& arch = model::find_architecture(c.architecture, source);
     rope_mode_ = files_.naming == TensorNaming::gguf ? arch.gguf_rope : arch.hf_rope;
     weights_ = std::make_unique<ModelWeights>(files_, arch.qkv_bias);
+    if (options.nf4_matrices) weights_->quantize_layers_nf4(*files_.tensors);
     if (options.cpu_layouts) weights_->use_cpu_layouts(*files_.tensors);
 
     RopeFrequencies rope = rope_frequencies(c);

@@ -8,6 +8,8 @@
 #include <slm/kernels.h>
 #include <slm/thread_pool.h>
 
+#include "quant/nf4.h"
+
 #include <optional>
 
 namespace slm {
@@ -99,6 +101,33 @@ ModelWeights::ModelWeights(const ModelFiles& files, bool qkv_bias_required) {
         w.w_gate = bind.matrix(WeightRole::ffn_gate, l, F, D);
         w.w_up = bind.matrix(WeightRole::ffn_up, l, F, D);
         w.w_down = bind.matrix(WeightRole::ffn_down, l, D, F);
+    }
+}
+
+void ModelWeights::quantize_layers_nf4(const TensorSource& source) {
+    std::vector<Tensor*> matrices;
+    for (LayerWeights& w : layers)
+        for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down})
+            if (traits(t->dtype).is_float) matrices.push_back(t);
+    std::vector<std::optional<OwnedTensor>> copies(matrices.size());
+    ThreadPool pool;
+    pool.for_each_chunk(int64_t(matrices.size()), [&](int64_t i) {
+        const Tensor& W = *matrices[size_t(i)];
+        const int64_t K = W.row_length();
+        if (K % quant::kNf4Block != 0)
+            fail("--qlora: tensor of shape {} has rows of {} values, not a multiple of NF4's block of {}",
+                 shape_string(W.shape), K, quant::kNf4Block);
+        std::vector<float> values(size_t(W.numel()));
+        traits(W.dtype).to_float(W.data, values.data(), W.numel());
+        source.release_pages(W);
+        const quant::BnbNf4 nf4 = quant::quantize_bnb_nf4(values.data(), W.numel());
+        OwnedTensor out = OwnedTensor::zeros(DType::nf4, W.shape);
+        quant::bnb_nf4_to_blocks(nf4, out.tensor.data);
+        copies[size_t(i)] = std::move(out);
+    });
+    for (size_t i = 0; i < matrices.size(); ++i) {
+        *matrices[i] = copies[i]->tensor;
+        copies_.push_back(std::move(*copies[i]));
     }
 }
 

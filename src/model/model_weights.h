@@ -32,6 +32,9 @@ public:
     // Gives the matrices matmul reads (all but an untied embedding table) the CPU matmul's own
     // layout where it has one, and lets `source` drop the file's copy as each slice is copied.
     void use_cpu_layouts(const TensorSource& source);
+    // Replaces the layers' float matrices by NF4 copies made as bitsandbytes makes them (double
+    // quantization), letting `source` drop each file copy (ModelOptions::nf4_matrices).
+    void quantize_layers_nf4(const TensorSource& source);
 
 private:
     std::vector<OwnedTensor> copies_;  // memory of the matrices use_cpu_layouts replaced

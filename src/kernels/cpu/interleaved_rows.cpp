@@ -105,12 +105,12 @@ void interleave(const Tensor& W, void* dst, const std::function<void(int64_t, in
 }
 
 template <typename Layout_>
-void row_out(const Tensor& W, int64_t n, void* dst) {
+void row_out(const Tensor& W, int64_t n, int64_t first, int64_t count, void* dst) {
     using Block = typename Layout_::Block;
     const int64_t nb = int64_t(W.row_bytes() / sizeof(Block));
     const auto* group = static_cast<const typename Layout_::Group*>(W.data) + (n / kInterleavedRows) * nb;
     auto* out = static_cast<Block*>(dst);
-    for (int64_t b = 0; b < nb; ++b) Layout_::get(group[b], int(n % kInterleavedRows), out[b]);
+    for (int64_t b = 0; b < count; ++b) Layout_::get(group[first + b], int(n % kInterleavedRows), out[b]);
 }
 
 // Calls fn(Layout_{}) with the layout of `t`; false when the type has none.
@@ -134,9 +134,15 @@ bool has_interleaved_form(const Tensor& W) {
 }
 
 void interleaved_row(const Tensor& W, int64_t n, void* dst) {
+    interleaved_row_blocks(W, n, 0, W.row_length() / traits(W.dtype).block_size, dst);
+}
+
+void interleaved_row_blocks(const Tensor& W, int64_t n, int64_t first, int64_t count, void* dst) {
     if (W.layout != Layout::interleaved8 || n < 0 || n >= W.rows())
         fail("interleaved_row: no row {} in an interleaved {} tensor", n, shape_string(W.shape));
-    if (!with_layout(W.dtype, [&](auto layout) { row_out<decltype(layout)>(W, n, dst); }))
+    if (first < 0 || count < 0 || (first + count) * traits(W.dtype).block_size > W.row_length())
+        fail("interleaved_row: blocks [{}, {}) past a row of {} elements", first, first + count, W.row_length());
+    if (!with_layout(W.dtype, [&](auto layout) { row_out<decltype(layout)>(W, n, first, count, dst); }))
         fail("interleaved_row: dtype {} has no interleaved layout", name(W.dtype));
 }
 

@@ -67,4 +67,8 @@ bool has_interleaved_form(const Tensor& W);
 // what the reference matmul reads.
 void interleaved_row(const Tensor& W, int64_t n, void* dst);
 
+// Blocks [first, first + count) of row n only (count blocks' bytes at dst): for readers of a
+// column range of the matrix (matmul_backward_input), which would otherwise take out whole rows.
+void interleaved_row_blocks(const Tensor& W, int64_t n, int64_t first, int64_t count, void* dst);
+
 }  // namespace slm::kernels
