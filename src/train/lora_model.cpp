@@ -258,8 +258,10 @@ void LoraModel::layer_forward(int l, const float* x_in, float* x_out, Activation
     float* q = sized(a.q, T * q_dim);
     float* k = sized(a.k, T * kv_dim);
     float* v = sized(a.v, T * kv_dim);
-    const kernels::MatmulOut qkv[] = {{&w.wq, q}, {&w.wk, k}, {&w.wv, v}};
-    kernels::matmul(qkv, a.xn1.data(), T, pool);
+    // The base products keep f32 activations, as PyTorch's do (kernels::frozen_matmul).
+    kernels::frozen_matmul(w.wq, a.xn1.data(), T, q, pool);
+    kernels::frozen_matmul(w.wk, a.xn1.data(), T, k, pool);
+    kernels::frozen_matmul(w.wv, a.xn1.data(), T, v, pool);
     lora(LinearRole::q_proj, a.xn1.data(), q);
     lora(LinearRole::k_proj, a.xn1.data(), k);
     lora(LinearRole::v_proj, a.xn1.data(), v);
@@ -275,7 +277,7 @@ void LoraModel::layer_forward(int l, const float* x_in, float* x_out, Activation
 
     // x_mid = x + o(att)
     float* x_mid = sized(a.x_mid, T * D);
-    kernels::matmul(w.wo, a.att.data(), T, x_mid, pool);
+    kernels::frozen_matmul(w.wo, a.att.data(), T, x_mid, pool);
     lora(LinearRole::o_proj, a.att.data(), x_mid);
     if (!w.bo.empty()) kernels::add_bias(x_mid, w.bo.data(), T, D);
     kernels::add(x_mid, x_in, T * D);
@@ -284,12 +286,12 @@ void LoraModel::layer_forward(int l, const float* x_in, float* x_out, Activation
     kernels::rms_norm(x_mid, w.ffn_norm.data(), T, D, eps, sized(a.xn2, T * D), pool);
     float* gate = sized(a.gate, T * F);
     float* up = sized(a.up, T * F);
-    const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate}, {&w.w_up, up}};
-    kernels::matmul(gate_up, a.xn2.data(), T, pool);
+    kernels::frozen_matmul(w.w_gate, a.xn2.data(), T, gate, pool);
+    kernels::frozen_matmul(w.w_up, a.xn2.data(), T, up, pool);
     lora(LinearRole::gate_proj, a.xn2.data(), gate);
     lora(LinearRole::up_proj, a.xn2.data(), up);
     kernels::silu_mul(gate, up, T * F, sized(a.h, T * F), pool);
-    kernels::matmul(w.w_down, a.h.data(), T, x_out, pool);
+    kernels::frozen_matmul(w.w_down, a.h.data(), T, x_out, pool);
     lora(LinearRole::down_proj, a.h.data(), x_out);
     kernels::add(x_out, x_mid, T * D);
 }
@@ -418,7 +420,7 @@ PassLoss LoraModel::run(const TrainBatch& batch, const PassOptions& options, boo
     std::vector<float> logits(size_t(chunk * V));
     for (int64_t i = 0; i < N; i += chunk) {
         const int64_t n = std::min(chunk, N - i);
-        kernels::matmul(weights.output, xn.data() + i * D, n, logits.data(), pool);
+        kernels::frozen_matmul(weights.output, xn.data() + i * D, n, logits.data(), pool);
         loss.sum += kernels::cross_entropy(logits.data(), labels.data() + i, n, V, options.grad_scale, nullptr, pool);
         if (backward) kernels::matmul_backward_input(weights.output, logits.data(), n, dxn.data() + i * D, false, pool);
     }

@@ -122,6 +122,36 @@ TEST(Sgemm, EmptySumScalesC) {
     EXPECT_EQ(C, (std::vector<float>{2, 4, 6, 8}));
 }
 
+TEST(FrozenMatmul, MatchesReferenceForEveryWeightTypeAndLayout) {
+    ThreadPool pool(2);
+    struct Shape { int64_t N, blocks, T; };
+    for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q5_0, DType::q4_k,
+                        DType::q6_k, DType::nf4}) {
+        const int64_t block = traits(dtype).block_size;
+        for (Shape shape : {Shape{8, 1, 1}, Shape{1, 3, 5}, Shape{24, 9, 70}, Shape{136, 17, 3}, Shape{200, 2, 600}}) {
+            const int64_t blocks = block == 256 ? std::max<int64_t>(1, shape.blocks / 4) : block == 1 ? shape.blocks * 32 + 1 : shape.blocks;
+            const int64_t N = shape.N, K = blocks * block, T = shape.T;
+            const OwnedTensor W = random_weights(dtype, N, K, uint32_t(N + K));
+            std::vector<OwnedTensor> copies;
+            if (std::optional<OwnedTensor> I = interleave_for_matmul(W.tensor)) copies.push_back(std::move(*I));
+            const std::vector<float> x = random_floats(size_t(T * K), uint32_t(T + 3));
+            std::vector<float> ref_y(size_t(T * N));
+            ref::frozen_matmul(W.tensor, x.data(), T, ref_y.data());
+            std::vector<const Tensor*> tensors{&W.tensor};
+            for (const OwnedTensor& c : copies) tensors.push_back(&c.tensor);
+            for (const Tensor* t : tensors) {
+                const std::string what = fmt::format("{} {} N={} K={} T={}", name(dtype),
+                                                     t->layout == Layout::rows ? "rows" : "interleaved8", N, K, T);
+                std::vector<float> y(ref_y.size(), NAN), one(ref_y.size(), NAN);
+                frozen_matmul(*t, x.data(), T, y.data(), &pool);
+                EXPECT_LT(relative_max_error(y, ref_y), 2e-5) << what;
+                frozen_matmul(*t, x.data(), T, one.data(), nullptr);
+                EXPECT_EQ(one, y) << what << ": depends on the thread count";
+            }
+        }
+    }
+}
+
 TEST(MatmulBackwardInput, MatchesReferenceForEveryWeightTypeAndLayout) {
     ThreadPool pool(2);
     struct Shape { int64_t N, blocks, T; };
