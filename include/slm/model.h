@@ -4,6 +4,7 @@
 #pragma once
 
 #include <slm/kernels.h>
+#include <slm/lora_stack.h>
 #include <slm/model_config.h>
 #include <slm/tensor.h>
 #include <slm/thread_pool.h>
@@ -105,9 +106,12 @@ public:
     // Runs the batch: writes keys/values of every entry into `cache` and returns, in `logits`,
     // one row of vocab_size() floats per entry with want_logits set, in batch order. `hidden`,
     // when given, receives those entries' final hidden states (after the output norm), [N, D]
-    // (the server's embeddings).
+    // (the server's embeddings). `adapters`, when given and not empty, must be bound to this model;
+    // its LoRA updates are added to every entry of the batch (a caller mixing requests with
+    // different adapters runs one forward per stack). The cache then holds the adapted model's
+    // keys and values: a sequence must keep the same stack for as long as its cache is reused.
     void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool,
-                 std::vector<float>* hidden = nullptr) const;
+                 std::vector<float>* hidden = nullptr, const LoraStack* adapters = nullptr) const;
 
 private:
     ModelFiles files_;

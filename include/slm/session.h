@@ -19,6 +19,7 @@ struct SessionOptions {
     int n_seq = 1;              // sequences the cache holds
     DType kv_dtype = DType::f16;
     int threads = 0;            // 0: one per hardware thread
+    LoraStack adapters;         // LoRA adapters bound to the model, applied in every forward; none by default
 };
 
 class Session {
@@ -28,6 +29,7 @@ public:
     const Model& model() const { return model_; }
     int n_ctx() const { return cache_.n_ctx(); }
     ThreadPool& pool() { return pool_; }
+    const LoraStack& adapters() const { return adapters_; }
     KvCache& cache() { return cache_; }
 
     // Makes sequence `seq` hold exactly `tokens`, keeping the longest common prefix already in the
@@ -50,6 +52,7 @@ private:
     ThreadPool pool_;
     KvCache cache_;
     int n_batch_;
+    LoraStack adapters_;
     std::vector<std::vector<int32_t>> tokens_;
     std::vector<float> logits_;
     Batch batch_;

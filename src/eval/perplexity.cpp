@@ -74,9 +74,10 @@ PerplexityResult perplexity(const Model& model, const PerplexityTokens& input, c
     so.n_batch = n_ctx;
     so.threads = options.threads;
     so.kv_dtype = options.kv_dtype;
-    Session session(model, so);
     std::unique_ptr<Session> base_session;
     if (options.kl_base) base_session = std::make_unique<Session>(*options.kl_base, so);
+    so.adapters = options.adapters;  // the model's, never the base's
+    Session session(model, so);
 
     PerplexityResult result;
     result.n_chunks = n_chunks;

@@ -1,6 +1,7 @@
 // The task runners behind `slm eval task`: prompt construction (with k shots and left truncation
 // to the context), greedy generation, log-likelihood scoring of choices as lm-evaluation-harness,
 // and the results/prompts files.
+#include <slm/chat_template.h>
 #include <slm/error.h>
 #include <slm/eval/rouge.h>
 #include <slm/eval/segments.h>
@@ -8,6 +9,7 @@
 #include <slm/eval/tasks.h>
 #include <slm/file_io.h>
 #include <slm/generator.h>
+#include <slm/lora_files.h>
 #include <slm/model.h>
 #include <slm/progress.h>
 #include <slm/sampler.h>
@@ -42,6 +44,8 @@ struct Runtime {
     std::unique_ptr<Model> model;
     std::unique_ptr<Tokenizer> tokenizer;
     std::unique_ptr<Session> session;
+    std::unique_ptr<ChatTemplate> chat;  // --chat: prompts go through the model's template
+    std::string system;
     std::vector<int32_t> eos_ids;
 
     explicit Runtime(const TaskOptions& o) {
@@ -50,7 +54,10 @@ struct Runtime {
         SessionOptions so;
         so.n_ctx = o.n_ctx;
         so.threads = o.threads;
+        so.adapters = load_lora_stack(*model, o.lora);
         session = std::make_unique<Session>(*model, so);
+        if (o.chat) chat = std::make_unique<ChatTemplate>(ChatTemplate::from_model(model->files()));
+        system = o.system;
         for (int id : model->config().eos_token_ids)
             if (id >= 0) eos_ids.push_back(id);
         for (int id : tokenizer->eos_ids())
@@ -59,7 +66,7 @@ struct Runtime {
 
     // The prompt's tokens, cut from the left (after BOS) so that `reserve` more tokens fit.
     std::vector<int32_t> fit(const std::string& prompt, int reserve, bool& truncated) const {
-        auto ids = tokenizer->encode(prompt, true);
+        auto ids = encode(prompt);
         const size_t room = static_cast<size_t>(std::max(1, session->n_ctx() - reserve));
         truncated = ids.size() > room;
         if (truncated) {
@@ -70,6 +77,23 @@ struct Runtime {
             ids = std::move(kept);
         }
         return ids;
+    }
+
+    // --chat: the prompt as the user's message of a chat (after the system message), rendered with
+    // the template's generation prompt.
+    std::string render(const std::string& prompt) const {
+        nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+        if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+        messages.push_back({{"role", "user"}, {"content", prompt}});
+        ChatRenderOptions options;
+        options.add_generation_prompt = true;
+        return chat->render(messages, options);
+    }
+
+    // The prompt's tokens; a rendered chat carries its special tokens as text, as the template wrote them.
+    std::vector<int32_t> encode(const std::string& prompt) const {
+        if (!chat) return tokenizer->encode(prompt, true);
+        return tokenizer->encode(render(prompt), /*add_special=*/false, /*parse_special=*/true);
     }
 
     std::string generate(const std::vector<int32_t>& prompt, int max_tokens) {
@@ -111,12 +135,18 @@ struct Runtime {
     }
 };
 
-std::vector<Example> squad_examples(const std::string& path, std::vector<Example>& shot_pool) {
+// A question as a completion prompt, or (chat) as the user message of SQuAD's usual chat form,
+// "Context: …\n\nQuestion: …", the form fine-tuning data for extractive QA takes (the
+// chat-train split of ../shared, for one), with the answer left to the assistant's turn.
+std::string squad_prompt(const SquadQuestion& q, bool chat) {
+    if (chat) return "Context: " + q.context + "\n\nQuestion: " + q.question;
+    return "Title: " + q.title + "\nBackground: " + q.context + "\nQuestion: " + q.question + "\nAnswer:";
+}
+
+std::vector<Example> squad_examples(const std::string& path, bool chat, std::vector<Example>& shot_pool) {
     auto ds = load_squad_dataset(path);
     std::vector<Example> out;
-    for (const auto& q : ds.questions)
-        out.push_back({q.id, "Title: " + q.title + "\nBackground: " + q.context + "\nQuestion: " + q.question + "\nAnswer:",
-                       q.answers, {}, -1});
+    for (const auto& q : ds.questions) out.push_back({q.id, squad_prompt(q, chat), q.answers, {}, -1});
     // Shots come from the end of the file, one per paragraph, shortest contexts first.
     std::vector<const SquadQuestion*> tail;
     std::string last_context;
@@ -126,9 +156,7 @@ std::vector<Example> squad_examples(const std::string& path, std::vector<Example
             last_context = ds.questions[i].context;
         }
     std::stable_sort(tail.begin(), tail.end(), [](auto* a, auto* b) { return a->context.size() < b->context.size(); });
-    for (auto* q : tail)
-        shot_pool.push_back({q->id, "Title: " + q->title + "\nBackground: " + q->context + "\nQuestion: " + q->question +
-                                        "\nAnswer:", q->answers, {}, -1});
+    for (auto* q : tail) shot_pool.push_back({q->id, squad_prompt(*q, chat), q->answers, {}, -1});
     return out;
 }
 
@@ -223,7 +251,7 @@ double mean(const std::vector<double>& v) {
 std::string run_task(const TaskOptions& o) {
     const char* task_name = o.kind == TaskKind::squad ? "squad" : o.kind == TaskKind::summarize ? "summarize" : "mc";
     std::vector<Example> examples, pool;
-    if (o.kind == TaskKind::squad) examples = squad_examples(o.data_path, pool);
+    if (o.kind == TaskKind::squad) examples = squad_examples(o.data_path, o.chat, pool);
     if (o.kind == TaskKind::summarize) {
         examples = summarize_examples(o.data_path);
         pool.assign(examples.rbegin(), examples.rend());  // shots from the end of the file
@@ -270,6 +298,7 @@ std::string run_task(const TaskOptions& o) {
             truncated_count += truncated;
             std::string output = trim(rt.generate(ids, max_tokens));
             record["prompt"] = prompt;
+            if (rt.chat) record["chat_prompt"] = rt.render(prompt);
             record["prompt_tokens"] = ids.size();
             if (truncated) record["truncated"] = true;
             record["output"] = output;
@@ -292,6 +321,11 @@ std::string run_task(const TaskOptions& o) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     Json result{{"task", task_name}, {"model", o.model_path}, {"data", o.data_path}, {"examples", examples.size()}};
+    if (!o.lora.empty()) {
+        result["lora"] = Json::array();
+        for (const LoraSpec& s : o.lora) result["lora"].push_back({{"path", s.path}, {"scale", s.scale}});
+    }
+    if (o.chat) result["chat"] = o.system.empty() ? Json(true) : Json{{"system", o.system}};
     if (o.kind == TaskKind::squad) {
         result["shots"] = o.shots;
         result["max_tokens"] = max_tokens;

@@ -1,13 +1,15 @@
 // The Llama-family transformer forward, written once against the kernels ops, top to bottom:
 // embedding, per layer (RMSNorm, q/k/v projections with optional bias, rotary embedding, KV
 // cache write, causal (optionally sliding-window) attention, output projection, residual,
-// RMSNorm, SwiGLU MLP, residual), final RMSNorm and the vocabulary projection.
+// RMSNorm, SwiGLU MLP, residual), final RMSNorm and the vocabulary projection. Active LoRA
+// adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h).
 #include <slm/error.h>
 #include <slm/half.h>
 #include <slm/model.h>
 #include <slm/thread_pool.h>
 
 #include "model/architecture.h"
+#include "model/lora_apply.h"
 #include "model/model_weights.h"
 
 #include <cmath>
@@ -79,7 +81,7 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
 Model::~Model() = default;
 
 void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool,
-                    std::vector<float>* hidden) const {
+                    std::vector<float>* hidden, const LoraStack* adapters) const {
     const ModelConfig& c = files_.config;
     const int64_t T = int64_t(batch.size());
     const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
@@ -91,6 +93,15 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     if (T == 0) return;
     if (batch.positions.size() != size_t(T) || batch.seq_ids.size() != size_t(T) || batch.want_logits.size() != size_t(T))
         fail("forward: batch arrays differ in length");
+    if (adapters && !adapters->empty() && adapters->model() != this)
+        fail("forward: the LoRA adapters were bound to another model ({}), not to {}", adapters->model()->files().path,
+             files_.path);
+    const model::BoundLoras* lora = adapters ? adapters->bound() : nullptr;
+    using model::WeightRole;
+    // y += Σ s·(x Aᵀ) Bᵀ over the adapters of linear `role` of layer `l` (none: nothing).
+    auto add_lora = [&](int l, WeightRole role, const float* x, float* y) {
+        model::add_lora(lora, l, role, x, T, y, pool);
+    };
 
     // Each sequence's entries must continue its cache at consecutive positions.
     std::vector<int> next_pos(size_t(cache.n_seq()));
@@ -138,6 +149,9 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         // q: [T, H, Dh], k and v: [T, Hkv, Dh]
         const kernels::MatmulOut qkv[] = {{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}};
         kernels::matmul(qkv, xn.data(), T, pool);
+        add_lora(l, WeightRole::attn_q, xn.data(), q.data());
+        add_lora(l, WeightRole::attn_k, xn.data(), k.data());
+        add_lora(l, WeightRole::attn_v, xn.data(), v.data());
         if (!w.bq.empty()) {
             kernels::add_bias(q.data(), w.bq.data(), T, q_dim);
             kernels::add_bias(k.data(), w.bk.data(), T, kv_dim);
@@ -179,6 +193,7 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
 
         // x += att @ Wo^T
         kernels::matmul(w.wo, att.data(), T, proj.data(), pool);
+        add_lora(l, WeightRole::attn_o, att.data(), proj.data());
         if (!w.bo.empty()) kernels::add_bias(proj.data(), w.bo.data(), T, D);
         kernels::add(x.data(), proj.data(), T * D);
 
@@ -186,8 +201,11 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         kernels::rms_norm(x.data(), w.ffn_norm.data(), T, D, eps, xn.data(), pool);
         const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate.data()}, {&w.w_up, up.data()}};
         kernels::matmul(gate_up, xn.data(), T, pool);
+        add_lora(l, WeightRole::ffn_gate, xn.data(), gate.data());
+        add_lora(l, WeightRole::ffn_up, xn.data(), up.data());
         kernels::silu_mul(gate.data(), up.data(), T * F, gate.data(), pool);
         kernels::matmul(w.w_down, gate.data(), T, proj.data(), pool);
+        add_lora(l, WeightRole::ffn_down, gate.data(), proj.data());
         kernels::add(x.data(), proj.data(), T * D);
     }
     for (int64_t t = 0; t < T; ++t) cache.extend(batch.seq_ids[size_t(t)], batch.positions[size_t(t)] + 1);

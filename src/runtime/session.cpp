@@ -22,6 +22,7 @@ Session::Session(const Model& model, const SessionOptions& options)
       cache_(model.config(), options.n_ctx > 0 ? options.n_ctx : default_context(model.config()), options.n_seq,
              options.kv_dtype),
       n_batch_(std::max(1, options.n_batch)),
+      adapters_(options.adapters),
       tokens_(size_t(std::max(1, options.n_seq))) {}
 
 const std::vector<int32_t>& Session::tokens(int seq) const {
@@ -42,7 +43,7 @@ void Session::check_fits(int seq, size_t n_new) const {
 }
 
 const std::vector<float>& Session::forward(const Batch& batch) {
-    model_.forward(batch, cache_, logits_, &pool_);
+    model_.forward(batch, cache_, logits_, &pool_, nullptr, &adapters_);
     for (size_t i = 0; i < batch.size(); ++i) tokens_[size_t(batch.seq_ids[i])].push_back(batch.tokens[i]);
     return logits_;
 }

@@ -122,7 +122,7 @@ LoraAdapter init_adapter(const ModelConfig& config, const std::vector<LinearRole
 
 // What one layer's backward reads (all [T, ·] row-major).
 struct LoraModel::Activations {
-    std::vector<float> xn1, q, k, v, att, lse, x_mid, xn2, gate, up, h;
+    std::vector<float> q, k, v, att, lse, x_mid, gate, up;
     std::array<std::vector<float>, kLinearRoles> u;  // each adapter's (dropout(x)) Aᵀ: [T, r]
 };
 
@@ -132,6 +132,10 @@ struct LoraModel::Context {
     std::vector<float> cos_sin;  // [T, Dh], kernels::rope_angles
     const PassOptions* options;
     ThreadPool* pool;
+    // The normed inputs of the attention and MLP blocks and the MLP's hidden activations: one
+    // layer's worth, shared by all layers. The backward recomputes them from what each layer
+    // keeps (two rmsnorms and a SiLU·mul, cheap), so they are not held for every layer.
+    mutable std::vector<float> xn1, xn2, h;
 };
 
 LoraModel::LoraModel(const Model& base, const LoraAdapter& adapter) : base_(base) {
@@ -254,17 +258,17 @@ void LoraModel::layer_forward(int l, const float* x_in, float* x_out, Activation
     };
 
     // Attention block: xn1 = rmsnorm(x); q, k, v = linear(xn1); rope; causal attention per sequence.
-    kernels::rms_norm(x_in, w.attn_norm.data(), T, D, eps, sized(a.xn1, T * D), pool);
+    kernels::rms_norm(x_in, w.attn_norm.data(), T, D, eps, sized(ctx.xn1, T * D), pool);
     float* q = sized(a.q, T * q_dim);
     float* k = sized(a.k, T * kv_dim);
     float* v = sized(a.v, T * kv_dim);
     // The base products keep f32 activations, as PyTorch's do (kernels::frozen_matmul).
-    kernels::frozen_matmul(w.wq, a.xn1.data(), T, q, pool);
-    kernels::frozen_matmul(w.wk, a.xn1.data(), T, k, pool);
-    kernels::frozen_matmul(w.wv, a.xn1.data(), T, v, pool);
-    lora(LinearRole::q_proj, a.xn1.data(), q);
-    lora(LinearRole::k_proj, a.xn1.data(), k);
-    lora(LinearRole::v_proj, a.xn1.data(), v);
+    kernels::frozen_matmul(w.wq, ctx.xn1.data(), T, q, pool);
+    kernels::frozen_matmul(w.wk, ctx.xn1.data(), T, k, pool);
+    kernels::frozen_matmul(w.wv, ctx.xn1.data(), T, v, pool);
+    lora(LinearRole::q_proj, ctx.xn1.data(), q);
+    lora(LinearRole::k_proj, ctx.xn1.data(), k);
+    lora(LinearRole::v_proj, ctx.xn1.data(), v);
     if (!w.bq.empty()) {
         kernels::add_bias(q, w.bq.data(), T, q_dim);
         kernels::add_bias(k, w.bk.data(), T, kv_dim);
@@ -283,16 +287,16 @@ void LoraModel::layer_forward(int l, const float* x_in, float* x_out, Activation
     kernels::add(x_mid, x_in, T * D);
 
     // MLP block (SwiGLU): xn2 = rmsnorm(x_mid); h = silu(gate(xn2)) * up(xn2); x_out = x_mid + down(h)
-    kernels::rms_norm(x_mid, w.ffn_norm.data(), T, D, eps, sized(a.xn2, T * D), pool);
+    kernels::rms_norm(x_mid, w.ffn_norm.data(), T, D, eps, sized(ctx.xn2, T * D), pool);
     float* gate = sized(a.gate, T * F);
     float* up = sized(a.up, T * F);
-    kernels::frozen_matmul(w.w_gate, a.xn2.data(), T, gate, pool);
-    kernels::frozen_matmul(w.w_up, a.xn2.data(), T, up, pool);
-    lora(LinearRole::gate_proj, a.xn2.data(), gate);
-    lora(LinearRole::up_proj, a.xn2.data(), up);
-    kernels::silu_mul(gate, up, T * F, sized(a.h, T * F), pool);
-    kernels::frozen_matmul(w.w_down, a.h.data(), T, x_out, pool);
-    lora(LinearRole::down_proj, a.h.data(), x_out);
+    kernels::frozen_matmul(w.w_gate, ctx.xn2.data(), T, gate, pool);
+    kernels::frozen_matmul(w.w_up, ctx.xn2.data(), T, up, pool);
+    lora(LinearRole::gate_proj, ctx.xn2.data(), gate);
+    lora(LinearRole::up_proj, ctx.xn2.data(), up);
+    kernels::silu_mul(gate, up, T * F, sized(ctx.h, T * F), pool);
+    kernels::frozen_matmul(w.w_down, ctx.h.data(), T, x_out, pool);
+    lora(LinearRole::down_proj, ctx.h.data(), x_out);
     kernels::add(x_out, x_mid, T * D);
 }
 
@@ -336,10 +340,10 @@ void LoraModel::layer_backward(int l, const float* x_in, float* dx, const Activa
                 std::vector<float> dxa(size_t(T * in));
                 kernels::sgemm(Trans::no, Trans::no, T, in, r, 1.0f, du.data(), r, lo->module.a.data(), in, 0.0f,
                                dxa.data(), in, pool);
-                std::vector<float> ones(size_t(T * in), 1.0f), mask(size_t(T * in));
-                dropout(ones.data(), T * in, opt.dropout, opt.dropout_seed,
-                        uint64_t(l) * kLinearRoles + uint64_t(role), mask.data());
-                for (int64_t i = 0; i < T * in; ++i) dx_out[i] += dxa[size_t(i)] * mask[size_t(i)];
+                // The same mask (same seed and key) applied to the gradient: kept elements scaled alike.
+                dropout(dxa.data(), T * in, opt.dropout, opt.dropout_seed, uint64_t(l) * kLinearRoles + uint64_t(role),
+                        dxa.data());
+                for (int64_t i = 0; i < T * in; ++i) dx_out[i] += dxa[size_t(i)];
             } else {
                 kernels::sgemm(Trans::no, Trans::no, T, in, r, 1.0f, du.data(), r, lo->module.a.data(), in, 1.0f,
                                dx_out, in, pool);
@@ -347,12 +351,18 @@ void LoraModel::layer_backward(int l, const float* x_in, float* dx, const Activa
         }
     };
 
+    // The normed inputs and the MLP's hidden activations again (Context::xn1).
+    auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
+    kernels::rms_norm(x_in, w.attn_norm.data(), T, D, eps, sized(ctx.xn1, T * D), pool);
+    kernels::rms_norm(a.x_mid.data(), w.ffn_norm.data(), T, D, eps, sized(ctx.xn2, T * D), pool);
+    kernels::silu_mul(a.gate.data(), a.up.data(), T * F, sized(ctx.h, T * F), pool);
+
     // MLP block: x_out = x_mid + down(h), h = silu(gate) * up.
     std::vector<float> dgate(size_t(T * F)), dup(size_t(T * F)), dn(size_t(T * D)), dnorm(size_t(T * D));
-    linear_backward(LinearRole::down_proj, w.w_down, a.h.data(), dx, dgate.data(), false);  // dgate holds dh
+    linear_backward(LinearRole::down_proj, w.w_down, ctx.h.data(), dx, dgate.data(), false);  // dgate holds dh
     kernels::silu_mul_backward(a.gate.data(), a.up.data(), dgate.data(), T * F, dgate.data(), dup.data(), pool);
-    linear_backward(LinearRole::gate_proj, w.w_gate, a.xn2.data(), dgate.data(), dn.data(), false);
-    linear_backward(LinearRole::up_proj, w.w_up, a.xn2.data(), dup.data(), dn.data(), true);
+    linear_backward(LinearRole::gate_proj, w.w_gate, ctx.xn2.data(), dgate.data(), dn.data(), false);
+    linear_backward(LinearRole::up_proj, w.w_up, ctx.xn2.data(), dup.data(), dn.data(), true);
     kernels::rms_norm_backward(a.x_mid.data(), w.ffn_norm.data(), dn.data(), T, D, eps, dnorm.data(), nullptr, pool);
     kernels::add(dx, dnorm.data(), T * D);  // dx is now d x_mid
 
@@ -367,9 +377,9 @@ void LoraModel::layer_backward(int l, const float* x_in, float* dx, const Activa
     // The first layer's input is the frozen embedding: its gradient is not needed, only the
     // adapters' (which need no input gradient).
     float* dxn1 = input_grad ? dn.data() : nullptr;
-    linear_backward(LinearRole::q_proj, w.wq, a.xn1.data(), dq.data(), dxn1, false);
-    linear_backward(LinearRole::k_proj, w.wk, a.xn1.data(), dk.data(), dxn1, true);
-    linear_backward(LinearRole::v_proj, w.wv, a.xn1.data(), dv.data(), dxn1, true);
+    linear_backward(LinearRole::q_proj, w.wq, ctx.xn1.data(), dq.data(), dxn1, false);
+    linear_backward(LinearRole::k_proj, w.wk, ctx.xn1.data(), dk.data(), dxn1, true);
+    linear_backward(LinearRole::v_proj, w.wv, ctx.xn1.data(), dv.data(), dxn1, true);
     if (!input_grad) return;
     kernels::rms_norm_backward(x_in, w.attn_norm.data(), dn.data(), T, D, eps, dnorm.data(), nullptr, pool);
     kernels::add(dx, dnorm.data(), T * D);  // dx is now d x_in
@@ -386,7 +396,7 @@ PassLoss LoraModel::run(const TrainBatch& batch, const PassOptions& options, boo
     for (int32_t id : batch.tokens)
         if (id < 0 || id >= V) fail("training batch: token id {} is out of the vocabulary (size {})", id, V);
 
-    Context ctx{T, batch.seg_begin.data(), std::vector<float>(size_t(T * c.head_dim)), &options, pool};
+    Context ctx{T, batch.seg_begin.data(), std::vector<float>(size_t(T * c.head_dim)), &options, pool, {}, {}, {}};
     kernels::rope_angles(batch.positions.data(), T, c.head_dim, base_.rope_inv_freq().data(), base_.rope_mscale(),
                          ctx.cos_sin.data(), pool);
 

@@ -34,6 +34,7 @@ struct PerplexityOptions {
     int threads = 0;      // 0: one per hardware thread
     DType kv_dtype = DType::f16;  // llama-perplexity's default cache type
     const Model* kl_base = nullptr;
+    LoraStack adapters;   // applied to the model (bound to it), not to kl_base
 };
 
 struct PerplexityResult {

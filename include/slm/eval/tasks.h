@@ -3,7 +3,10 @@
 // exact prompt with the model's output and its score) into the output directory.
 #pragma once
 
+#include <slm/lora_files.h>
+
 #include <string>
+#include <vector>
 
 namespace slm::eval {
 
@@ -22,6 +25,11 @@ struct TaskOptions {
     std::string output_dir = "eval-results";
     int n_ctx = 0;       // 0: the model's context length
     int threads = 0;     // 0: all cores
+    std::vector<LoraSpec> lora;  // adapters applied to the model (--lora)
+    // Generation tasks: the prompt is sent as a user message through the model's chat template
+    // (after `system`, when given, as a system message) and the answer generated as the assistant.
+    bool chat = false;
+    std::string system;
 };
 
 // Runs the task and returns the results JSON (also written to output_dir/results.json).

@@ -24,6 +24,8 @@
 #include <sys/resource.h>
 #include <thread>
 
+#include "lora_option.h"
+
 namespace {
 
 using namespace slm;
@@ -32,6 +34,7 @@ using Clock = std::chrono::steady_clock;
 struct BenchOptions {
     std::string model;
     std::vector<int> n_prompt{512}, n_gen{128}, threads;
+    std::vector<std::string> lora;
     int reps = 5;
     bool json = false, mlock = false, file_layout = false;
 };
@@ -134,6 +137,7 @@ void bench(const BenchOptions& o) {
     const std::unique_ptr<Model> model = Model::load(o.model, load_options);
     if (o.mlock && mlockall(MCL_CURRENT) != 0) fmt::print(stderr, "slm bench: --mlock: the system refused to lock memory\n");
     const ModelStats stats = model_stats(*model);
+    const LoraStack adapters = cli::load_lora_option(*model, o.lora);
     const int vocab = model->vocab_size();
     const int max_prompt = *std::max_element(o.n_prompt.begin(), o.n_prompt.end());
     const int max_gen = *std::max_element(o.n_gen.begin(), o.n_gen.end());
@@ -148,6 +152,7 @@ void bench(const BenchOptions& o) {
         so.n_ctx = std::max(max_prompt, max_gen) + 16;
         so.n_batch = std::max(1, max_prompt);
         so.threads = threads;
+        so.adapters = adapters;
         Session session(*model, so);
         auto run_test = [&](int n_prompt, int n_gen) {
             timed_run(session, n_prompt, n_gen > 0 ? 1 : 0, vocab, rng);  // warm-up
@@ -196,6 +201,7 @@ void add_verb_bench(CLI::App& app) {
     cmd->add_option("-t,--threads", o->threads, "Threads (repeatable; default: one per CPU)")->delimiter(',');
     cmd->add_option("-r,--repetitions", o->reps, "Timed repetitions per test")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_flag("--json", o->json, "Print a JSON list with llama-bench's field names");
+    cli::add_lora_option(cmd, o->lora);
     cmd->add_flag("--mlock", o->mlock, "Lock the model's memory (no paging out)");
     cmd->add_flag("--file-layout", o->file_layout,
                   "Keep every weight in the file's layout (no interleaved copies of quantized matrices; for comparisons)");

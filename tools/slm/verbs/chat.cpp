@@ -25,6 +25,8 @@
 #include <sstream>
 #include <string>
 
+#include "lora_option.h"
+
 namespace {
 
 using namespace slm;
@@ -32,6 +34,7 @@ using nlohmann::ordered_json;
 
 struct ChatOptions {
     std::string model, system, template_file;
+    std::vector<std::string> lora;
     bool plain = false, verbose = false, greedy = false;
     int n_predict = 512, n_ctx = 0, threads = 0;
     float temperature = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
@@ -68,6 +71,7 @@ public:
         const int model_ctx = model_->config().max_position > 0 ? model_->config().max_position : 4096;
         so.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min(model_ctx, 4096);
         so.threads = o.threads;
+        so.adapters = cli::load_lora_option(*model_, o.lora);
         session_ = std::make_unique<Session>(*model_, so);
         params_ = SamplerParams::from_generation_defaults(model_->files().generation);
         if (o.temp_opt->count()) params_.temperature = o.temperature;
@@ -317,6 +321,7 @@ void add_verb_chat(CLI::App& app) {
     cmd->add_flag("--greedy", o->greedy, "Always take the most likely token (same as --temp 0)");
     cmd->add_option("--ctx,-c", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)");
     cmd->add_option("--threads,-t", o->threads, "Worker threads (default: one per CPU)");
+    cli::add_lora_option(cmd, o->lora);
     cmd->add_flag("--verbose", o->verbose, "After each answer, print one JSON line of prompt and token counts to stderr");
     cmd->callback([o] { ChatLoop(*o).run(); });
 }

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "lora_option.h"
+
 namespace {
 
 using namespace slm;
@@ -257,7 +259,17 @@ void add_task(CLI::App* eval) {
             ->capture_default_str();
         cmd->add_option("--ctx-size,-c", o->n_ctx, "Context length (0: the model's)")->capture_default_str();
         cmd->add_option("--threads,-t", o->threads, "Threads (0: all cores)")->capture_default_str();
-        cmd->callback([o] {
+        auto lora = std::make_shared<std::vector<std::string>>();
+        cli::add_lora_option(cmd, *lora);
+        if (n.kind != eval::TaskKind::multiple_choice) {
+            cmd->add_flag("--chat", o->chat,
+                          "Send each prompt as a user message through the model's chat template; the answer is the "
+                          "assistant's");
+            cmd->add_option("--system", o->system, "With --chat: a system message before each prompt");
+        }
+        cmd->callback([o, lora] {
+            o->lora = cli::parse_lora_specs(*lora);
+            if (!o->system.empty() && !o->chat) fail("eval task: --system needs --chat");
             Json result = Json::parse(eval::run_task(*o));
             fmt::print("{}\n", result.dump(1));
         });

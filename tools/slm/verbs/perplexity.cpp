@@ -14,6 +14,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "lora_option.h"
 
 namespace {
 
@@ -21,6 +24,7 @@ using namespace slm;
 
 struct PerplexityVerbOptions {
     std::string model, file, kl_base;
+    std::vector<std::string> lora;
     eval::PerplexityOptions run;
     bool json = false;
 };
@@ -31,6 +35,7 @@ void run_perplexity(const PerplexityVerbOptions& opt) {
     const auto input = eval::PerplexityTokens::from_text(*tokenizer, read_text_file(opt.file));
     std::unique_ptr<Model> base;
     eval::PerplexityOptions run = opt.run;
+    run.adapters = cli::load_lora_option(*model, opt.lora);
     if (!opt.kl_base.empty()) {
         base = Model::load(opt.kl_base);
         run.kl_base = base.get();
@@ -72,6 +77,7 @@ void add_verb_perplexity(CLI::App& app) {
     cmd->add_option("--chunks", opt->run.max_chunks, "Windows to score (default: all)");
     cmd->add_option("--threads,-t", opt->run.threads, "Worker threads (default: one per CPU)");
     cmd->add_option("--kl-base", opt->kl_base, "Base model (same vocabulary): also report mean KL divergence and top-token agreement");
+    cli::add_lora_option(cmd, opt->lora);
     cmd->add_flag("--json", opt->json, "Print {ppl, ppl_stderr, n_chunks, n_ctx, n_tokens[, kld, same_top_token]} as JSON");
     cmd->callback([opt] { run_perplexity(*opt); });
 }

@@ -20,6 +20,8 @@
 #include <random>
 #include <string>
 
+#include "lora_option.h"
+
 namespace {
 
 using namespace slm;
@@ -32,7 +34,7 @@ struct RunOptions {
     uint64_t seed = 0;
     bool greedy = false, json = false, ignore_eos = false;
     int n_ctx = 0, threads = 0;
-    std::vector<std::string> stops;
+    std::vector<std::string> stops, lora;
     std::string kv_type = "f16";
     // Which sampling flags the user gave (others come from generation_config.json).
     CLI::Option *temp_opt = nullptr, *top_k_opt = nullptr, *top_p_opt = nullptr, *min_p_opt = nullptr,
@@ -77,6 +79,7 @@ void run(const RunOptions& o) {
     const int model_ctx = model->config().max_position > 0 ? model->config().max_position : 4096;
     so.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min(model_ctx, 4096);
     so.threads = o.threads;
+    so.adapters = cli::load_lora_option(*model, o.lora);
     if (o.kv_type == "f32") so.kv_dtype = DType::f32;
     else if (o.kv_type != "f16") fail("--kv-type '{}': expected f16 or f32", o.kv_type);
     Session session(*model, so);
@@ -150,6 +153,7 @@ void add_verb_run(CLI::App& app) {
     cmd->add_option("--threads,-t", o->threads, "Worker threads (default: one per CPU)");
     cmd->add_option("--stop", o->stops, "Stop when this text is generated (repeatable)");
     cmd->add_option("--kv-type", o->kv_type, "KV cache element type: f16 or f32")->capture_default_str();
+    cli::add_lora_option(cmd, o->lora);
     cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-text tokens");
     cmd->add_flag("--json", o->json, "Print one JSON object {prompt_tokens, tokens, text, timings} instead of streaming");
     cmd->callback([o] {
