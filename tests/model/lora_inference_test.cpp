@@ -177,6 +177,24 @@ TEST(LoraInferenceStack, StackOfAnotherModelIsRefusedByForward) {
     EXPECT_THAT(run_on_b, ::testing::ThrowsMessage<Error>(HasSubstr("bound to another model")));
 }
 
+// PEFT reads the adapters slm finetune writes as slm does: an adapter trained by slm on the shared
+// tinyqwen2 (tests/fixtures/lora/ours), loaded by PEFT 0.21 on the device (make_lora_fixtures.py
+// --check-ours) onto the same base; its logits at seven positions of a SQuAD-style prompt.
+TEST(LoraInferenceStack, PeftReadsOurFinetunedAdapterAsWeDo) {
+    SLM_REQUIRE_SHARED(shared);
+    const std::string ours = fixtures_dir() + "/lora/ours/tinyqwen2-squad";
+    const auto model = Model::load(shared + "/models/tinyqwen2-bpe-11m");
+    const nlohmann::json case_json = read_json(ours + "/case.json"), peft = read_json(ours + "/peft_logits.json");
+    const std::vector<float> all = logits_of(*model, case_json["prompt"].get<std::vector<int32_t>>(),
+                                             stack_of(*model, LoraAdapter::load_peft(ours + "/adapter")));
+    const auto V = size_t(model->vocab_size());
+    std::vector<float> rows;
+    for (int p : peft["positions"]) rows.insert(rows.end(), all.begin() + long(size_t(p) * V), all.begin() + long(size_t(p + 1) * V));
+    const float err = relative_error(rows, peft["logits"].get<std::vector<float>>(), int(V));
+    std::printf("  PEFT on slm's finetuned tinyqwen2 adapter: max logit error %.3g\n", double(err));
+    EXPECT_LE(err, kTolerance);
+}
+
 TEST(LoraSpec, PathWithOptionalScale) {
     EXPECT_EQ(parse_lora_spec("out/adapter").path, "out/adapter");
     EXPECT_EQ(parse_lora_spec("out/adapter").scale, 1.0f);
