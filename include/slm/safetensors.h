@@ -45,6 +45,9 @@ public:
 
     std::vector<std::string> tensor_names() const override;
     std::optional<Tensor> find_tensor(const std::string& name) const override;
+    // A view of a mapped file: its pages may go (a model that copied the tensor, such as QLoRA's
+    // NF4 base made from bf16, keeps the copy only). Nothing for an image held in memory.
+    void release_pages(const Tensor& view) const override { mapping_.release_pages(view.data, view.nbytes()); }
     std::string describe() const override { return path_; }
 
 private:
@@ -74,6 +77,10 @@ public:
     // Shards in file-name order, each in data order.
     std::vector<std::string> tensor_names() const override;
     std::optional<Tensor> find_tensor(const std::string& name) const override;
+    // Each shard releases the views that lie in its own mapping (the others ignore them).
+    void release_pages(const Tensor& view) const override {
+        for (const auto& shard : shards_) shard->release_pages(view);
+    }
     std::string describe() const override { return index_path_; }
 
 private:

@@ -54,6 +54,7 @@ public:
     // llama.cpp permuted, B of q_proj/k_proj is permuted the same way while training and back on
     // adapter(). Throws if a module does not fit the model.
     LoraModel(const Model& base, const LoraAdapter& adapter);
+    ~LoraModel();
 
     // Forward and backward of one micro-batch: adds grad_scale * d(sum of losses)/d(A, B) to the
     // gradients, and returns the loss.
@@ -85,6 +86,9 @@ private:
     };
     struct Activations;    // what one layer's backward reads
     struct Context;
+    // The residual streams and saved activations of a pass, kept from one pass to the next so that
+    // a step reuses the memory of the last instead of mapping and faulting in fresh pages.
+    struct Workspace;
 
     void layer_forward(int l, const float* x_in, float* x_out, Activations& a, const Context& ctx) const;
     void layer_backward(int l, const float* x_in, float* dx, const Activations& a, bool input_grad,
@@ -96,6 +100,7 @@ private:
     bool permuted_qk_ = false;
     std::vector<std::array<Lora*, kLinearRoles>> by_layer_;
     std::vector<std::unique_ptr<Lora>> loras_;
+    std::unique_ptr<Workspace> work_;
 };
 
 }  // namespace slm::train
