@@ -1,13 +1,22 @@
 // Server: the OpenAI- and ollama-compatible HTTP server behind `slm serve`. It loads one model,
 // serves /v1/* and /api/* on cpp-httplib, and runs all requests through one Scheduler thread that
-// batches every active sequence into one forward per step. Routes and shapes: docs/serving.md.
+// batches every active sequence into one forward per step (per LoRA adapter set in use).
+// Routes and shapes: docs/serving.md.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace slm {
+
+// One `--lora` of the server: requests pick it by id (its index) or as model NAME:name.
+struct ServerLora {
+    std::string path;   // PEFT directory or GGUF LoRA file
+    float scale = 1.0f; // the adapter's scale when a request selects it without one
+    std::string name;   // empty: the path's base name without extension
+};
 
 struct ServerOptions {
     std::string model_path;            // HF directory or .gguf file
@@ -29,6 +38,10 @@ struct ServerOptions {
     // transfer and a space every interval until its JSON body (JSON ignores leading whitespace):
     // a client that has left is then noticed by a failed write and its generation cancelled.
     int heartbeat_ms = 1000;
+    // LoRA adapters loaded at start. A request that names none runs with every one at its scale
+    // (llama.cpp's default), or with none when `lora_init_without_apply` (docs/serving.md).
+    std::vector<ServerLora> lora;
+    bool lora_init_without_apply = false;
 };
 
 class HttpServer;  // src/server/http_server.h

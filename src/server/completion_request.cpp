@@ -7,9 +7,28 @@
 
 namespace slm::server {
 
-void check_model_name(const Engine& engine, const std::string& model) {
+ModelChoice resolve_model(Engine& engine, const std::string& model) {
     const auto& id = engine.info().id;
-    if (model != id && model != id + ":latest") throw_model_not_found(model);
+    ServedAdapters& adapters = engine.adapters();
+    if (model == id || model == id + ":latest") return {id, adapters.defaults()};
+    if (!model.starts_with(id + ":")) throw_model_not_found(model);
+    const std::string name = model.substr(id.size() + 1);
+    const ServedAdapter* adapter = adapters.find(name);
+    if (!adapter)
+        throw ApiError(400,
+                       fmt::format("The model '{}' names the LoRA adapter '{}', which this server has not loaded "
+                                   "(loaded: {})",
+                                   model, name, adapters.describe()),
+                       "invalid_request_error", "model", "adapter_not_found");
+    std::vector<float> scales(adapters.list().size(), 0.0f);
+    scales[size_t(adapter->id)] = adapter->scale;
+    return {model, AdapterSet::from_scales(scales)};
+}
+
+void apply_lora_field(const JsonFields& fields, Engine& engine, ModelChoice& choice) {
+    const auto* lora = fields.get("lora");
+    if (!lora) return;
+    choice.adapters = AdapterSet::from_scales(engine.adapters().parse_scales(*lora, fields.path_of("lora")));
 }
 
 std::vector<std::string> parse_stop(const JsonFields& fields, std::string_view key, size_t max_count) {
@@ -90,6 +109,7 @@ std::vector<GenerationJob> make_jobs(const CompletionRequest& request, Engine& e
         job.sampling = request.sampling;
         if (job.sampling.seed && i > 0) job.sampling.seed = *job.sampling.seed + uint64_t(i);  // distinct choices
         job.top_logprobs = request.top_logprobs;
+        job.adapters = request.adapters;
         jobs.push_back(std::move(job));
     }
     return jobs;

@@ -16,6 +16,7 @@ namespace slm::server {
 
 struct CompletionRequest {
     std::string model;
+    AdapterSet adapters;  // LoRA adapters the request runs under
     std::vector<int32_t> prompt;
     std::string prompt_param = "messages";  // the field that made the prompt, for errors
     int n = 1;
@@ -27,8 +28,20 @@ struct CompletionRequest {
     SamplingParams sampling;
 };
 
-// Checks that `model` names the served model (404 model_not_found otherwise).
-void check_model_name(const Engine& engine, const std::string& model);
+// What a request's `model` asks for, and the name its responses carry.
+struct ModelChoice {
+    std::string name;     // the served id, or ID:ADAPTER
+    AdapterSet adapters;
+};
+
+// `model` is the served id (or ID:latest, as ollama names it): the default adapters; or
+// ID:ADAPTER: that loaded adapter alone at its --lora scale. 404 model_not_found for another
+// model, 400 (code adapter_not_found, param `model`) for an adapter this server has not loaded.
+ModelChoice resolve_model(Engine& engine, const std::string& model);
+
+// llama.cpp's request field `lora` ([{"id", "scale"}]), when present, replaces the adapters the
+// model name chose: the listed ones at their scales, all others off.
+void apply_lora_field(const JsonFields& fields, Engine& engine, ModelChoice& choice);
 
 // OpenAI's `stop`: a string or an array of up to 4 strings.
 std::vector<std::string> parse_stop(const JsonFields& fields, std::string_view key, size_t max_count);

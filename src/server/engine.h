@@ -1,10 +1,11 @@
 // Engine: the served model as the routes see it: its description, chat template, tokenizer, the
-// Scheduler that generates, and embeddings. model_engine.cpp builds the real one from a model
+// Scheduler that generates, its LoRA adapters, and embeddings. model_engine.cpp builds the real one from a model
 // path; tests may build one over any InferenceBackend.
 #pragma once
 
 #include "server/json_grammar.h"
 #include "server/scheduler.h"
+#include "server/served_adapters.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -48,8 +49,10 @@ public:
     virtual std::string detokenize(std::span<const int32_t> tokens) const = 0;
     virtual std::shared_ptr<const TokenVocabulary> vocabulary() const = 0;
     virtual Scheduler& scheduler() = 0;
-    // Mean of the last hidden states over the tokens (runs on the scheduler thread).
-    virtual std::vector<float> embed(std::span<const int32_t> tokens) = 0;
+    // The LoRA adapters loaded at start, which requests choose from.
+    virtual ServedAdapters& adapters() = 0;
+    // Mean of the last hidden states over the tokens, under `adapters` (runs on the scheduler thread).
+    virtual std::vector<float> embed(std::span<const int32_t> tokens, const AdapterSet& adapters) = 0;
 };
 
 // Loads the model named by options.model_path (slm::Error naming the file when it cannot).

@@ -97,6 +97,7 @@ void HttpServer::install_routes() {
     server::add_info_routes(http, *context_);
     server::add_openai_routes(http, *context_);
     server::add_ollama_routes(http, *context_);
+    server::add_lora_routes(http, *context_);
 }
 
 int HttpServer::start() {

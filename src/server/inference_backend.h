@@ -4,6 +4,8 @@
 // runtime_backend.cpp implements it over the runtime's Session, SamplerChain and Tokenizer.
 #pragma once
 
+#include "server/adapter_set.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -66,9 +68,10 @@ public:
     virtual int context_length() const = 0;  // positions per sequence
     virtual int vocab_size() const = 0;
     virtual int max_sequences() const = 0;
-    // One forward over `batch` (any mix of sequences). `logits` receives vocab_size() floats per
-    // entry with logits=true, in batch order.
-    virtual void forward(std::span<const BatchEntry> batch, std::vector<float>& logits) = 0;
+    // One forward over `batch` (any mix of sequences), every entry under the LoRA adapters of
+    // `adapters` (empty: the base model). `logits` receives vocab_size() floats per entry with
+    // logits=true, in batch order.
+    virtual void forward(std::span<const BatchEntry> batch, const AdapterSet& adapters, std::vector<float>& logits) = 0;
     // Drops the cached positions >= n of sequence `seq` (n = 0 clears it).
     virtual void keep_prefix(int seq, int n) = 0;
     // Copies positions [0, n) of sequence `src` into `dst` (whose cache is cleared first).

@@ -7,7 +7,7 @@
 
 namespace slm::server {
 
-nlohmann::json parse_json_body(std::string_view body) {
+nlohmann::json parse_json_value(std::string_view body) {
     nlohmann::json value = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded()) {
         // Re-parse with exceptions only to learn where it failed.
@@ -24,6 +24,11 @@ nlohmann::json parse_json_body(std::string_view body) {
                                    where),
                        "invalid_request_error");
     }
+    return value;
+}
+
+nlohmann::json parse_json_body(std::string_view body) {
+    nlohmann::json value = parse_json_value(body);
     if (!value.is_object())
         throw ApiError(400, fmt::format("The request body must be a JSON object, not {}", json_type_name(value)),
                        "invalid_request_error");

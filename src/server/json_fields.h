@@ -13,6 +13,8 @@ namespace slm::server {
 
 // Parses a request body; malformed JSON or a non-object body is a 400 naming the position.
 nlohmann::json parse_json_body(std::string_view body);
+// The same for a body that may be any JSON value (POST /lora-adapters takes an array).
+nlohmann::json parse_json_value(std::string_view body);
 
 // The fields of one JSON object found at `path` ("" for the body itself).
 class JsonFields {

@@ -1,11 +1,14 @@
-// ModelEngine: the Engine for a model on disk: Model + Tokenizer + ChatTemplate, a RuntimeBackend
-// with one KV-cache sequence per parallel slot, and the Scheduler that drives it.
+// ModelEngine: the Engine for a model on disk: Model + Tokenizer + ChatTemplate, the --lora
+// adapters, a RuntimeBackend with one KV-cache sequence per parallel slot, and the Scheduler that
+// drives it.
 #include "server/engine.h"
 #include "server/runtime_backend.h"
 
 #include <slm/chat_template.h>
 #include <slm/error.h>
 #include <slm/gguf.h>
+#include <slm/lora_files.h>
+#include <slm/lora_stack.h>
 #include <slm/model.h>
 #include <slm/server.h>
 #include <slm/tokenizer.h>
@@ -72,6 +75,31 @@ ModelInfo describe(const Model& model, const ServerOptions& options, int context
     return info;
 }
 
+// What requests call an adapter: its given name, else the directory's or file's name without
+// extension ("out/squad/" -> "squad", "style.gguf" -> "style").
+std::string adapter_name(const ServerLora& lora) {
+    if (!lora.name.empty()) return lora.name;
+    std::filesystem::path p(lora.path);
+    while (!p.empty() && p.filename().empty()) p = p.parent_path();
+    return std::filesystem::is_directory(p) ? p.filename().string() : p.stem().string();
+}
+
+// The --lora adapters read, each bound alone to the model once, so that a file that does not fit
+// fails at start (naming it) rather than at the first request that picks it.
+std::vector<LoraUse> load_adapters(const Model& model, const ServerOptions& options, std::vector<ServedAdapter>& served) {
+    std::vector<LoraUse> uses;
+    for (const ServerLora& lora : options.lora) {
+        LoraAdapter adapter = load_lora_adapter(lora.path, model.config());  // PEFT directory or GGUF LoRA
+        LoraUse use{std::make_shared<const LoraAdapter>(std::move(adapter)), 1.0f, lora.path};
+        (void)LoraStack(model, {use});
+        served.push_back({int(served.size()), adapter_name(lora), lora.path, lora.scale});
+        fmt::print(stderr, "slm serve: lora {} '{}': {} (scale {}, {} modules)\n", served.back().id, served.back().name,
+                   lora.path, lora.scale, use.adapter->modules.size());
+        uses.push_back(std::move(use));
+    }
+    return uses;
+}
+
 class ModelEngine : public Engine {
 public:
     explicit ModelEngine(const ServerOptions& options)
@@ -79,8 +107,11 @@ public:
           template_(load_template(*model_)) {
         const int trained = model_->config().max_position > 0 ? model_->config().max_position : 4096;
         const int context = options.context > 0 ? options.context : std::min(trained, 4096);
+        std::vector<ServedAdapter> served;
+        std::vector<LoraUse> loras = load_adapters(*model_, options, served);
+        adapters_ = std::make_unique<ServedAdapters>(std::move(served), !options.lora_init_without_apply);
         backend_ = std::make_unique<RuntimeBackend>(*model_, *tokenizer_, context, std::max(1, options.parallel),
-                                                    options.threads);
+                                                    options.threads, std::move(loras));
         auto vocab = std::make_shared<TokenVocabulary>();
         const int32_t n = model_->vocab_size();
         vocab->bytes.resize(size_t(n));
@@ -105,7 +136,8 @@ public:
     std::string detokenize(std::span<const int32_t> tokens) const override { return tokenizer_->decode(tokens); }
     std::shared_ptr<const TokenVocabulary> vocabulary() const override { return vocabulary_; }
     Scheduler& scheduler() override { return *scheduler_; }
-    std::vector<float> embed(std::span<const int32_t> tokens) override;
+    ServedAdapters& adapters() override { return *adapters_; }
+    std::vector<float> embed(std::span<const int32_t> tokens, const AdapterSet& adapters) override;
 
 private:
     static ChatTemplate load_template(const Model& model) {
@@ -120,15 +152,16 @@ private:
     std::unique_ptr<Model> model_;
     std::unique_ptr<Tokenizer> tokenizer_;
     ChatTemplate template_;
+    std::unique_ptr<ServedAdapters> adapters_;
     std::unique_ptr<RuntimeBackend> backend_;
     std::shared_ptr<const TokenVocabulary> vocabulary_;
     ModelInfo info_;
     std::unique_ptr<Scheduler> scheduler_;
 };
 
-std::vector<float> ModelEngine::embed(std::span<const int32_t> tokens) {
+std::vector<float> ModelEngine::embed(std::span<const int32_t> tokens, const AdapterSet& adapters) {
     std::vector<float> result;
-    scheduler_->run_exclusive([&](InferenceBackend&) { result = backend_->embed(tokens); });
+    scheduler_->run_exclusive([&](InferenceBackend&) { result = backend_->embed(tokens, adapters); });
     return result;
 }
 

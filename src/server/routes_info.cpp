@@ -1,5 +1,6 @@
 // Routes that describe the server and its model: /health, /v1/models, /api/version, /api/tags,
-// /api/show.
+// /api/show. Each loaded LoRA adapter is listed as a model of its own, ID:ADAPTER.
+#include "server/completion_request.h"
 #include "server/engine.h"
 #include "server/json_fields.h"
 #include "server/route_handler.h"
@@ -8,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace slm::server {
 
@@ -32,6 +35,27 @@ static json ollama_details(const ModelInfo& info) {
 // ollama names models NAME:TAG; ours is served as NAME:latest.
 static std::string ollama_name(const ModelInfo& info) { return info.id + ":latest"; }
 
+// The names a client may send besides the base's: ID:ADAPTER for each loaded adapter.
+static std::vector<std::string> adapter_model_names(Engine& engine) {
+    std::vector<std::string> names;
+    for (const auto& a : engine.adapters().list()) names.push_back(engine.info().id + ":" + a.name);
+    return names;
+}
+
+// OpenAI's model object; an adapter's names its base as `parent` (as vLLM lists LoRA modules).
+static json openai_model(const ModelInfo& info, const std::string& id) {
+    json m = {{"id", id}, {"object", "model"}, {"created", info.created}, {"owned_by", "slm"}};
+    if (id != info.id) m["parent"] = info.id;
+    return m;
+}
+
+// A digest per adapter model, so that clients keying models by digest tell them apart.
+static std::string adapter_digest(const ModelInfo& info, const std::string& name) {
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : info.digest + ":" + name) h = (h ^ c) * 1099511628211ULL;
+    return fmt::format("{:016x}{}", h, info.digest.substr(std::min<size_t>(16, info.digest.size())));
+}
+
 void add_info_routes(httplib::Server& http, RouteContext& context) {
     http.Get("/health", make_handler(context.log, ErrorShape::openai,
                                      [&context](const httplib::Request&, httplib::Response& res, RequestRecord&) {
@@ -53,7 +77,8 @@ void add_info_routes(httplib::Server& http, RouteContext& context) {
         json data = json::array();
         if (context.model) {
             const auto& info = context.model->info();
-            data.push_back({{"id", info.id}, {"object", "model"}, {"created", info.created}, {"owned_by", "slm"}});
+            data.push_back(openai_model(info, info.id));
+            for (const auto& name : adapter_model_names(*context.model)) data.push_back(openai_model(info, name));
         }
         write_json(res, json{{"object", "list"}, {"data", data}}.dump());
     }));
@@ -61,9 +86,11 @@ void add_info_routes(httplib::Server& http, RouteContext& context) {
     http.Get(R"(/v1/models/(.+))", make_handler(context.log, ErrorShape::openai,
                                                 [&context](const httplib::Request& req, httplib::Response& res, RequestRecord&) {
         const std::string name = req.matches[1];
-        if (!context.model || context.model->info().id != name) throw_model_not_found(name);
+        if (!context.model) throw_model_not_found(name);
+        const auto names = adapter_model_names(*context.model);
         const auto& info = context.model->info();
-        write_json(res, json{{"id", info.id}, {"object", "model"}, {"created", info.created}, {"owned_by", "slm"}}.dump());
+        if (name != info.id && std::find(names.begin(), names.end(), name) == names.end()) throw_model_not_found(name);
+        write_json(res, openai_model(info, name).dump());
     }));
 
     http.Get("/api/version", make_handler(context.log, ErrorShape::ollama,
@@ -82,6 +109,16 @@ void add_info_routes(httplib::Server& http, RouteContext& context) {
                               {"size", info.size_bytes},
                               {"digest", info.digest},
                               {"details", ollama_details(info)}});
+            for (const auto& name : adapter_model_names(*context.model)) {
+                json details = ollama_details(info);
+                details["parent_model"] = ollama_name(info);
+                models.push_back({{"name", name},
+                                  {"model", name},
+                                  {"modified_at", info.modified_at},
+                                  {"size", info.size_bytes},
+                                  {"digest", adapter_digest(info, name)},
+                                  {"details", details}});
+            }
         }
         write_json(res, json{{"models", models}}.dump());
     }));
@@ -96,7 +133,7 @@ void add_info_routes(httplib::Server& http, RouteContext& context) {
         if (!name) throw_invalid("model", "'model' is required");
         Engine& engine = require_model(context);
         const auto& info = engine.info();
-        if (*name != info.id && *name != ollama_name(info)) throw_model_not_found(*name);
+        (void)resolve_model(engine, *name);  // the base or one of its adapters
         const std::string arch = info.architecture;
         json model_info = {{"general.architecture", arch},
                            {"general.parameter_count", info.parameter_count},

@@ -125,10 +125,11 @@ private:
 };
 
 // The fields /api/chat and /api/generate share: the model's name, stream (ollama streams by
-// default), options and format.
+// default), options and format. ollama's requests have no adapter field: a LoRA adapter is
+// picked by the model's tag (NAME:ADAPTER), as /api/tags lists it.
 CompletionRequest common_request(const JsonFields& f, Engine& engine, const std::string& model) {
-    check_model_name(engine, model);
     CompletionRequest r;
+    r.adapters = resolve_model(engine, model).adapters;
     r.stream = f.boolean("stream").value_or(true);
     parse_options(f, engine, r);
     r.sampling.json = parse_format(f, engine);

@@ -57,7 +57,7 @@ void check_summaries(const std::vector<GenerationSummary>& summaries) {
 // The body of a non-streaming chat.completion / text_completion: one object per choice from
 // `choice_json(index, choice)`, usage, and the record's completion token count.
 template <typename ChoiceJson>
-std::string completion_body(const Engine& engine, const std::string& id, const char* object,
+std::string completion_body(const std::string& model, const std::string& id, const char* object,
                             const std::vector<CollectedChoice>& choices, const ChoiceJson& choice_json,
                             RequestRecord& record) {
     std::vector<GenerationSummary> summaries;
@@ -69,7 +69,7 @@ std::string completion_body(const Engine& engine, const std::string& id, const c
     check_summaries(summaries);
     const json usage = usage_json(summaries);
     record.tokens_out = usage["completion_tokens"].get<int64_t>();
-    return to_json_text({{"id", id}, {"object", object}, {"created", unix_now()}, {"model", engine.info().id},
+    return to_json_text({{"id", id}, {"object", object}, {"created", unix_now()}, {"model", model},
                          {"choices", out_choices}, {"usage", usage}, {"system_fingerprint", system_fingerprint()}});
 }
 
@@ -300,10 +300,12 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
     const std::string model = require_model_field(f);
     const json messages = normalize_messages(f);
     Engine& engine = require_model(context);
-    check_model_name(engine, model);
+    ModelChoice chosen = resolve_model(engine, model);
+    apply_lora_field(f, engine, chosen);
 
     CompletionRequest r;
-    r.model = model;
+    r.model = chosen.name;
+    r.adapters = chosen.adapters;
     parse_common(f, engine, r);
     auto max_tokens = f.integer("max_completion_tokens", 1, INT32_MAX);
     if (!max_tokens) max_tokens = f.integer("max_tokens", 1, INT32_MAX);
@@ -324,7 +326,7 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
     const std::string id = new_id("chatcmpl");
 
     if (r.stream) {
-        auto format = std::make_unique<ChatStreamFormat>(engine, id, engine.info().id, r.n, logprobs, r.include_usage);
+        auto format = std::make_unique<ChatStreamFormat>(engine, id, r.model, r.n, logprobs, r.include_usage);
         stream_response(res, "text/event-stream", std::move(streams), std::move(format), context.log.record(&req));
         return;
     }
@@ -334,8 +336,8 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
                     {"logprobs", logprobs ? chat_logprobs(engine, choice.pieces) : json(nullptr)},
                     {"finish_reason", OpenAiStreamFormat::finish_reason(choice.summary)}};
     };
-    auto build = [&engine, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
-        return completion_body(engine, id, "chat.completion", choices, choice_json, rec);
+    auto build = [model = r.model, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
+        return completion_body(model, id, "chat.completion", choices, choice_json, rec);
     };
     respond_when_done(res, std::move(streams), context.log.record(&req), context.options.heartbeat_ms, build, openai_error_body);
 }
@@ -372,9 +374,11 @@ void completions(RouteContext& context, const httplib::Request& req, httplib::Re
     JsonFields f(body, "");
     const std::string model = require_model_field(f);
     Engine& engine = require_model(context);
-    check_model_name(engine, model);
+    ModelChoice chosen = resolve_model(engine, model);
+    apply_lora_field(f, engine, chosen);
     CompletionRequest r;
-    r.model = model;
+    r.model = chosen.name;
+    r.adapters = chosen.adapters;
     parse_common(f, engine, r);
     r.max_tokens = int(f.integer("max_tokens", 1, INT32_MAX).value_or(16));  // OpenAI's default for completions
     const auto logprobs = f.integer("logprobs", 0, 5);
@@ -390,7 +394,7 @@ void completions(RouteContext& context, const httplib::Request& req, httplib::Re
     auto streams = engine.scheduler().submit(std::move(jobs));
     const std::string id = new_id("cmpl");
     if (r.stream) {
-        auto format = std::make_unique<CompletionStreamFormat>(engine, id, engine.info().id, logprobs.has_value(),
+        auto format = std::make_unique<CompletionStreamFormat>(engine, id, r.model, logprobs.has_value(),
                                                                r.include_usage);
         stream_response(res, "text/event-stream", std::move(streams), std::move(format), context.log.record(&req));
         return;
@@ -402,8 +406,8 @@ void completions(RouteContext& context, const httplib::Request& req, httplib::Re
                     {"logprobs", logprobs ? completion_logprobs(engine, choice.pieces, echoed.size()) : json(nullptr)},
                     {"finish_reason", OpenAiStreamFormat::finish_reason(choice.summary)}};
     };
-    auto build = [&engine, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
-        return completion_body(engine, id, "text_completion", choices, choice_json, rec);
+    auto build = [model = r.model, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
+        return completion_body(model, id, "text_completion", choices, choice_json, rec);
     };
     respond_when_done(res, std::move(streams), context.log.record(&req), context.options.heartbeat_ms, build, openai_error_body);
 }
@@ -413,7 +417,8 @@ void embeddings(RouteContext& context, const httplib::Request& req, httplib::Res
     JsonFields f(body, "");
     const std::string model = require_model_field(f);
     Engine& engine = require_model(context);
-    check_model_name(engine, model);
+    ModelChoice chosen = resolve_model(engine, model);
+    apply_lora_field(f, engine, chosen);
     const auto format = f.string("encoding_format").value_or("float");
     if (format != "float")
         throw_invalid("encoding_format", fmt::format("'encoding_format' is '{}'; only 'float' is supported", format));
@@ -444,9 +449,9 @@ void embeddings(RouteContext& context, const httplib::Request& req, httplib::Res
         total += int64_t(inputs[i].size());
     }
     for (size_t i = 0; i < inputs.size(); ++i)
-        data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", engine.embed(inputs[i])}});
+        data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", engine.embed(inputs[i], chosen.adapters)}});
     record.tokens_in = total;
-    write_json(res, to_json_text({{"object", "list"}, {"data", data}, {"model", engine.info().id},
+    write_json(res, to_json_text({{"object", "list"}, {"data", data}, {"model", chosen.name},
                                   {"usage", {{"prompt_tokens", total}, {"total_tokens", total}}}}));
 }
 

@@ -8,17 +8,37 @@
 
 namespace slm::server {
 
-RuntimeBackend::RuntimeBackend(const Model& model, const Tokenizer& tokenizer, int n_ctx, int n_seq, int threads)
-    : model_(model), tokenizer_(tokenizer), cache_(model.config(), n_ctx, n_seq), pool_(threads) {
+RuntimeBackend::RuntimeBackend(const Model& model, const Tokenizer& tokenizer, int n_ctx, int n_seq, int threads,
+                               std::vector<LoraUse> adapters)
+    : model_(model), tokenizer_(tokenizer), cache_(model.config(), n_ctx, n_seq), pool_(threads),
+      adapters_(std::move(adapters)) {
     end_ids_ = tokenizer.eos_ids();
     for (int id : model.config().eos_token_ids)
         if (std::find(end_ids_.begin(), end_ids_.end(), id) == end_ids_.end()) end_ids_.push_back(id);
 }
 
-void RuntimeBackend::forward(std::span<const BatchEntry> batch, std::vector<float>& logits) {
+const LoraStack* RuntimeBackend::stack_for(const AdapterSet& set) {
+    if (set.empty()) return nullptr;
+    for (const auto& [key, stack] : stacks_)
+        if (key == set) return &stack;
+    // Requests may ask for any scales; a few sets are in use at a time, so keep only the latest.
+    constexpr size_t kept = 16;
+    if (stacks_.size() >= kept) stacks_.erase(stacks_.begin());
+    std::vector<LoraUse> uses;
+    for (const auto& [id, scale] : set.entries()) {
+        LoraUse use = adapters_.at(size_t(id));
+        use.scale = scale;
+        uses.push_back(std::move(use));
+    }
+    stacks_.emplace_back(set, LoraStack(model_, std::move(uses)));
+    return &stacks_.back().second;
+}
+
+void RuntimeBackend::forward(std::span<const BatchEntry> batch, const AdapterSet& adapters, std::vector<float>& logits) {
+    const LoraStack* stack = stack_for(adapters);
     batch_.clear();
     for (const auto& e : batch) batch_.add(e.token, e.pos, e.seq, e.logits);
-    model_.forward(batch_, cache_, logits, &pool_);
+    model_.forward(batch_, cache_, logits, &pool_, nullptr, stack);
 }
 
 void RuntimeBackend::for_each_row(size_t n, const std::function<void(size_t)>& fn) {
@@ -27,7 +47,8 @@ void RuntimeBackend::for_each_row(size_t n, const std::function<void(size_t)>& f
     });
 }
 
-std::vector<float> RuntimeBackend::embed(std::span<const int32_t> tokens) {
+std::vector<float> RuntimeBackend::embed(std::span<const int32_t> tokens, const AdapterSet& adapters) {
+    const LoraStack* stack = stack_for(adapters);
     // A scratch cache of one sequence, so the generation sequences are untouched.
     KvCache scratch(model_.config(), int(tokens.size()), 1, DType::f32);
     const size_t D = size_t(model_.config().hidden_size);
@@ -38,7 +59,7 @@ std::vector<float> RuntimeBackend::embed(std::span<const int32_t> tokens) {
         const size_t end = std::min(tokens.size(), begin + chunk);
         batch_.clear();
         for (size_t i = begin; i < end; ++i) batch_.add(tokens[i], int32_t(i), 0, true);
-        model_.forward(batch_, scratch, logits, &pool_, &hidden);
+        model_.forward(batch_, scratch, logits, &pool_, &hidden, stack);
         for (size_t r = 0; r < end - begin; ++r)
             for (size_t d = 0; d < D; ++d) sum[d] += hidden[r * D + d];
     }

@@ -1,11 +1,13 @@
 // RuntimeBackend: InferenceBackend over the runtime: a Model, one KvCache with a sequence per
-// server slot, the compute ThreadPool, SamplerChain samplers (with the JSON grammar stage) and
-// the Tokenizer's StreamingDecoder.
+// server slot, the compute ThreadPool, the loaded LoRA adapters (bound as a LoraStack per adapter
+// set in use), SamplerChain samplers (with the JSON grammar stage) and the Tokenizer's
+// StreamingDecoder.
 #pragma once
 
 #include "server/inference_backend.h"
 #include "server/json_grammar.h"
 
+#include <slm/lora_stack.h>
 #include <slm/model.h>
 #include <slm/sampler.h>
 #include <slm/thread_pool.h>
@@ -19,12 +21,14 @@ namespace slm::server {
 class RuntimeBackend : public InferenceBackend {
 public:
     // `n_seq` sequences of `n_ctx` positions each; `threads` compute threads (0: one per core).
-    RuntimeBackend(const Model& model, const Tokenizer& tokenizer, int n_ctx, int n_seq, int threads);
+    // `adapters` are the loaded LoRA adapters, AdapterSet ids indexing them (their scales unused).
+    RuntimeBackend(const Model& model, const Tokenizer& tokenizer, int n_ctx, int n_seq, int threads,
+                   std::vector<LoraUse> adapters = {});
 
     int context_length() const override { return cache_.n_ctx(); }
     int vocab_size() const override { return model_.vocab_size(); }
     int max_sequences() const override { return cache_.n_seq(); }
-    void forward(std::span<const BatchEntry> batch, std::vector<float>& logits) override;
+    void forward(std::span<const BatchEntry> batch, const AdapterSet& adapters, std::vector<float>& logits) override;
     void keep_prefix(int seq, int n) override { cache_.truncate(seq, n); }
     void copy_prefix(int src, int dst, int n) override { cache_.copy_prefix(src, dst, n); }
     bool is_end_of_generation(int32_t token) const override;
@@ -34,15 +38,20 @@ public:
 
     const std::vector<int32_t>& end_ids() const { return end_ids_; }
     // Mean of the final (normed) hidden states over `tokens`, computed in a scratch cache.
-    std::vector<float> embed(std::span<const int32_t> tokens);
+    std::vector<float> embed(std::span<const int32_t> tokens, const AdapterSet& adapters);
 
 private:
+    // The stack for `set`, bound on first use and kept (binding permutes and checks every module).
+    const LoraStack* stack_for(const AdapterSet& set);
+
     const Model& model_;
     const Tokenizer& tokenizer_;
     KvCache cache_;
     ThreadPool pool_;
     Batch batch_;
     std::vector<int32_t> end_ids_;
+    std::vector<LoraUse> adapters_;
+    std::vector<std::pair<AdapterSet, LoraStack>> stacks_;  // the sets seen lately, newest last
 };
 
 // The grammar as a SamplerChain stage: candidates that would break the JSON are dropped.

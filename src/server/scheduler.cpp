@@ -1,5 +1,5 @@
-// Scheduler: the continuous-batching loop (admission with prefix reuse, one forward per step,
-// sampling, streaming, stop conditions, cancellation, shutdown).
+// Scheduler: the continuous-batching loop (admission with prefix reuse, one forward per step and
+// adapter set, sampling, streaming, stop conditions, cancellation, shutdown).
 #include "server/scheduler.h"
 
 #include "server/api_error.h"
@@ -21,6 +21,7 @@ using Clock = std::chrono::steady_clock;
 struct Scheduler::Slot {
     int seq = 0;
     std::vector<int32_t> cached;  // tokens whose keys/values are in this sequence's cache
+    AdapterSet cache_adapters;    // the adapters those keys/values were computed under
     uint64_t last_used = 0;
 
     // The running request (job == nullptr: the slot is free).
@@ -160,13 +161,18 @@ void Scheduler::loop() {
 
 void Scheduler::admit(Queued queued) {
     const auto& prompt = queued.job.prompt;
+    const AdapterSet& adapters = queued.job.adapters;
+    // Keys and values computed under other adapters are not this request's: no prefix to share.
+    auto shared_prefix = [&](const Slot& slot) {
+        return slot.cache_adapters == adapters ? common_prefix(slot.cached, prompt) : size_t(0);
+    };
     // A free slot, preferring the one whose kept cache shares the longest prefix, then the
     // least recently used (so that popular prefixes stay cached).
     Slot* chosen = nullptr;
     size_t chosen_common = 0;
     for (auto& slot : slots_) {
         if (slot.job) continue;
-        const size_t common = common_prefix(slot.cached, prompt);
+        const size_t common = shared_prefix(slot);
         if (!chosen || common > chosen_common || (common == chosen_common && slot.last_used < chosen->last_used)) {
             chosen = &slot;
             chosen_common = common;
@@ -177,7 +183,7 @@ void Scheduler::admit(Queued queued) {
     size_t donor_common = chosen_common;
     for (auto& slot : slots_) {
         if (!slot.job || &slot == chosen) continue;
-        const size_t common = common_prefix(slot.cached, prompt);
+        const size_t common = shared_prefix(slot);
         if (common > donor_common) {
             donor = &slot;
             donor_common = common;
@@ -193,6 +199,7 @@ void Scheduler::admit(Queued queued) {
     reuse = std::min(reuse, prompt.size() - 1);
     backend_.keep_prefix(chosen->seq, int(reuse));
     chosen->cached.resize(reuse);
+    chosen->cache_adapters = adapters;
 
     Slot& s = *chosen;
     s.last_used = ++clock_;
@@ -216,16 +223,14 @@ bool Scheduler::step() {
         if (slot.job && slot.stream->cancelled()) finish(slot, "cancelled");
 
     std::vector<BatchEntry> batch;
-    std::vector<Slot*> logit_owner;  // slot of each logits row
+    std::vector<Slot*> entry_slot;  // the slot of each batch entry
     int budget = options_.batch_tokens;
-    int sequences = 0;
     for (auto& slot : slots_) {  // decode tokens first: they keep streams flowing
         if (!slot.job || !slot.decoding) continue;
         batch.push_back({slot.next_token, int32_t(slot.cached.size()), int32_t(slot.seq), true});
+        entry_slot.push_back(&slot);
         slot.cached.push_back(slot.next_token);
-        logit_owner.push_back(&slot);
         --budget;
-        ++sequences;
     }
     // Prompt chunks, oldest request first.
     std::vector<Slot*> prefilling;
@@ -240,18 +245,43 @@ bool Scheduler::step() {
             const size_t at = slot->prompt_done + i;
             const bool last = at + 1 == prompt.size();
             batch.push_back({prompt[at], int32_t(slot->cached.size()), int32_t(slot->seq), last});
+            entry_slot.push_back(slot);
             slot->cached.push_back(prompt[at]);
-            if (last) logit_owner.push_back(slot);
         }
         slot->prompt_done += n;
         budget -= int(n);
-        ++sequences;
     }
     if (batch.empty()) return false;
 
-    std::vector<float> logits;
+    // A forward applies one adapter set to all its entries, so the step makes one forward per
+    // distinct set among its sequences; the common case (all on the same set) stays one forward.
+    std::vector<const AdapterSet*> sets;
+    for (Slot* slot : entry_slot) {
+        const AdapterSet& set = slot->job->adapters;
+        if (std::none_of(sets.begin(), sets.end(), [&](const AdapterSet* s) { return *s == set; })) sets.push_back(&set);
+    }
+    std::vector<float> logits;        // every forward's rows, one after the other
+    std::vector<Slot*> logit_owner;   // the slot of each row
+    int64_t forwards = 0, max_sequences = 0, multi_sequence = 0;
     try {
-        backend_.forward(batch, logits);
+        std::vector<BatchEntry> group;
+        std::vector<float> group_logits;
+        for (const AdapterSet* set : sets) {
+            group.clear();
+            std::vector<Slot*> group_slots;
+            for (size_t i = 0; i < batch.size(); ++i) {
+                Slot* slot = entry_slot[i];
+                if (!(slot->job->adapters == *set)) continue;
+                group.push_back(batch[i]);
+                if (batch[i].logits) logit_owner.push_back(slot);
+                if (std::find(group_slots.begin(), group_slots.end(), slot) == group_slots.end()) group_slots.push_back(slot);
+            }
+            backend_.forward(group, *set, group_logits);
+            logits.insert(logits.end(), group_logits.begin(), group_logits.end());
+            ++forwards;
+            max_sequences = std::max(max_sequences, int64_t(group_slots.size()));
+            if (group_slots.size() > 1) ++multi_sequence;
+        }
     } catch (const std::exception& e) {
         // The cache state of these sequences is unknown now: forget it.
         for (auto& slot : slots_) {
@@ -264,10 +294,11 @@ bool Scheduler::step() {
     }
     {
         std::lock_guard lock(mutex_);
-        stats_.forwards += 1;
+        stats_.forwards += forwards;
         stats_.tokens += int64_t(batch.size());
-        stats_.max_sequences_in_forward = std::max<int64_t>(stats_.max_sequences_in_forward, sequences);
-        if (sequences > 1) stats_.multi_sequence_forwards += 1;
+        stats_.max_sequences_in_forward = std::max(stats_.max_sequences_in_forward, max_sequences);
+        stats_.multi_sequence_forwards += multi_sequence;
+        if (forwards > 1) stats_.adapter_split_steps += 1;
     }
     // Sampling is a sizeable share of a step on a small model: the rows are drawn side by side
     // on the compute threads, then their tokens delivered in batch order.

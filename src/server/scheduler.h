@@ -1,8 +1,10 @@
 // Scheduler: continuous batching. One thread owns the model; every step it gathers the next token
-// of each decoding sequence and chunks of waiting prompts into ONE forward, samples, and streams
-// the pieces to each request's GenerationStream. Requests wait in a bounded queue (full: 429);
+// of each decoding sequence and chunks of waiting prompts into ONE forward (one per distinct LoRA
+// adapter set among them: a forward applies one set), samples, and streams the pieces to each
+// request's GenerationStream. Requests wait in a bounded queue (full: 429);
 // a sequence's KV cache is kept after it ends so that a later request sharing its prefix (the same
-// system prompt, the previous turns of a chat) only processes the new suffix.
+// system prompt, the previous turns of a chat) only processes the new suffix, when it runs under
+// the same adapter set as the kept cache.
 #pragma once
 
 #include "server/generation_stream.h"
@@ -33,12 +35,14 @@ struct GenerationJob {
     SamplingParams sampling;
     int top_logprobs = -1;        // -1: no logprobs; otherwise also this many alternatives (<= 20)
     bool ignore_eos = false;
+    AdapterSet adapters;          // LoRA adapters to run under (empty: the base model)
 };
 
 struct SchedulerStats {
     int64_t forwards = 0;             // forward calls made
     int64_t tokens = 0;               // tokens processed in them (prompt + decode)
     int64_t max_sequences_in_forward = 0;
+    int64_t adapter_split_steps = 0;      // steps whose sequences needed several forwards (adapter sets)
     int64_t multi_sequence_forwards = 0;  // forwards that carried more than one sequence
     int64_t reused_prompt_tokens = 0;     // prompt tokens served from kept KV caches
     int64_t completed = 0;

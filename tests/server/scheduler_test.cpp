@@ -1,5 +1,7 @@
 // Scheduler: continuous batching over a deterministic backend whose next token depends on the
 // whole cached sequence, so a wrong cache (bad prefix reuse, mixed-up sequences) changes outputs.
+// The LoRA adapter set of a forward is folded into every token it caches, as an adapted model's
+// keys and values differ from the base's: KV reused across adapter sets changes outputs too.
 #include "server/api_error.h"
 #include "server/scheduler.h"
 
@@ -28,13 +30,22 @@ int32_t next_token_after(const std::vector<int32_t>& seq) {
 
 std::string token_text(int32_t t) { return std::string(1, char('a' + (t % 26))); }
 
+// A number per adapter set (0: the base model), and what the backend caches for a token under it.
+int adapter_tag(const AdapterSet& set) {
+    if (set.empty()) return 0;
+    uint32_t h = 7;
+    for (const auto& [id, scale] : set.entries()) h = h * 31 + uint32_t(id + 1) * 1000 + uint32_t(scale * 100.0f);
+    return 1 + int(h % 50);
+}
+int32_t cached_token(int32_t token, int tag) { return token + 1000 * tag; }
+
 class HashBackend : public InferenceBackend {
 public:
     HashBackend(int n_seq, int n_ctx, int delay_ms = 0) : seqs_(size_t(n_seq)), n_ctx_(n_ctx), delay_ms_(delay_ms) {}
     int context_length() const override { return n_ctx_; }
     int vocab_size() const override { return kVocab; }
     int max_sequences() const override { return int(seqs_.size()); }
-    void forward(std::span<const BatchEntry> batch, std::vector<float>& logits) override {
+    void forward(std::span<const BatchEntry> batch, const AdapterSet& adapters, std::vector<float>& logits) override {
         if (delay_ms_) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
         logits.clear();
         std::map<int, int> per_seq;
@@ -42,7 +53,7 @@ public:
             auto& seq = seqs_.at(size_t(e.seq));
             if (e.pos != int(seq.size())) throw std::runtime_error("position does not continue the sequence");
             if (e.pos >= n_ctx_) throw std::runtime_error("context full");
-            seq.push_back(e.token);
+            seq.push_back(cached_token(e.token, adapter_tag(adapters)));
             ++per_seq[e.seq];
             if (e.logits) {
                 std::vector<float> row(kVocab, 0.0f);
@@ -52,6 +63,7 @@ public:
         }
         std::lock_guard lock(mutex);
         forwards.push_back(per_seq);
+        forward_tags.push_back(adapter_tag(adapters));
     }
     void keep_prefix(int seq, int n) override {
         auto& s = seqs_.at(size_t(seq));
@@ -89,6 +101,7 @@ public:
 
     std::mutex mutex;
     std::vector<std::map<int, int>> forwards;  // per forward: sequence -> entries
+    std::vector<int> forward_tags;             // per forward: its adapter set's tag
     std::atomic<int> copies{0};
 
 private:
@@ -97,13 +110,16 @@ private:
     int delay_ms_;
 };
 
-// What a job must produce: greedy continuation of `prompt` for `n` tokens.
-std::string expected_text(std::vector<int32_t> seq, int n) {
+// What a job must produce: greedy continuation of `prompt` for `n` tokens, under the adapter set
+// of tag `tag` (0: the base model).
+std::string expected_text(const std::vector<int32_t>& prompt, int n, int tag = 0) {
+    std::vector<int32_t> seq;
+    for (int32_t t : prompt) seq.push_back(cached_token(t, tag));
     std::string text;
     for (int i = 0; i < n; ++i) {
         const int32_t t = next_token_after(seq);
         text += token_text(t);
-        seq.push_back(t);
+        seq.push_back(cached_token(t, tag));
     }
     return text;
 }
@@ -331,6 +347,96 @@ TEST(Scheduler, ShutdownCancelsWhatTheGraceTimeDoesNotCover) {
     scheduler.shutdown(std::chrono::milliseconds(50));
     EXPECT_EQ(endless->wait_all().finished->finish_reason, "cancelled");
     EXPECT_EQ(queued->wait_all().finished->finish_reason, "cancelled");
+}
+
+}  // namespace
+}  // namespace slm::server
+
+namespace slm::server {
+namespace {
+
+AdapterSet adapter(int id, float scale) {
+    std::vector<float> scales(size_t(id + 1), 0.0f);
+    scales[size_t(id)] = scale;
+    return AdapterSet::from_scales(scales);
+}
+
+TEST(AdapterSet, ZeroScalesLeaveTheBaseModel) {
+    const std::vector<float> none = {0.0f, -0.0f};
+    EXPECT_TRUE(AdapterSet::from_scales(none).empty());
+    EXPECT_EQ(AdapterSet::from_scales(std::vector<float>{0.0f, 0.5f}), adapter(1, 0.5f));
+    EXPECT_FALSE(adapter(1, 0.5f) == adapter(1, 1.0f));
+}
+
+TEST(Scheduler, JobsWithDifferentAdaptersRunInSeparateForwardsAndStayCorrect) {
+    HashBackend backend(4, 256, /*delay_ms=*/2);
+    Scheduler scheduler(backend, {});
+    const std::vector<AdapterSet> sets = {AdapterSet(), adapter(0, 1.0f), AdapterSet(), adapter(0, 1.0f)};
+    std::vector<GenerationJob> jobs;
+    for (size_t i = 0; i < sets.size(); ++i) {
+        jobs.push_back(job(iota_prompt(6, int(i) * 5), 20));
+        jobs.back().adapters = sets[i];
+    }
+    auto streams = scheduler.submit(jobs);
+    for (size_t i = 0; i < streams.size(); ++i) {
+        auto u = streams[i]->wait_all();
+        EXPECT_EQ(text_of(u), expected_text(jobs[i].prompt, 20, adapter_tag(sets[i]))) << "job " << i;
+    }
+    const auto stats = scheduler.stats();
+    EXPECT_GT(stats.adapter_split_steps, 0);
+    // The two jobs of each set still shared their forwards.
+    EXPECT_EQ(stats.max_sequences_in_forward, 2);
+    std::lock_guard lock(backend.mutex);
+    EXPECT_TRUE(std::count(backend.forward_tags.begin(), backend.forward_tags.end(), 0) > 0);
+    EXPECT_TRUE(std::count(backend.forward_tags.begin(), backend.forward_tags.end(), adapter_tag(sets[1])) > 0);
+}
+
+TEST(Scheduler, OneAdapterSetStaysOneForwardPerStep) {
+    HashBackend backend(4, 256, /*delay_ms=*/2);
+    Scheduler scheduler(backend, {});
+    std::vector<GenerationJob> jobs;
+    for (int i = 0; i < 3; ++i) {
+        jobs.push_back(job(iota_prompt(5, i * 7), 12));
+        jobs.back().adapters = adapter(0, 0.5f);
+    }
+    auto streams = scheduler.submit(jobs);
+    for (size_t i = 0; i < streams.size(); ++i)
+        EXPECT_EQ(text_of(streams[i]->wait_all()), expected_text(jobs[i].prompt, 12, adapter_tag(adapter(0, 0.5f))));
+    EXPECT_EQ(scheduler.stats().adapter_split_steps, 0);
+}
+
+TEST(Scheduler, KeptCacheIsReusedOnlyUnderTheSameAdapters) {
+    HashBackend backend(1, 256);
+    Scheduler scheduler(backend, {});
+    const auto prompt = iota_prompt(30, 3);
+    auto run = [&](const AdapterSet& set) {
+        GenerationJob j = job(prompt, 8);
+        j.adapters = set;
+        return text_of(scheduler.submit({j})[0]->wait_all());
+    };
+    EXPECT_EQ(run(AdapterSet()), expected_text(prompt, 8, 0));
+    const int64_t reused_before = scheduler.stats().reused_prompt_tokens;
+    // Same prompt, same (only) slot, other adapters: nothing of the kept cache may be used.
+    EXPECT_EQ(run(adapter(0, 1.0f)), expected_text(prompt, 8, adapter_tag(adapter(0, 1.0f))));
+    EXPECT_EQ(scheduler.stats().reused_prompt_tokens, reused_before);
+    // Again under the same adapters: the prompt comes from the cache.
+    EXPECT_EQ(run(adapter(0, 1.0f)), expected_text(prompt, 8, adapter_tag(adapter(0, 1.0f))));
+    EXPECT_EQ(scheduler.stats().reused_prompt_tokens, reused_before + int64_t(prompt.size()) - 1);
+}
+
+TEST(Scheduler, PrefixIsNotCopiedFromARunningSequenceOnOtherAdapters) {
+    HashBackend backend(2, 512, /*delay_ms=*/2);
+    Scheduler scheduler(backend, {});
+    const auto prompt = iota_prompt(40, 1);
+    GenerationJob first = job(prompt, 60);
+    auto s1 = scheduler.submit({first});
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the first is decoding
+    GenerationJob second = job(prompt, 10);
+    second.adapters = adapter(0, 1.0f);
+    auto s2 = scheduler.submit({second});
+    EXPECT_EQ(text_of(s2[0]->wait_all()), expected_text(prompt, 10, adapter_tag(second.adapters)));
+    EXPECT_EQ(text_of(s1[0]->wait_all()), expected_text(prompt, 60, 0));
+    EXPECT_EQ(backend.copies.load(), 0);
 }
 
 }  // namespace

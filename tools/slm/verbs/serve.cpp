@@ -1,19 +1,40 @@
 // `slm serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] [--api-key KEY]
-// [--threads N] …`: the OpenAI- and ollama-compatible HTTP server (docs/serving.md). Runs until
+// [--threads N] [--lora [NAME=]PATH[:SCALE]]… …`: the OpenAI- and ollama-compatible HTTP server
+// (docs/serving.md), with LoRA adapters that requests pick. Runs until
 // SIGINT or SIGTERM, then shuts down gracefully (in-flight requests finish or are cancelled).
 #include <CLI/CLI.hpp>
 #include <slm/error.h>
+#include <slm/lora_files.h>
 #include <slm/server.h>
 
 #include <fmt/format.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 namespace {
 
-void run_serve(slm::ServerOptions options) {
+// "[NAME=]PATH[:SCALE]": NAME is what requests call the adapter (MODEL:NAME). A prefix counts as a
+// name only when it has no '/' and the whole text is not an existing path.
+slm::ServerLora parse_serve_lora(const std::string& text) {
+    slm::ServerLora lora;
+    std::string rest = text;
+    const size_t eq = text.find('=');
+    if (eq != std::string::npos && eq > 0 && text.substr(0, eq).find('/') == std::string::npos &&
+        !std::filesystem::exists(text)) {
+        lora.name = text.substr(0, eq);
+        rest = text.substr(eq + 1);
+    }
+    const slm::LoraSpec spec = slm::parse_lora_spec(rest);
+    lora.path = spec.path;
+    lora.scale = spec.scale;
+    return lora;
+}
+
+void run_serve(slm::ServerOptions options, const std::vector<std::string>& lora_specs) {
+    for (const auto& spec : lora_specs) options.lora.push_back(parse_serve_lora(spec));
     if (options.api_key.empty())
         if (const char* key = std::getenv("SLM_API_KEY"); key && *key) options.api_key = key;
     // Signals are taken by this thread alone (sigwait): every thread the server starts inherits
@@ -46,6 +67,7 @@ void run_serve(slm::ServerOptions options) {
 
 void add_verb_serve(CLI::App& app) {
     auto options = std::make_shared<slm::ServerOptions>();
+    auto lora_specs = std::make_shared<std::vector<std::string>>();
     CLI::App* cmd = app.add_subcommand("serve", "Serve a model over OpenAI- and ollama-compatible HTTP APIs");
     cmd->add_option("model", options->model_path, "Model: HF directory or .gguf file")->required();
     cmd->add_option("--host", options->host, "Address to listen on")->capture_default_str();
@@ -66,5 +88,11 @@ void add_verb_serve(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::Range(1, 600000));
     cmd->add_flag("--quiet{false}", options->log_requests, "No request log on stderr");
-    cmd->callback([options] { run_serve(*options); });
+    cmd->add_option("--lora", *lora_specs,
+                    "LoRA adapter requests may pick (PEFT directory or GGUF LoRA file; NAME defaults to its base name, "
+                    "SCALE to 1); repeatable, ids in order from 0")
+        ->type_name("[NAME=]PATH[:SCALE]");
+    cmd->add_flag("--lora-init-without-apply", options->lora_init_without_apply,
+                  "Requests that name no adapter run without adapters (default: with all, at their scales)");
+    cmd->callback([options, lora_specs] { run_serve(*options, *lora_specs); });
 }
