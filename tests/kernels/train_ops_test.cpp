@@ -122,8 +122,11 @@ TEST(Sgemm, EmptySumScalesC) {
     EXPECT_EQ(C, (std::vector<float>{2, 4, 6, 8}));
 }
 
-TEST(FrozenMatmul, MatchesReferenceForEveryWeightTypeAndLayout) {
-    ThreadPool pool(2);
+// Calls fn(W, what, N, K, T) for frozen weights of every dtype training reads (rows and, where the
+// CPU has one, the interleaved8 copy) on small, odd and many-token shapes; `reference` is the
+// row-layout tensor, whose scalar result the others must match.
+template <typename Fn>
+void for_each_frozen_weight(Fn&& fn) {
     struct Shape { int64_t N, blocks, T; };
     for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q5_0, DType::q4_k,
                         DType::q6_k, DType::nf4}) {
@@ -132,59 +135,50 @@ TEST(FrozenMatmul, MatchesReferenceForEveryWeightTypeAndLayout) {
             const int64_t blocks = block == 256 ? std::max<int64_t>(1, shape.blocks / 4) : block == 1 ? shape.blocks * 32 + 1 : shape.blocks;
             const int64_t N = shape.N, K = blocks * block, T = shape.T;
             const OwnedTensor W = random_weights(dtype, N, K, uint32_t(N + K));
-            std::vector<OwnedTensor> copies;
-            if (std::optional<OwnedTensor> I = interleave_for_matmul(W.tensor)) copies.push_back(std::move(*I));
-            const std::vector<float> x = random_floats(size_t(T * K), uint32_t(T + 3));
-            std::vector<float> ref_y(size_t(T * N));
-            ref::frozen_matmul(W.tensor, x.data(), T, ref_y.data());
             std::vector<const Tensor*> tensors{&W.tensor};
-            for (const OwnedTensor& c : copies) tensors.push_back(&c.tensor);
-            for (const Tensor* t : tensors) {
-                const std::string what = fmt::format("{} {} N={} K={} T={}", name(dtype),
-                                                     t->layout == Layout::rows ? "rows" : "interleaved8", N, K, T);
-                std::vector<float> y(ref_y.size(), NAN), one(ref_y.size(), NAN);
-                frozen_matmul(*t, x.data(), T, y.data(), &pool);
-                EXPECT_LT(relative_max_error(y, ref_y), 2e-5) << what;
-                frozen_matmul(*t, x.data(), T, one.data(), nullptr);
-                EXPECT_EQ(one, y) << what << ": depends on the thread count";
-            }
+            std::optional<OwnedTensor> interleaved = interleave_for_matmul(W.tensor);
+            if (interleaved) tensors.push_back(&interleaved->tensor);
+            for (const Tensor* t : tensors)
+                fn(W.tensor, *t,
+                   fmt::format("{} {} N={} K={} T={}", name(dtype), t->layout == Layout::rows ? "rows" : "interleaved8", N,
+                               K, T),
+                   N, K, T);
         }
     }
 }
 
+TEST(FrozenMatmul, MatchesReferenceForEveryWeightTypeAndLayout) {
+    ThreadPool pool(2);
+    for_each_frozen_weight([&](const Tensor& reference, const Tensor& W, const std::string& what, int64_t N, int64_t K,
+                               int64_t T) {
+        const std::vector<float> x = random_floats(size_t(T * K), uint32_t(T + 3));
+        std::vector<float> ref_y(size_t(T * N)), y(size_t(T * N), NAN), one(size_t(T * N), NAN);
+        ref::frozen_matmul(reference, x.data(), T, ref_y.data());
+        frozen_matmul(W, x.data(), T, y.data(), &pool);
+        EXPECT_LT(relative_max_error(y, ref_y), 2e-5) << what;
+        frozen_matmul(W, x.data(), T, one.data(), nullptr);
+        EXPECT_EQ(one, y) << what << ": depends on the thread count";
+    });
+}
+
 TEST(MatmulBackwardInput, MatchesReferenceForEveryWeightTypeAndLayout) {
     ThreadPool pool(2);
-    struct Shape { int64_t N, blocks, T; };
-    for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q5_0, DType::q4_k,
-                        DType::q6_k, DType::nf4}) {
-        const int64_t block = traits(dtype).block_size;
-        for (Shape shape : {Shape{8, 1, 1}, Shape{1, 3, 5}, Shape{24, 9, 70}, Shape{136, 17, 3}, Shape{200, 2, 130}}) {
-            const int64_t blocks = block == 256 ? std::max<int64_t>(1, shape.blocks / 4) : block == 1 ? shape.blocks * 32 + 1 : shape.blocks;
-            const int64_t N = shape.N, K = blocks * block, T = shape.T;
-            const OwnedTensor W = random_weights(dtype, N, K, uint32_t(N + K));
-            std::vector<OwnedTensor> copies;
-            if (std::optional<OwnedTensor> I = interleave_for_matmul(W.tensor)) copies.push_back(std::move(*I));
-            const std::vector<float> dy = random_floats(size_t(T * N), uint32_t(T + 1));
-            const std::vector<float> before = random_floats(size_t(T * K), 2);
-            for (bool accumulate : {false, true}) {
-                std::vector<float> ref_dx = accumulate ? before : std::vector<float>(before.size(), 0.0f);
-                ref::matmul_backward_input(W.tensor, dy.data(), T, ref_dx.data(), accumulate);
-                std::vector<const Tensor*> tensors{&W.tensor};
-                for (const OwnedTensor& c : copies) tensors.push_back(&c.tensor);
-                for (const Tensor* t : tensors) {
-                    const std::string what = fmt::format("{} {} N={} K={} T={} accumulate={}", name(dtype),
-                                                         t->layout == Layout::rows ? "rows" : "interleaved8", N, K, T,
-                                                         accumulate);
-                    std::vector<float> dx = accumulate ? before : std::vector<float>(before.size(), NAN);
-                    matmul_backward_input(*t, dy.data(), T, dx.data(), accumulate, &pool);
-                    EXPECT_LT(relative_max_error(dx, ref_dx), 2e-5) << what;
-                    std::vector<float> one = accumulate ? before : std::vector<float>(before.size(), NAN);
-                    matmul_backward_input(*t, dy.data(), T, one.data(), accumulate, nullptr);
-                    EXPECT_EQ(one, dx) << what << ": depends on the thread count";
-                }
-            }
+    for_each_frozen_weight([&](const Tensor& reference, const Tensor& W, const std::string& what, int64_t N, int64_t K,
+                               int64_t T) {
+        const std::vector<float> dy = random_floats(size_t(T * N), uint32_t(T + 1));
+        const std::vector<float> before = random_floats(size_t(T * K), 2);
+        for (bool accumulate : {false, true}) {
+            const std::string where = what + (accumulate ? " accumulate" : "");
+            std::vector<float> ref_dx = accumulate ? before : std::vector<float>(before.size(), 0.0f);
+            ref::matmul_backward_input(reference, dy.data(), T, ref_dx.data(), accumulate);
+            std::vector<float> dx = accumulate ? before : std::vector<float>(before.size(), NAN);
+            matmul_backward_input(W, dy.data(), T, dx.data(), accumulate, &pool);
+            EXPECT_LT(relative_max_error(dx, ref_dx), 2e-5) << where;
+            std::vector<float> one = accumulate ? before : std::vector<float>(before.size(), NAN);
+            matmul_backward_input(W, dy.data(), T, one.data(), accumulate, nullptr);
+            EXPECT_EQ(one, dx) << where << ": depends on the thread count";
         }
-    }
+    });
 }
 
 TEST(TrainOpsFast, RmsNormBackwardMatchesReference) {

@@ -48,6 +48,22 @@ const DTypeTraits& convertible(const Tensor& W, const char* op) {
     return type;
 }
 
+// Token ranges for a job of `ranges` output blocks: enough to give each thread a few chunks, but
+// each range converts W again, so never ranges of fewer than kMinTokens tokens.
+int64_t token_ranges_for(int64_t ranges, int64_t T, ThreadPool* pool) {
+    const int64_t want = pool == nullptr ? 1 : 4 * int64_t(pool->size());
+    return std::clamp<int64_t>((want + ranges - 1) / ranges, 1, std::max<int64_t>(1, T / kMinTokens));
+}
+
+template <typename Chunk>
+void run_chunks(int64_t chunks, ThreadPool* pool, Chunk&& run_chunk) {
+    if (pool == nullptr || pool->size() == 1 || chunks == 1) {
+        for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
+    } else {
+        pool->for_each_chunk(chunks, run_chunk);
+    }
+}
+
 }  // namespace
 
 void frozen_matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool) {
@@ -63,9 +79,7 @@ void frozen_matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadP
     // walks K in tiles of up to kMaxColumns: each W element is converted once per token range.
     const int64_t columns = std::max<int64_t>(1, kMaxColumns / block) * block;
     const int64_t row_ranges = (N + kRowsPerTile - 1) / kRowsPerTile;
-    const int64_t want = pool == nullptr ? 1 : 4 * int64_t(pool->size());
-    const int64_t token_ranges =
-        std::clamp<int64_t>((want + row_ranges - 1) / row_ranges, 1, std::max<int64_t>(1, T / kMinTokens));
+    const int64_t token_ranges = token_ranges_for(row_ranges, T, pool);
     const bool interleaved = W.layout != Layout::rows;
     auto run_chunk = [&](int64_t chunk) {
         const int64_t tr = chunk / row_ranges, rr = chunk % row_ranges;
@@ -82,12 +96,7 @@ void frozen_matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadP
         if (K == 0)
             for (int64_t t = t0; t < t1; ++t) std::fill(y + t * N + n0, y + t * N + n0 + rows, 0.0f);
     };
-    const int64_t chunks = token_ranges * row_ranges;
-    if (pool == nullptr || pool->size() == 1 || chunks == 1) {
-        for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
-    } else {
-        pool->for_each_chunk(chunks, run_chunk);
-    }
+    run_chunks(token_ranges * row_ranges, pool, run_chunk);
 }
 
 void matmul_backward_input(const Tensor& W, const float* dy, int64_t T, float* dx, bool accumulate, ThreadPool* pool) {
@@ -106,10 +115,8 @@ void matmul_backward_input(const Tensor& W, const float* dy, int64_t T, float* d
     const int64_t widest = std::max<int64_t>(1, kMaxColumns / block) * block;
     const int64_t columns = std::min(K, std::clamp(K / want / block * block, narrowest, std::max(narrowest, widest)));
     const int64_t column_ranges = (K + columns - 1) / columns;
-    // Split the tokens too when there are still too few chunks; each token range converts W
-    // again, so no more than that.
-    const int64_t token_ranges =
-        std::clamp<int64_t>((want + column_ranges - 1) / column_ranges, 1, std::max<int64_t>(1, T / kMinTokens));
+    // Split the tokens too when there are still too few chunks.
+    const int64_t token_ranges = token_ranges_for(column_ranges, T, pool);
     const bool interleaved = W.layout != Layout::rows;
 
     auto run_chunk = [&](int64_t chunk) {
@@ -130,12 +137,7 @@ void matmul_backward_input(const Tensor& W, const float* dy, int64_t T, float* d
         if (N == 0 && !accumulate)
             for (int64_t t = t0; t < t1; ++t) std::fill(dx + t * K + k0, dx + t * K + k0 + kc, 0.0f);
     };
-    const int64_t chunks = token_ranges * column_ranges;
-    if (pool == nullptr || pool->size() == 1 || chunks == 1) {
-        for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
-    } else {
-        pool->for_each_chunk(chunks, run_chunk);
-    }
+    run_chunks(token_ranges * column_ranges, pool, run_chunk);
 }
 
 }  // namespace slm::kernels
