@@ -25,7 +25,8 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
 
 // y[T, N] = x[T, K] · Wᵀ through a frozen weight W of any dtype and either layout, with f32
 // activations (kernels::matmul quantizes them to 8 bits for quantized weights) and as a real GEMM
-// on tiles of W converted to f32 (never a dequantized copy of W): the training forward.
+// on tiles of W converted to f32 (never a dequantized copy of W): the training forward. Its
+// reference is ref::matmul (slm/kernels.h), which defines exactly this f32 product.
 void frozen_matmul(const Tensor& W, const float* x, int64_t T, float* y, ThreadPool* pool);
 
 // The input gradient of y = x Wᵀ (kernels::matmul) through a frozen weight W: [N, K] of any dtype
@@ -82,7 +83,6 @@ double cross_entropy(float* logits, const int32_t* targets, int64_t T, int64_t V
 namespace ref {
 void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
-void frozen_matmul(const Tensor& W, const float* x, int64_t T, float* y);
 void matmul_backward_input(const Tensor& W, const float* dy, int64_t T, float* dx, bool accumulate);
 void rms_norm_backward(const float* x, const float* w, const float* dy, int64_t T, int64_t D, float eps, float* dx,
                        float* dw);

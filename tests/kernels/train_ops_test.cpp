@@ -153,7 +153,7 @@ TEST(FrozenMatmul, MatchesReferenceForEveryWeightTypeAndLayout) {
                                int64_t T) {
         const std::vector<float> x = random_floats(size_t(T * K), uint32_t(T + 3));
         std::vector<float> ref_y(size_t(T * N)), y(size_t(T * N), NAN), one(size_t(T * N), NAN);
-        ref::frozen_matmul(reference, x.data(), T, ref_y.data());
+        ref::matmul(reference, x.data(), T, ref_y.data());
         frozen_matmul(W, x.data(), T, y.data(), &pool);
         EXPECT_LT(relative_max_error(y, ref_y), 2e-5) << what;
         frozen_matmul(W, x.data(), T, one.data(), nullptr);

@@ -11,20 +11,6 @@
 
 namespace slm::kernels::ref {
 
-void frozen_matmul(const Tensor& W, const float* x, int64_t T, float* y) {
-    detail::WeightRows rows(W, "frozen_matmul");
-    const int64_t N = W.rows(), K = W.row_length();
-    std::vector<float> row(static_cast<size_t>(K));
-    for (int64_t n = 0; n < N; ++n) {
-        rows.to_float(n, row.data());
-        for (int64_t t = 0; t < T; ++t) {
-            double sum = 0;
-            for (int64_t k = 0; k < K; ++k) sum += double(x[t * K + k]) * double(row[size_t(k)]);
-            y[t * N + n] = float(sum);
-        }
-    }
-}
-
 void matmul_backward_input(const Tensor& W, const float* dy, int64_t T, float* dx, bool accumulate) {
     detail::WeightRows rows(W, "matmul_backward_input");
     const int64_t N = W.rows(), K = W.row_length();
