@@ -1,6 +1,7 @@
 // Microbenchmarks of the training kernels (train_ops.h) on a pool of SLM_BENCH_THREADS threads
 // (default: all cores): sgemm at LoRA and attention-tile shapes (FLOPS = 2MNK/s), the matmul
-// input gradient through a frozen quantized weight, and attention forward + backward.
+// input gradient through a frozen quantized weight, attention forward + backward, and the loss
+// heads (cross-entropy, distillation against a dense or top-k teacher).
 #include <slm/kernels.h>
 #include <slm/train_ops.h>
 
@@ -8,6 +9,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -109,6 +111,35 @@ void BM_AttentionTrain(benchmark::State& state) {
 BENCHMARK(BM_AttentionTrain)
     ->ArgNames({"T", "len", "H", "Hkv", "Dh"})
     ->Args({2048, 512, 14, 2, 64})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The loss over T rows of V logits, which overwrites them with the gradient (so each iteration
+// first copies the logits back: the same copy for every mode). Args: T, V, mode (0: cross_entropy,
+// 1: distill_loss against a dense teacher of V logits, 2: against a top-64 teacher), tau * 10.
+void BM_LossHead(benchmark::State& state) {
+    const int64_t T = state.range(0), V = state.range(1), mode = state.range(2), k = mode == 1 ? V : 64;
+    const float tau = float(state.range(3)) / 10.0f;
+    const std::vector<float> logits = noise(size_t(T * V), 9), teacher = noise(size_t(T * (mode == 1 ? V : k)), 10);
+    std::vector<int32_t> targets(static_cast<size_t>(T)), ids(static_cast<size_t>(T * k));
+    for (int64_t i = 0; i < T * k; ++i) ids[size_t(i)] = int32_t((i % k) * (V / k));
+    for (int64_t t = 0; t < T; ++t) targets[size_t(t)] = int32_t(t * 7919 % V);
+    const kernels::TeacherLogits view{teacher.data(), mode == 2 ? ids.data() : nullptr, k, k};
+    std::vector<float> work(logits.size());
+    for (auto _ : state) {
+        std::copy(logits.begin(), logits.end(), work.begin());
+        if (mode == 0) kernels::cross_entropy(work.data(), targets.data(), T, V, 1.0f, nullptr, &train_pool());
+        else kernels::distill_loss(work.data(), targets.data(), view, T, V, 0.5f, tau, 1.0f, &train_pool());
+        benchmark::DoNotOptimize(work.data());
+    }
+    state.counters["logits/s"] = benchmark::Counter(double(state.iterations()) * double(T * V), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_LossHead)
+    ->ArgNames({"T", "V", "mode", "tau10"})
+    ->Args({512, 151936, 0, 10})
+    ->Args({512, 151936, 1, 20})
+    ->Args({512, 151936, 2, 10})
+    ->Args({512, 151936, 2, 20})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -5,8 +5,10 @@ GGUF seeds: each shared GGUF rewritten small (arrays cut to a few items, at most
 tensors kept) plus the first bytes of each file. safetensors seeds: a few small tensors of each
 shared model. config seeds: the shared JSON configs, each behind the byte that selects its parser.
 train_data seeds: one JSONL line each, of every example format (SQuAD chat, Alpaca seed tasks).
+teacher_cache seeds: small valid teacher top-k caches (format: src/train/teacher_cache.h).
 Standard library only."""
 import json
+import math
 import os
 import struct
 import sys
@@ -129,6 +131,40 @@ def train_data_seeds(folder):
     write(folder, "messages.jsonl", json.dumps({"messages": messages}).encode())
 
 
+def teacher_cache(vocab, k, rows_per_example, max_seq_len=8, temperature=2.0):
+    """A valid teacher cache, version 2: each row the top k of made-up logits, sorted, ids
+    distinct, then each row's log-sum-exp over all `vocab` logits at `temperature`, then 4 bytes
+    of padding after an odd row count."""
+    header = {"teacher_fingerprint": "0123456789abcdef", "teacher": "seed-teacher", "vocab_size": vocab, "k": k,
+              "examples": len(rows_per_example), "max_seq_len": max_seq_len, "data_fingerprint": "00000000deadbeef",
+              "temperature": temperature}
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    out = b"SLMTOPK\0" + struct.pack("<II", 2, len(text)) + text
+    table, first = b"", 0
+    for e, rows in enumerate(rows_per_example):
+        ids, logits, lse = [], [], []
+        for r in range(rows):
+            full = [float((i * 7 + e + r) % 5) for i in range(vocab)]
+            row = sorted(((v, i) for i, v in enumerate(full)), key=lambda x: (-x[0], x[1]))[:k]
+            ids += [i for _, i in row]
+            logits += [v for v, _ in row]
+            top = max(full) / temperature
+            lse.append(top + math.log(sum(math.exp(v / temperature - top) for v in full)))
+        out += struct.pack(f"<{len(ids)}i", *ids) + struct.pack(f"<{len(logits)}f", *logits)
+        out += struct.pack(f"<{len(lse)}f", *lse) + b"\0" * (4 * (rows % 2))
+        table += struct.pack("<QQ", first, rows)
+        first += rows
+    return out + table
+
+
+def teacher_cache_seeds(folder):
+    write(folder, "small.cache", teacher_cache(50, 4, [2, 0, 3]))
+    write(folder, "one-row.cache", teacher_cache(3, 3, [1], max_seq_len=1))
+    write(folder, "empty.cache", teacher_cache(10, 2, []))
+    write(folder, "every-id.cache", teacher_cache(5, 5, [1, 2], temperature=1.0))
+
+
 def main():
     if not os.path.isdir(os.path.join(SHARED, "models")):
         sys.exit(f"no shared models at {SHARED}")
@@ -151,7 +187,8 @@ def main():
             if os.path.exists(path):
                 write(os.path.join(HERE, "corpus-config"), f"{base}-{name}", bytes([selector]) + open(path, "rb").read())
     train_data_seeds(os.path.join(HERE, "corpus-train_data"))
-    for target in ("gguf", "safetensors", "config", "train_data"):
+    teacher_cache_seeds(os.path.join(HERE, "corpus-teacher_cache"))
+    for target in ("gguf", "safetensors", "config", "train_data", "teacher_cache"):
         folder = os.path.join(HERE, "corpus-" + target)
         print(f"{folder}: {len(os.listdir(folder))} seeds")
 

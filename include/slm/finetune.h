@@ -1,61 +1,36 @@
-// Fine-tuning with LoRA / QLoRA (`slm finetune`): a frozen base model (any dtype, or NF4 made
-// from a float base for QLoRA), PEFT-format adapters, AdamW with a warmup schedule, gradient
-// accumulation and clipping, evaluation, atomic checkpoints that resume bit for bit, progress,
-// per-step JSON metrics and a loss-curve picture. The engine is src/train/ (DESIGN.md).
+// Fine-tuning (`slm finetune`): LoRA / QLoRA adapters beside a frozen base (any dtype, or NF4 made
+// from a float base for QLoRA) written as a PEFT adapter, or every weight trained (--full) with
+// f32 master weights and written as a Hugging Face directory (and optionally a GGUF). AdamW with a
+// warmup schedule, accumulation and clipping, evaluation, atomic checkpoints that resume bit for
+// bit, progress, JSON metrics and a loss-curve picture come from the shared loop (training.h).
 #pragma once
 
-#include <cstdint>
-#include <functional>
+#include <slm/training.h>
+
 #include <string>
-#include <vector>
 
 namespace slm {
 
-struct FinetuneOptions {
-    std::string model;            // HF directory or GGUF file
-    std::string data;             // .jsonl (text, prompt/completion, alpaca, messages) or .txt
-    std::string eval_data;        // held-out file; or eval_split of data
-    double eval_split = 0.0;
-    std::string output;           // the adapter directory (checkpoints go inside it)
-
-    int lora_r = 16;
-    double lora_alpha = 32;
-    double lora_dropout = 0.05;
+// The LoRA adapter a run trains (PEFT's LoraConfig fields).
+struct LoraTrainingOptions {
+    int r = 16;
+    double alpha = 32;
+    double dropout = 0.05;
     bool use_rslora = false;
     std::string targets = "all-linear";
+};
+
+struct FinetuneOptions : TrainingOptions {
+    std::string model;            // HF directory or GGUF file (--full: an HF directory)
+    std::string data;             // .jsonl (text, prompt/completion, alpaca, messages) or .txt
+    LoraTrainingOptions lora;
     bool qlora = false;           // float base held in NF4 with double quantization (bitsandbytes')
-
-    int epochs = 1;
-    int64_t max_steps = 0;        // > 0: stop after this many optimizer steps (overrides epochs)
-    double lr = 2e-4;
-    double warmup = 0.03;         // fraction of the steps (< 1) or a number of steps (>= 1)
-    std::string schedule = "cosine";
-    double weight_decay = 0.0;
-    double max_grad_norm = 1.0;
-    int64_t batch_size = 4;       // sequences per micro-batch
-    int64_t grad_accum = 1;       // micro-batches per optimizer step
-    int64_t max_seq_len = 1024;
-    bool packing = false;
-    bool checkpointing = false;   // recompute each layer's activations in the backward
-    uint64_t seed = 42;
-    int64_t save_every = 0;       // optimizer steps between checkpoints (0: only at the end)
-    int64_t eval_every = 0;       // optimizer steps between evaluations (0: before, each epoch end)
-    int64_t eval_max_examples = 0; // 0: all
-    std::string resume;           // a checkpoint directory, or the output directory (latest checkpoint)
-    int threads = 0;              // 0: one per core
-    bool json = false;            // one JSON metrics record per step on stdout
-    bool progress = true;
+    bool full = false;            // train every weight instead of an adapter
+    std::string save_dtype;       // --full: f32, f16 or bf16 (default: the base's)
+    std::string gguf_type;        // --full: also write OUTPUT/model-TYPE.gguf (f16, q8_0, …) when set
 };
 
-struct FinetuneSummary {
-    int64_t steps = 0;
-    double train_loss = 0;        // mean of the last epoch's steps (or of all steps when fewer)
-    double eval_loss_before = 0, eval_loss_after = 0;  // NaN when there is no eval data
-    double seconds = 0;
-    double tokens_per_second = 0; // training tokens (all tokens of the batches) per second
-    int64_t peak_rss_bytes = 0;
-    std::string adapter_dir, plot_path;
-};
+using FinetuneSummary = TrainingSummary;
 
 // Runs a fine-tuning; throws slm::Error on bad input (files, fields, options).
 FinetuneSummary finetune(const FinetuneOptions& options);

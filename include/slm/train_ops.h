@@ -77,6 +77,54 @@ void attention_train_backward(const float* q, const float* k, const float* v, co
 double cross_entropy(float* logits, const int32_t* targets, int64_t T, int64_t V, float grad_scale, float* row_loss,
                      ThreadPool* pool);
 
+// A teacher's logits for distill_loss, one row per student row. Dense (ids null): row t is
+// logits[t * ld .. t * ld + k), the logits of token ids 0..k-1 (k <= V, ld >= k). Top-k (ids not
+// null): row t is the k pairs (ids[t * k + j], logits[t * k + j]), distinct ids in [0, V); ld is
+// ignored. A logit may be -inf (a masked token, probability 0), never NaN or +inf.
+// The teacher's distribution p over the student's vocabulary:
+// - lse null: the softmax over the given logits, zero elsewhere (for top-k: renormalized over the
+//   k ids, which makes p sharper than the teacher's own distribution);
+// - lse set (top-k only): lse[t] is the teacher's log-sum-exp over its whole vocabulary of
+//   logits / temperature, at the temperature distill_loss is called with. The k given ids get
+//   their exact probabilities p_i = exp(logit_i / tau - lse[t]), and the rest of the mass,
+//   r = max(0, 1 - sum_i p_i), is one tail bucket over the ids not given (none when k = V).
+struct TeacherLogits {
+    const float* logits = nullptr;
+    const int32_t* ids = nullptr;
+    int64_t k = 0;
+    int64_t ld = 0;
+    const float* lse = nullptr;  // [T], finite; top-k only
+};
+
+// Sums over rows of distill_loss's two terms, each in double: CE over the scored rows, and KL
+// over all rows (not scaled by temperature^2).
+struct DistillSums {
+    double ce = 0;
+    double kl = 0;
+};
+
+// Knowledge-distillation loss of student logits [T, V] against a teacher, per row t:
+//   loss_t = (1 - alpha) * CE(z_t, targets[t]) + alpha * tau^2 * KL_t
+// with q_t = softmax(z_t / tau) over the whole vocabulary and p_t the teacher's distribution
+// (TeacherLogits). Without lse, KL_t = KL(p_t || q_t) = sum_i p_i (log p_i - log q_i) (terms with
+// p_i = 0 are 0): for a dense teacher, PyTorch's
+//   F.kl_div(F.log_softmax(z / tau, -1), F.softmax(teacher / tau, -1), reduction='sum').
+// With lse, both distributions are coarsened to k + 1 buckets, the k given ids and the tail:
+//   KL_t = sum_{i in top} p_i (log p_i - log q_i) + r (log r - log q_r),  q_r = sum_{j not in top} q_j,
+// a lower bound of the full KL(p || q), equal when the tail holds no teacher mass (r = 0).
+// The tau^2 keeps the soft term's gradient on the scale of CE's as tau grows (Hinton et al. 2015).
+// A row whose target is negative has no CE term but keeps its KL term; `targets` may be null: no
+// row is scored (alpha still weighs the KL term; pass alpha = 1 for a pure KL loss).
+// Overwrites logits with the gradient of grad_scale * sum_t loss_t:
+//   grad_scale * ((1 - alpha) * (softmax(z) - onehot(target)) + alpha * tau * (softmax(z / tau) - p)),
+// where with lse a tail id j has p_j = r * q_j / q_r (the teacher's tail mass spread as the
+// student spreads its own).
+// fail()s on a teacher id or target outside [0, V), k outside [1, V], alpha outside [0, 1], a
+// temperature that is not positive and finite, lse with a dense teacher or an lse that is not
+// finite. The sums do not depend on the thread count.
+DistillSums distill_loss(float* logits, const int32_t* targets, const TeacherLogits& teacher, int64_t T, int64_t V,
+                         float alpha, float temperature, float grad_scale, ThreadPool* pool);
+
 // The references: plain loops summing in double. ref::rope_backward takes the angles as ref::rope
 // does (positions, inv_freq, mscale) and rotates by their opposites; ref::matmul_backward_input
 // reads W of any dtype and layout a row at a time.
@@ -95,6 +143,8 @@ void attention_train_backward(const float* q, const float* k, const float* v, co
                               const float* dout, int64_t T, int64_t H, int64_t Hkv, int64_t Dh,
                               const int32_t* seg_begin, int window, float scale, float* dq, float* dk, float* dv);
 double cross_entropy(float* logits, const int32_t* targets, int64_t T, int64_t V, float grad_scale, float* row_loss);
+DistillSums distill_loss(float* logits, const int32_t* targets, const TeacherLogits& teacher, int64_t T, int64_t V,
+                         float alpha, float temperature, float grad_scale);
 }  // namespace ref
 
 }  // namespace slm::kernels

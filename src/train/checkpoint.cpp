@@ -1,6 +1,8 @@
 // Checkpoint directories (checkpoint.h): written whole or not at all.
 #include "train/checkpoint.h"
 
+#include "model/qk_row_order.h"
+
 #include <slm/error.h>
 #include <slm/file_io.h>
 #include <slm/safetensors.h>
@@ -8,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -30,7 +33,7 @@ void fsync_dir(const std::string& dir) {
 
 }  // namespace
 
-std::string save_checkpoint(const std::string& output_dir, const LoraAdapter& adapter,
+std::string save_checkpoint(const std::string& output_dir, const CheckpointWeights& weights,
                             const OptimizerMoments& moments, const TrainerState& state) {
     const std::string final_dir = (fs::path(output_dir) / (kPrefix + std::to_string(state.step))).string();
     const std::string partial = final_dir + ".partial";
@@ -39,7 +42,19 @@ std::string save_checkpoint(const std::string& output_dir, const LoraAdapter& ad
     fs::create_directories(partial, ec);
     if (ec) fail("{}: cannot create the checkpoint directory: {}", partial, ec.message());
 
-    adapter.save_peft(partial);
+    SafetensorsWriter tensors;
+    std::vector<std::vector<float>> reordered;  // tensors kept in llama.cpp's q/k row order, in HF's
+    reordered.reserve(weights.tensors.size());
+    for (const CheckpointTensor& t : weights.tensors) {
+        const float* data = t.value;
+        if (t.permuted_head_dim > 0)
+            data = reordered.emplace_back(model::permute_head_rows(std::vector<float>(t.value, t.value + t.size),
+                                                                   t.shape[0], t.shape[1], t.permuted_head_dim, false))
+                       .data();
+        tensors.add_tensor(t.name, DType::f32, t.shape, data);
+    }
+    tensors.write(partial + "/" + weights.weights_file);
+    if (weights.write_side_files) weights.write_side_files(partial);
     SafetensorsWriter writer;
     for (size_t i = 0; i < moments.names.size(); ++i) {
         const auto n = int64_t((*moments.m)[i].size());
@@ -83,14 +98,28 @@ std::string latest_checkpoint(const std::string& output_dir) {
     return path;
 }
 
-void load_checkpoint(const std::string& path, LoraAdapter& adapter, const OptimizerMoments& moments,
+void load_checkpoint(const std::string& path, const CheckpointWeights& weights, const OptimizerMoments& moments,
                      TrainerState& state) {
     std::string dir = path;
     if (!file_exists(dir + "/trainer_state.json")) {
         dir = latest_checkpoint(path);
         if (dir.empty()) fail("--resume {}: no checkpoint there (expected trainer_state.json or checkpoint-N/)", path);
     }
-    adapter = LoraAdapter::load_peft(dir);
+    const std::string weights_path = dir + "/" + weights.weights_file;
+    const std::unique_ptr<SafetensorsFile> saved = SafetensorsFile::open(weights_path);
+    for (const CheckpointTensor& t : weights.tensors) {
+        const std::optional<Tensor> w = saved->find_tensor(t.name);
+        if (!w || w->dtype != DType::f32 || w->numel() != t.size)
+            fail("{}: tensor '{}' is missing or does not have {} f32 values (a checkpoint of another model or "
+                 "adapter?)",
+                 weights_path, t.name, t.size);
+        std::memcpy(t.value, w->data, size_t(t.size) * sizeof(float));
+        if (t.permuted_head_dim > 0) {
+            const std::vector<float> rows = model::permute_head_rows(std::vector<float>(t.value, t.value + t.size),
+                                                                     t.shape[0], t.shape[1], t.permuted_head_dim, true);
+            std::copy(rows.begin(), rows.end(), t.value);
+        }
+    }
     const std::string state_path = dir + "/trainer_state.json";
     nlohmann::ordered_json j;
     try {

@@ -43,9 +43,9 @@ FinetuneOptions small_run(const std::string& model, const std::string& data, con
     o.model = model;
     o.data = data;
     o.output = out;
-    o.lora_r = 4;
-    o.lora_alpha = 8;
-    o.lora_dropout = 0.1;  // masks must be reproduced on resume too
+    o.lora.r = 4;
+    o.lora.alpha = 8;
+    o.lora.dropout = 0.1;  // masks must be reproduced on resume too
     o.lr = 3e-3;
     o.batch_size = 4;
     o.max_steps = 6;
@@ -135,6 +135,35 @@ TEST_F(Finetune, ResumeWithOtherOptionsIsRefused) {
     EXPECT_THROW(finetune(r), Error);
 }
 
+// Over a GGUF llama base (q/k rows in llama.cpp's order while training), the checkpoint holds the
+// adapter in PEFT's order: it is the final adapter, and resuming from it continues exactly.
+TEST_F(Finetune, CheckpointOfAGgufLlamaBaseIsAPeftAdapter) {
+    const std::string base = shared + "/models/tinyllama-spm-13m/tinyllama-spm-13m-q8_0.gguf";
+    const std::string out = test::temp_dir() + "/gguf-llama", resumed = test::temp_dir() + "/gguf-llama-resumed";
+    FinetuneOptions o = small_run(base, data, out);
+    o.lora.targets = "q_proj,k_proj";
+    o.max_steps = 4;
+    o.save_every = 2;
+    finetune(o);
+    const LoraAdapter final_adapter = LoraAdapter::load_peft(out), saved = LoraAdapter::load_peft(out + "/checkpoint-4");
+    ASSERT_EQ(saved.modules.size(), final_adapter.modules.size());
+    for (const LoraModule& m : final_adapter.modules) {
+        const LoraModule* c = saved.find(m.module);
+        ASSERT_TRUE(c) << m.module;
+        EXPECT_EQ(c->a, m.a) << m.module;
+        EXPECT_EQ(c->b, m.b) << m.module;
+    }
+    fs::create_directories(resumed);
+    fs::copy(out + "/checkpoint-2", resumed + "/checkpoint-2", fs::copy_options::recursive);
+    FinetuneOptions r = small_run(base, data, resumed);
+    r.lora.targets = "q_proj,k_proj";
+    r.max_steps = 4;
+    r.save_every = 2;
+    r.resume = resumed;
+    finetune(r);
+    EXPECT_EQ(slurp(resumed + "/adapter_model.safetensors"), slurp(out + "/adapter_model.safetensors"));
+}
+
 TEST_F(Finetune, QloraTrainsOnAnNf4Base) {
     const std::string out = test::temp_dir() + "/qlora";
     FinetuneOptions o = small_run(model, data, out);
@@ -155,13 +184,13 @@ TEST_F(Finetune, BadInputNamesWhatIsWrong) {
         }
     };
     FinetuneOptions o = small_run(model, data, out);
-    o.targets = "q_proj,attn_q";
+    o.lora.targets = "q_proj,attn_q";
     expect_error(o, "attn_q");
     o = small_run(model, data, out);
     o.lr = -1;
     expect_error(o, "--lr");
     o = small_run(model, data, out);
-    o.lora_dropout = 1;
+    o.lora.dropout = 1;
     expect_error(o, "--lora-dropout");
 
     const std::string broken = test::temp_dir() + "/broken.jsonl";

@@ -3,8 +3,8 @@
 // kept and the losses summed in row order in double, so the total does not depend on the threads.
 #include <slm/train_ops.h>
 
-#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/softmax_row.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,22 +15,11 @@ namespace {
 
 // The row's loss; the row becomes grad_scale * (softmax - onehot(target)).
 double cross_entropy_row(float* x, int64_t V, int32_t target, float grad_scale) {
-    float max_lanes[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    int64_t i = 0;
-    for (; i + 8 <= V; i += 8)
-        for (int l = 0; l < 8; ++l) max_lanes[l] = std::max(max_lanes[l], x[i + l]);
-    float max_v = *std::max_element(max_lanes, max_lanes + 8);
-    for (; i < V; ++i) max_v = std::max(max_v, x[i]);
+    const float max_v = row_max(x, V);
     const float target_logit = x[target];
-    // Partial sums per lane, then in double: V reaches 152k terms.
-    float sum_lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (i = 0; i + 8 <= V; i += 8)
-        for (int l = 0; l < 8; ++l) sum_lanes[l] += (x[i + l] = fast_exp(x[i + l] - max_v));
-    double sum = 0;
-    for (float s : sum_lanes) sum += double(s);
-    for (; i < V; ++i) sum += double(x[i] = fast_exp(x[i] - max_v));
+    const double sum = exp_sum(x, V, max_v, 1.0f, x);
     const float g = float(double(grad_scale) / sum);
-    for (i = 0; i < V; ++i) x[i] *= g;
+    for (int64_t i = 0; i < V; ++i) x[i] *= g;
     x[target] -= grad_scale;
     return double(max_v) + std::log(sum) - double(target_logit);
 }

@@ -9,7 +9,7 @@
 
 #include "testing/testing.h"
 #include "train/dataset.h"
-#include "train/lora_model.h"
+#include "train/train_model.h"
 #include "train/optimizer.h"
 
 #include <gtest/gtest.h>
@@ -70,7 +70,7 @@ protected:
 };
 
 TEST_P(LoraFixture, LossAndGradientsEqualPeft) {
-    LoraModel lm(*model, LoraAdapter::load_peft(case_dir(GetParam()) + "/adapter_init"));
+    TrainModel lm(*model, LoraAdapter::load_peft(case_dir(GetParam()) + "/adapter_init"));
     PassOptions opt;
     const int64_t targets = ref["targets"].get<int64_t>();
     ASSERT_EQ(int64_t(batch.target_count()), targets);
@@ -90,7 +90,7 @@ TEST_P(LoraFixture, LossAndGradientsEqualPeft) {
 }
 
 TEST_P(LoraFixture, OptimizerStepsEqualPeftAndTorch) {
-    LoraModel lm(*model, LoraAdapter::load_peft(case_dir(GetParam()) + "/adapter_init"));
+    TrainModel lm(*model, LoraAdapter::load_peft(case_dir(GetParam()) + "/adapter_init"));
     const auto& steps = ref["steps"];
     std::vector<ParamSlot> slots;
     for (const auto& p : lm.parameters()) slots.push_back({p.value, p.grad, p.size});
@@ -123,7 +123,7 @@ TEST_P(LoraFixture, OptimizerStepsEqualPeftAndTorch) {
 }
 
 // Gradients of all parameters, flattened.
-std::vector<float> all_grads(LoraModel& lm) {
+std::vector<float> all_grads(TrainModel& lm) {
     std::vector<float> g;
     for (const auto& p : lm.parameters()) g.insert(g.end(), p.grad, p.grad + p.size);
     return g;
@@ -134,12 +134,12 @@ TEST_P(LoraFixture, AccumulationAndCheckpointingGiveTheSameGradients) {
     PassOptions opt;
     opt.grad_scale = 1.0f / float(batch.target_count());
 
-    LoraModel whole(*model, init);
+    TrainModel whole(*model, init);
     const PassLoss l_whole = whole.forward_backward(batch, opt, &pool);
     const std::vector<float> g_whole = all_grads(whole);
 
     // The two sequences as two micro-batches, scaled by the step's target count, add up to it.
-    LoraModel split(*model, init);
+    TrainModel split(*model, init);
     const PassLoss l0 = split.forward_backward(make_batch(data, {{0}}), opt, &pool);
     const PassLoss l1 = split.forward_backward(make_batch(data, {{1}}), opt, &pool);
     EXPECT_NEAR(l0.sum + l1.sum, l_whole.sum, 1e-5 * l_whole.sum);
@@ -147,14 +147,14 @@ TEST_P(LoraFixture, AccumulationAndCheckpointingGiveTheSameGradients) {
     EXPECT_LT(scaled_error(g_split.data(), g_whole.data(), int64_t(g_whole.size())), 1e-5);
 
     // Recomputing each layer in the backward runs the same ops on the same inputs: same bits.
-    LoraModel ckpt(*model, init);
+    TrainModel ckpt(*model, init);
     opt.checkpointing = true;
     const PassLoss l_ckpt = ckpt.forward_backward(batch, opt, &pool);
     EXPECT_EQ(l_ckpt.sum, l_whole.sum);
     EXPECT_EQ(all_grads(ckpt), g_whole);
 
     // Packing both sequences into one row (they never see each other) changes nothing either.
-    LoraModel packed(*model, init);
+    TrainModel packed(*model, init);
     opt.checkpointing = false;
     const PassLoss l_packed = packed.forward_backward(make_batch(data, {{0, 1}}), opt, &pool);
     EXPECT_NEAR(l_packed.sum, l_whole.sum, 1e-5 * l_whole.sum);
@@ -165,7 +165,7 @@ TEST_P(LoraFixture, AccumulationAndCheckpointingGiveTheSameGradients) {
 // With dropout the pass must still be the gradient of its own loss: central differences of the
 // loss (same masks: same seed) along a random direction of every A and B.
 TEST_P(LoraFixture, DropoutGradientMatchesFiniteDifferences) {
-    LoraModel lm(*model, LoraAdapter::load_peft(case_dir(GetParam()) + "/adapter_init"));
+    TrainModel lm(*model, LoraAdapter::load_peft(case_dir(GetParam()) + "/adapter_init"));
     PassOptions opt;
     opt.dropout = 0.3f;
     opt.dropout_seed = 1234;

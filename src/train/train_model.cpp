@@ -1,8 +1,11 @@
-// The LoRA training pass: Model::forward's layers over packed sequences, each op keeping what its
-// backward reads, then the backward of each op in reverse order. Notation per layer, as in
-// model.cpp: x is the residual stream [T, D]; a linear module is y = x Wᵀ (+ b) + s·(x Aᵀ) Bᵀ with
-// W frozen and A: [r, in], B: [out, r] trained (PEFT's LoRA; s = alpha / r).
-#include "train/lora_model.h"
+// The training pass (train_model.h): Model::forward's layers over packed sequences, each op
+// keeping what its backward reads, then the backward of each op in reverse order. Notation per
+// layer, as in model.cpp: x is the residual stream [T, D]; a linear module is
+// y = x Wᵀ (+ b) + s·(x Aᵀ) Bᵀ, with W frozen and A: [r, in], B: [out, r] trained (PEFT's LoRA;
+// s = alpha / r), or W and b trained themselves (full training: dW += dyᵀ x, db += Σ_t dy).
+#include "train/train_model.h"
+
+#include "train/model_parameters.h"
 
 #include "model/architecture.h"
 #include "model/model_weights.h"
@@ -132,17 +135,18 @@ LoraAdapter init_adapter(const ModelConfig& config, const std::vector<LinearRole
 }
 
 // What one layer's backward reads (all [T, ·] row-major).
-struct LoraModel::Activations {
+// What one layer's backward reads (all [T, ·] row-major).
+struct TrainModel::Activations {
     std::vector<float> q, k, v, att, lse, x_mid, gate, up;
     std::array<std::vector<float>, kLinearRoles> u;  // each adapter's (dropout(x)) Aᵀ: [T, r]
 };
 
-struct LoraModel::Workspace {
+struct TrainModel::Workspace {
     std::vector<std::vector<float>> xs;  // xs[l]: the residual stream entering layer l
     std::vector<Activations> acts;
 };
 
-struct LoraModel::Context {
+struct TrainModel::Context {
     int64_t T;
     const int32_t* seg_begin;
     std::vector<float> cos_sin;  // [T, Dh], kernels::rope_angles
@@ -154,13 +158,95 @@ struct LoraModel::Context {
     mutable std::vector<float> xn1, xn2, h;
 };
 
-LoraModel::~LoraModel() = default;
+TrainModel::~TrainModel() = default;
 
-LoraModel::LoraModel(const Model& base, const LoraAdapter& adapter) : base_(base), work_(std::make_unique<Workspace>()) {
-    const ModelConfig& c = base.config();
-    config_.config = adapter.config;
+void TrainModel::bind_base(const Model& base) {
+    config_ = base.config();
+    rope_mode_ = base.rope_mode();
+    rope_inv_freq_ = base.rope_inv_freq();
+    rope_mscale_ = base.rope_mscale();
+    const ModelWeights& w = base.weights();
+    embedding_ = w.token_embedding;
+    output_ = w.output;
+    output_norm_ = w.output_norm.data();
+    auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
+    for (const LayerWeights& lw : w.layers) {
+        Layer& l = layers_.emplace_back();
+        const std::array<const Tensor*, kLinearRoles> ws = {&lw.wq, &lw.wk, &lw.wv, &lw.wo,
+                                                           &lw.w_gate, &lw.w_up, &lw.w_down};
+        for (int r = 0; r < kLinearRoles; ++r) l.linear[size_t(r)].w = *ws[size_t(r)];
+        l.linear[size_t(LinearRole::q_proj)].bias = bias(lw.bq);
+        l.linear[size_t(LinearRole::k_proj)].bias = bias(lw.bk);
+        l.linear[size_t(LinearRole::v_proj)].bias = bias(lw.bv);
+        l.linear[size_t(LinearRole::o_proj)].bias = bias(lw.bo);
+        l.attn_norm = lw.attn_norm.data();
+        l.ffn_norm = lw.ffn_norm.data();
+    }
+    by_layer_.assign(size_t(config_.num_layers), {});
+}
+
+TrainModel::TrainModel(const Model& base) : work_(std::make_unique<Workspace>()) { bind_base(base); }
+
+TrainModel::TrainModel(ModelParameters& params) : full_(&params), work_(std::make_unique<Workspace>()) {
+    config_ = params.config();
+    const model::Architecture& arch = model::find_architecture(config_.architecture, "model");
+    rope_mode_ = arch.hf_rope;
+    RopeFrequencies rope = rope_frequencies(config_);
+    rope_inv_freq_ = std::move(rope.inv_freq);
+    rope_mscale_ = rope.mscale;
+    // Each weight by its HF name: a view of the f32 master copy, and its gradient.
+    auto entry = [&](model::WeightRole role, int layer) -> ModelParameters::Entry* {
+        return params.find(model::tensor_name(role, TensorNaming::hf, layer));
+    };
+    auto need = [&](model::WeightRole role, int layer) {
+        ModelParameters::Entry* e = entry(role, layer);
+        if (!e) fail("model parameters: '{}' is missing", model::tensor_name(role, TensorNaming::hf, layer));
+        return e;
+    };
+    auto view = [](ModelParameters::Entry* e) { return Tensor{DType::f32, e->shape, e->value.data()}; };
+    ModelParameters::Entry* emb = need(model::WeightRole::token_embedding, 0);
+    embedding_ = view(emb);
+    grad_embedding_ = emb->grad.data();
+    ModelParameters::Entry* out = config_.tie_word_embeddings ? emb : need(model::WeightRole::output, 0);
+    output_ = view(out);
+    grad_output_ = out->grad.data();
+    ModelParameters::Entry* norm = need(model::WeightRole::output_norm, 0);
+    output_norm_ = norm->value.data();
+    grad_output_norm_ = norm->grad.data();
+    using model::WeightRole;
+    constexpr std::array<WeightRole, kLinearRoles> kWeights = {WeightRole::attn_q, WeightRole::attn_k,
+                                                               WeightRole::attn_v, WeightRole::attn_o,
+                                                               WeightRole::ffn_gate, WeightRole::ffn_up,
+                                                               WeightRole::ffn_down};
+    constexpr std::array<WeightRole, 4> kBiases = {WeightRole::attn_q_bias, WeightRole::attn_k_bias,
+                                                   WeightRole::attn_v_bias, WeightRole::attn_o_bias};
+    for (int l = 0; l < config_.num_layers; ++l) {
+        Layer& layer = layers_.emplace_back();
+        for (int r = 0; r < kLinearRoles; ++r) {
+            ModelParameters::Entry* e = need(kWeights[size_t(r)], l);
+            layer.linear[size_t(r)].w = view(e);
+            layer.linear[size_t(r)].grad_w = e->grad.data();
+            if (r < 4)
+                if (ModelParameters::Entry* b = entry(kBiases[size_t(r)], l)) {
+                    layer.linear[size_t(r)].bias = b->value.data();
+                    layer.linear[size_t(r)].grad_bias = b->grad.data();
+                }
+        }
+        ModelParameters::Entry* n1 = need(WeightRole::attn_norm, l);
+        ModelParameters::Entry* n2 = need(WeightRole::ffn_norm, l);
+        layer.attn_norm = n1->value.data();
+        layer.grad_attn_norm = n1->grad.data();
+        layer.ffn_norm = n2->value.data();
+        layer.grad_ffn_norm = n2->grad.data();
+    }
+    by_layer_.assign(size_t(config_.num_layers), {});
+}
+
+TrainModel::TrainModel(const Model& base, const LoraAdapter& adapter) : work_(std::make_unique<Workspace>()) {
+    bind_base(base);
+    const ModelConfig& c = config_;
+    config_adapter_.config = adapter.config;
     permuted_qk_ = model::qk_rows_permuted(base.files());
-    by_layer_.assign(size_t(c.num_layers), {});
     for (const LoraModule& m : adapter.modules) {
         int role = -1, layer = -1;
         for (int l = 0; l < c.num_layers && role < 0; ++l)
@@ -203,28 +289,36 @@ LoraModel::LoraModel(const Model& base, const LoraAdapter& adapter) : base_(base
     loras_ = std::move(ordered);
 }
 
-std::vector<LoraModel::Parameter> LoraModel::parameters() {
+std::vector<TrainModel::Parameter> TrainModel::parameters() {
     std::vector<Parameter> params;
+    if (full_) {
+        for (ModelParameters::Entry& e : full_->entries())
+            params.push_back({e.name, e.value.data(), e.grad.data(), int64_t(e.value.size()), e.shape});
+        return params;
+    }
     for (auto& lora : loras_) {
         const std::string prefix = "base_model.model." + lora->module.module;
         params.push_back({prefix + ".lora_A.weight", lora->module.a.data(), lora->grad_a.data(),
-                          int64_t(lora->module.a.size())});
+                          int64_t(lora->module.a.size()), {lora->rank, lora->in}});
+        const bool qk = lora->module.module.ends_with(".q_proj") || lora->module.module.ends_with(".k_proj");
         params.push_back({prefix + ".lora_B.weight", lora->module.b.data(), lora->grad_b.data(),
-                          int64_t(lora->module.b.size())});
+                          int64_t(lora->module.b.size()), {lora->out, lora->rank},
+                          permuted_qk_ && qk ? int64_t(config_.head_dim) : 0});
     }
     return params;
 }
 
-void LoraModel::zero_grad() {
+void TrainModel::zero_grad() {
+    if (full_) full_->zero_grad();
     for (auto& lora : loras_) {
         std::fill(lora->grad_a.begin(), lora->grad_a.end(), 0.0f);
         std::fill(lora->grad_b.begin(), lora->grad_b.end(), 0.0f);
     }
 }
 
-LoraAdapter LoraModel::adapter() const {
-    LoraAdapter out = config_;
-    const int64_t head_dim = base_.config().head_dim;
+LoraAdapter TrainModel::adapter() const {
+    LoraAdapter out = config_adapter_;
+    const int64_t head_dim = config_.head_dim;
     for (const auto& lora : loras_) {
         LoraModule m = lora->module;
         const bool qk = m.module.ends_with(".q_proj") || m.module.ends_with(".k_proj");
@@ -245,11 +339,19 @@ void dropout(const float* x, int64_t n, float p, uint64_t seed, uint64_t key, fl
     for (int64_t i = 0; i < n; ++i) out[i] = mix(base + uint64_t(i)) >= threshold ? x[i] * keep_scale : 0.0f;
 }
 
+// db[n] += Σ_t dy[t, n]: a bias's gradient (in double, a column at a time per row block).
+void add_column_sums(const float* dy, int64_t T, int64_t N, float* db) {
+    std::vector<double> sum(size_t(N), 0.0);
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t n = 0; n < N; ++n) sum[size_t(n)] += dy[t * N + n];
+    for (int64_t n = 0; n < N; ++n) db[n] += float(sum[size_t(n)]);
+}
+
 }  // namespace
 
-void LoraModel::layer_forward(int l, const float* x_in, float* x_out, Activations& a, const Context& ctx) const {
-    const ModelConfig& c = base_.config();
-    const LayerWeights& w = base_.weights().layers[size_t(l)];
+void TrainModel::layer_forward(int l, const float* x_in, float* x_out, Activations& a, const Context& ctx) const {
+    const ModelConfig& c = config_;
+    const Layer& w = layers_[size_t(l)];
     const int64_t T = ctx.T, D = c.hidden_size, F = c.intermediate_size;
     const int64_t H = c.num_heads, Hkv = c.num_kv_heads, Dh = c.head_dim, q_dim = H * Dh, kv_dim = Hkv * Dh;
     const float eps = float(c.rms_norm_eps);
@@ -257,9 +359,13 @@ void LoraModel::layer_forward(int l, const float* x_in, float* x_out, Activation
     const PassOptions& opt = *ctx.options;
     auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
 
-    // y += s·(dropout(x) Aᵀ) Bᵀ for the adapter of `role`, keeping x Aᵀ for the backward.
+    // y = x Wᵀ (+ b), plus s·(dropout(x) Aᵀ) Bᵀ when the module has an adapter (keeping x Aᵀ for
+    // the backward).
     std::vector<float> dropped;
-    auto lora = [&](LinearRole role, const float* x, float* y) {
+    auto linear = [&](LinearRole role, const float* x, float* y) {
+        const Linear& lin = w.linear[size_t(role)];
+        base_linear(lin.w, x, T, y, pool);
+        if (lin.bias) kernels::add_bias(y, lin.bias, T, lin.w.dim(0));
         const Lora* lo = by_layer_[size_t(l)][size_t(role)];
         if (!lo) return;
         const float* xa = x;
@@ -276,51 +382,38 @@ void LoraModel::layer_forward(int l, const float* x_in, float* x_out, Activation
     };
 
     // Attention block: xn1 = rmsnorm(x); q, k, v = linear(xn1); rope; causal attention per sequence.
-    kernels::rms_norm(x_in, w.attn_norm.data(), T, D, eps, sized(ctx.xn1, T * D), pool);
+    kernels::rms_norm(x_in, w.attn_norm, T, D, eps, sized(ctx.xn1, T * D), pool);
     float* q = sized(a.q, T * q_dim);
     float* k = sized(a.k, T * kv_dim);
     float* v = sized(a.v, T * kv_dim);
-    base_linear(w.wq, ctx.xn1.data(), T, q, pool);
-    base_linear(w.wk, ctx.xn1.data(), T, k, pool);
-    base_linear(w.wv, ctx.xn1.data(), T, v, pool);
-    lora(LinearRole::q_proj, ctx.xn1.data(), q);
-    lora(LinearRole::k_proj, ctx.xn1.data(), k);
-    lora(LinearRole::v_proj, ctx.xn1.data(), v);
-    if (!w.bq.empty()) {
-        kernels::add_bias(q, w.bq.data(), T, q_dim);
-        kernels::add_bias(k, w.bk.data(), T, kv_dim);
-        kernels::add_bias(v, w.bv.data(), T, kv_dim);
-    }
-    kernels::rope(q, T, H, Dh, ctx.cos_sin.data(), base_.rope_mode(), pool);
-    kernels::rope(k, T, Hkv, Dh, ctx.cos_sin.data(), base_.rope_mode(), pool);
+    linear(LinearRole::q_proj, ctx.xn1.data(), q);
+    linear(LinearRole::k_proj, ctx.xn1.data(), k);
+    linear(LinearRole::v_proj, ctx.xn1.data(), v);
+    kernels::rope(q, T, H, Dh, ctx.cos_sin.data(), rope_mode_, pool);
+    kernels::rope(k, T, Hkv, Dh, ctx.cos_sin.data(), rope_mode_, pool);
     kernels::attention_train(q, k, v, T, H, Hkv, Dh, ctx.seg_begin, c.sliding_window, 1.0f / std::sqrt(float(Dh)),
                              sized(a.att, T * q_dim), sized(a.lse, T * H), pool);
 
     // x_mid = x + o(att)
     float* x_mid = sized(a.x_mid, T * D);
-    base_linear(w.wo, a.att.data(), T, x_mid, pool);
-    lora(LinearRole::o_proj, a.att.data(), x_mid);
-    if (!w.bo.empty()) kernels::add_bias(x_mid, w.bo.data(), T, D);
+    linear(LinearRole::o_proj, a.att.data(), x_mid);
     kernels::add(x_mid, x_in, T * D);
 
     // MLP block (SwiGLU): xn2 = rmsnorm(x_mid); h = silu(gate(xn2)) * up(xn2); x_out = x_mid + down(h)
-    kernels::rms_norm(x_mid, w.ffn_norm.data(), T, D, eps, sized(ctx.xn2, T * D), pool);
+    kernels::rms_norm(x_mid, w.ffn_norm, T, D, eps, sized(ctx.xn2, T * D), pool);
     float* gate = sized(a.gate, T * F);
     float* up = sized(a.up, T * F);
-    base_linear(w.w_gate, ctx.xn2.data(), T, gate, pool);
-    base_linear(w.w_up, ctx.xn2.data(), T, up, pool);
-    lora(LinearRole::gate_proj, ctx.xn2.data(), gate);
-    lora(LinearRole::up_proj, ctx.xn2.data(), up);
+    linear(LinearRole::gate_proj, ctx.xn2.data(), gate);
+    linear(LinearRole::up_proj, ctx.xn2.data(), up);
     kernels::silu_mul(gate, up, T * F, sized(ctx.h, T * F), pool);
-    base_linear(w.w_down, ctx.h.data(), T, x_out, pool);
-    lora(LinearRole::down_proj, ctx.h.data(), x_out);
+    linear(LinearRole::down_proj, ctx.h.data(), x_out);
     kernels::add(x_out, x_mid, T * D);
 }
 
-void LoraModel::layer_backward(int l, const float* x_in, float* dx, const Activations& a, bool input_grad,
-                               const Context& ctx) {
-    const ModelConfig& c = base_.config();
-    const LayerWeights& w = base_.weights().layers[size_t(l)];
+void TrainModel::layer_backward(int l, const float* x_in, float* dx, const Activations& a, bool input_grad,
+                                const Context& ctx) {
+    const ModelConfig& c = config_;
+    const Layer& w = layers_[size_t(l)];
     const int64_t T = ctx.T, D = c.hidden_size, F = c.intermediate_size;
     const int64_t H = c.num_heads, Hkv = c.num_kv_heads, Dh = c.head_dim, q_dim = H * Dh, kv_dim = Hkv * Dh;
     const float eps = float(c.rms_norm_eps);
@@ -328,16 +421,22 @@ void LoraModel::layer_backward(int l, const float* x_in, float* dx, const Activa
     const PassOptions& opt = *ctx.options;
     using kernels::Trans;
 
-    // Backward of linear `role` (input x, output gradient dy): the adapter's gradients, and, when
-    // dx_out is given, the input gradient through W and the adapter (added when `accumulate`).
+    // Backward of linear `role` (input x [T, in], output gradient dy [T, out]): the gradients of
+    // what it trains (W and b, or the adapter's A and B), and, when dx_out is given, the input
+    // gradient through W and the adapter (added when `accumulate`).
     std::vector<float> dropped, du;
-    auto linear_backward = [&](LinearRole role, const Tensor& W, const float* x, const float* dy, float* dx_out,
-                               bool accumulate) {
-        if (dx_out) kernels::matmul_backward_input(W, dy, T, dx_out, accumulate, pool);
+    auto linear_backward = [&](LinearRole role, const float* x, const float* dy, float* dx_out, bool accumulate) {
+        const Linear& lin = w.linear[size_t(role)];
+        const int64_t in = lin.w.dim(1), out = lin.w.dim(0);
+        if (dx_out) kernels::matmul_backward_input(lin.w, dy, T, dx_out, accumulate, pool);
+        // dW += dyᵀ x; db += Σ_t dy
+        if (lin.grad_w)
+            kernels::sgemm(Trans::yes, Trans::no, out, in, T, 1.0f, dy, out, x, in, 1.0f, lin.grad_w, in, pool);
+        if (lin.grad_bias) add_column_sums(dy, T, out, lin.grad_bias);
         Lora* lo = by_layer_[size_t(l)][size_t(role)];
         if (!lo) return;
         const float s = lo->module.scale;
-        const int64_t in = lo->in, out = lo->out, r = lo->rank;
+        const int64_t r = lo->rank;
         const float* xa = x;
         if (opt.dropout > 0) {
             dropped.resize(size_t(T * in));
@@ -370,43 +469,45 @@ void LoraModel::layer_backward(int l, const float* x_in, float* dx, const Activa
 
     // The normed inputs and the MLP's hidden activations again (Context::xn1).
     auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
-    kernels::rms_norm(x_in, w.attn_norm.data(), T, D, eps, sized(ctx.xn1, T * D), pool);
-    kernels::rms_norm(a.x_mid.data(), w.ffn_norm.data(), T, D, eps, sized(ctx.xn2, T * D), pool);
+    kernels::rms_norm(x_in, w.attn_norm, T, D, eps, sized(ctx.xn1, T * D), pool);
+    kernels::rms_norm(a.x_mid.data(), w.ffn_norm, T, D, eps, sized(ctx.xn2, T * D), pool);
     kernels::silu_mul(a.gate.data(), a.up.data(), T * F, sized(ctx.h, T * F), pool);
 
     // MLP block: x_out = x_mid + down(h), h = silu(gate) * up.
     std::vector<float> dgate(size_t(T * F)), dup(size_t(T * F)), dn(size_t(T * D)), dnorm(size_t(T * D));
-    linear_backward(LinearRole::down_proj, w.w_down, ctx.h.data(), dx, dgate.data(), false);  // dgate holds dh
+    linear_backward(LinearRole::down_proj, ctx.h.data(), dx, dgate.data(), false);  // dgate holds dh
     kernels::silu_mul_backward(a.gate.data(), a.up.data(), dgate.data(), T * F, dgate.data(), dup.data(), pool);
-    linear_backward(LinearRole::gate_proj, w.w_gate, ctx.xn2.data(), dgate.data(), dn.data(), false);
-    linear_backward(LinearRole::up_proj, w.w_up, ctx.xn2.data(), dup.data(), dn.data(), true);
-    kernels::rms_norm_backward(a.x_mid.data(), w.ffn_norm.data(), dn.data(), T, D, eps, dnorm.data(), nullptr, pool);
+    linear_backward(LinearRole::gate_proj, ctx.xn2.data(), dgate.data(), dn.data(), false);
+    linear_backward(LinearRole::up_proj, ctx.xn2.data(), dup.data(), dn.data(), true);
+    kernels::rms_norm_backward(a.x_mid.data(), w.ffn_norm, dn.data(), T, D, eps, dnorm.data(), w.grad_ffn_norm, pool);
     kernels::add(dx, dnorm.data(), T * D);  // dx is now d x_mid
 
     // Attention block: x_mid = x_in + o(attention(rope(q), rope(k), v)).
     std::vector<float> datt(size_t(T * q_dim)), dq(size_t(T * q_dim)), dk(size_t(T * kv_dim)), dv(size_t(T * kv_dim));
-    linear_backward(LinearRole::o_proj, w.wo, a.att.data(), dx, datt.data(), false);
+    linear_backward(LinearRole::o_proj, a.att.data(), dx, datt.data(), false);
     kernels::attention_train_backward(a.q.data(), a.k.data(), a.v.data(), a.att.data(), a.lse.data(), datt.data(), T,
                                       H, Hkv, Dh, ctx.seg_begin, c.sliding_window, 1.0f / std::sqrt(float(Dh)),
                                       dq.data(), dk.data(), dv.data(), pool);
-    kernels::rope_backward(dq.data(), T, H, Dh, ctx.cos_sin.data(), base_.rope_mode(), pool);
-    kernels::rope_backward(dk.data(), T, Hkv, Dh, ctx.cos_sin.data(), base_.rope_mode(), pool);
-    // The first layer's input is the frozen embedding: its gradient is not needed, only the
-    // adapters' (which need no input gradient).
+    kernels::rope_backward(dq.data(), T, H, Dh, ctx.cos_sin.data(), rope_mode_, pool);
+    kernels::rope_backward(dk.data(), T, Hkv, Dh, ctx.cos_sin.data(), rope_mode_, pool);
+    // Below the first layer lies the embedding: its input gradient is needed only when the
+    // embedding itself is trained; the adapters' and weights' gradients need none.
     float* dxn1 = input_grad ? dn.data() : nullptr;
-    linear_backward(LinearRole::q_proj, w.wq, ctx.xn1.data(), dq.data(), dxn1, false);
-    linear_backward(LinearRole::k_proj, w.wk, ctx.xn1.data(), dk.data(), dxn1, true);
-    linear_backward(LinearRole::v_proj, w.wv, ctx.xn1.data(), dv.data(), dxn1, true);
-    if (!input_grad) return;
-    kernels::rms_norm_backward(x_in, w.attn_norm.data(), dn.data(), T, D, eps, dnorm.data(), nullptr, pool);
+    linear_backward(LinearRole::q_proj, ctx.xn1.data(), dq.data(), dxn1, false);
+    linear_backward(LinearRole::k_proj, ctx.xn1.data(), dk.data(), dxn1, true);
+    linear_backward(LinearRole::v_proj, ctx.xn1.data(), dv.data(), dxn1, true);
+    if (!input_grad) return;  // (only a frozen embedding skips it: then every norm is frozen too)
+    kernels::rms_norm_backward(x_in, w.attn_norm, dn.data(), T, D, eps, dnorm.data(), w.grad_attn_norm, pool);
     kernels::add(dx, dnorm.data(), T * D);  // dx is now d x_in
 }
 
-PassLoss LoraModel::run(const TrainBatch& batch, const PassOptions& options, bool backward, ThreadPool* pool) {
-    const ModelConfig& c = base_.config();
-    const ModelWeights& weights = base_.weights();
+PassLoss TrainModel::run(const TrainBatch& batch, const PassOptions& options, Pass pass,
+                         std::vector<float>* logits_out, ThreadPool* pool) {
+    const ModelConfig& c = config_;
     const int64_t T = int64_t(batch.tokens.size()), D = c.hidden_size, V = c.vocab_size, L = c.num_layers;
+    const bool backward = pass == Pass::train;
     PassLoss loss;
+    if (logits_out) logits_out->clear();
     if (T == 0) return loss;
     if (batch.positions.size() != size_t(T) || batch.seg_begin.size() != size_t(T) || batch.labels.size() != size_t(T))
         fail("training batch arrays differ in length");
@@ -414,14 +515,14 @@ PassLoss LoraModel::run(const TrainBatch& batch, const PassOptions& options, boo
         if (id < 0 || id >= V) fail("training batch: token id {} is out of the vocabulary (size {})", id, V);
 
     Context ctx{T, batch.seg_begin.data(), std::vector<float>(size_t(T * c.head_dim)), &options, pool, {}, {}, {}};
-    kernels::rope_angles(batch.positions.data(), T, c.head_dim, base_.rope_inv_freq().data(), base_.rope_mscale(),
+    kernels::rope_angles(batch.positions.data(), T, c.head_dim, rope_inv_freq_.data(), rope_mscale_,
                          ctx.cos_sin.data(), pool);
 
     // xs[l]: the residual stream entering layer l; xs[L]: after the last layer.
     std::vector<std::vector<float>>& xs = work_->xs;
     xs.resize(size_t(L + 1));
     for (auto& x : xs) x.resize(size_t(T * D));
-    kernels::get_rows(weights.token_embedding, batch.tokens.data(), T, xs[0].data(), pool);
+    kernels::get_rows(embedding_, batch.tokens.data(), T, xs[0].data(), pool);
     const bool keep_all = backward && !options.checkpointing;
     std::vector<Activations>& acts = work_->acts;
     if (acts.size() < (keep_all ? size_t(L) : 1)) acts.resize(keep_all ? size_t(L) : 1);
@@ -429,7 +530,7 @@ PassLoss LoraModel::run(const TrainBatch& batch, const PassOptions& options, boo
         layer_forward(l, xs[size_t(l)].data(), xs[size_t(l + 1)].data(), acts[keep_all ? size_t(l) : 0], ctx);
 
     // Head: only the target rows go through the final norm and the vocabulary projection, a
-    // chunk of rows at a time so that no [T, V] matrix is ever held.
+    // chunk of rows at a time so that no [T, V] matrix is ever held (except when asked for).
     std::vector<int64_t> rows;
     for (int64_t t = 0; t < T; ++t)
         if (batch.labels[size_t(t)] >= 0) {
@@ -445,21 +546,49 @@ PassLoss LoraModel::run(const TrainBatch& batch, const PassOptions& options, boo
         std::memcpy(xl.data() + i * D, xs[size_t(L)].data() + rows[size_t(i)] * D, size_t(D) * sizeof(float));
         labels[size_t(i)] = batch.labels[size_t(rows[size_t(i)])];
     }
-    kernels::rms_norm(xl.data(), weights.output_norm.data(), N, D, float(c.rms_norm_eps), xn.data(), pool);
+    kernels::rms_norm(xl.data(), output_norm_, N, D, float(c.rms_norm_eps), xn.data(), pool);
+    if (pass == Pass::logits) {
+        logits_out->resize(size_t(N * V));
+        base_linear(output_, xn.data(), N, logits_out->data(), pool);
+        return loss;
+    }
+    const TeacherTargets* teacher = options.teacher;
     const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, (int64_t(1) << 24) / V));
     std::vector<float> logits(size_t(chunk * V));
     for (int64_t i = 0; i < N; i += chunk) {
         const int64_t n = std::min(chunk, N - i);
-        base_linear(weights.output, xn.data() + i * D, n, logits.data(), pool);
-        loss.sum += kernels::cross_entropy(logits.data(), labels.data() + i, n, V, options.grad_scale, nullptr, pool);
-        if (backward) kernels::matmul_backward_input(weights.output, logits.data(), n, dxn.data() + i * D, false, pool);
+        base_linear(output_, xn.data() + i * D, n, logits.data(), pool);
+        if (teacher) {
+            kernels::TeacherLogits rows = teacher->logits;
+            rows.logits += i * (rows.ids ? rows.k : rows.ld);
+            if (rows.ids) rows.ids += i * rows.k;
+            if (rows.lse) rows.lse += i;
+            const kernels::DistillSums s = kernels::distill_loss(logits.data(), labels.data() + i, rows, n, V,
+                                                                 teacher->alpha, teacher->temperature,
+                                                                 options.grad_scale, pool);
+            loss.ce += s.ce;
+            loss.kl += s.kl;
+            loss.sum += (1.0 - teacher->alpha) * s.ce +
+                        double(teacher->alpha) * double(teacher->temperature) * teacher->temperature * s.kl;
+        } else {
+            const double ce = kernels::cross_entropy(logits.data(), labels.data() + i, n, V, options.grad_scale,
+                                                     nullptr, pool);
+            loss.ce += ce;
+            loss.sum += ce;
+        }
+        if (!backward) continue;
+        kernels::matmul_backward_input(output_, logits.data(), n, dxn.data() + i * D, false, pool);
+        // The head's weight: dW += dlogitsᵀ xn (into the embedding's gradient when tied).
+        if (grad_output_)
+            kernels::sgemm(kernels::Trans::yes, kernels::Trans::no, V, D, n, 1.0f, logits.data(), V,
+                           xn.data() + i * D, D, 1.0f, grad_output_, D, pool);
     }
     if (!backward) return loss;
 
     // dx: d loss / d xs[L], then walked back through the layers.
     std::vector<float> dxl(size_t(N * D));
-    kernels::rms_norm_backward(xl.data(), weights.output_norm.data(), dxn.data(), N, D, float(c.rms_norm_eps),
-                               dxl.data(), nullptr, pool);
+    kernels::rms_norm_backward(xl.data(), output_norm_, dxn.data(), N, D, float(c.rms_norm_eps), dxl.data(),
+                               grad_output_norm_, pool);
     std::vector<float> dx(size_t(T * D), 0.0f), scratch;
     for (int64_t i = 0; i < N; ++i)
         std::memcpy(dx.data() + rows[size_t(i)] * D, dxl.data() + i * D, size_t(D) * sizeof(float));
@@ -469,17 +598,22 @@ PassLoss LoraModel::run(const TrainBatch& batch, const PassOptions& options, boo
             scratch.resize(size_t(T * D));
             layer_forward(l, xs[size_t(l)].data(), scratch.data(), a, ctx);
         }
-        layer_backward(l, xs[size_t(l)].data(), dx.data(), a, l > 0, ctx);
+        layer_backward(l, xs[size_t(l)].data(), dx.data(), a, l > 0 || grad_embedding_, ctx);
     }
+    if (grad_embedding_) kernels::get_rows_backward(dx.data(), batch.tokens.data(), T, D, grad_embedding_);
     return loss;
 }
 
-PassLoss LoraModel::forward_backward(const TrainBatch& batch, const PassOptions& options, ThreadPool* pool) {
-    return run(batch, options, true, pool);
+PassLoss TrainModel::forward_backward(const TrainBatch& batch, const PassOptions& options, ThreadPool* pool) {
+    return run(batch, options, Pass::train, nullptr, pool);
 }
 
-PassLoss LoraModel::evaluate(const TrainBatch& batch, ThreadPool* pool, const PassOptions& options) {
-    return run(batch, options, false, pool);
+PassLoss TrainModel::evaluate(const TrainBatch& batch, ThreadPool* pool, const PassOptions& options) {
+    return run(batch, options, Pass::evaluate, nullptr, pool);
+}
+
+int64_t TrainModel::target_logits(const TrainBatch& batch, std::vector<float>& logits, ThreadPool* pool) {
+    return run(batch, PassOptions{}, Pass::logits, &logits, pool).tokens;
 }
 
 }  // namespace slm::train
