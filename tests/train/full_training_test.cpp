@@ -1,6 +1,8 @@
 // Full-parameter training (TrainModel over ModelParameters): every weight's gradient against
-// central finite differences of the pass's own loss on the tiny f32 llama (GQA) and qwen2 (biases,
-// tied embeddings) models of tests/fixtures/lora; a saved model loads back with the same logits.
+// central finite differences of the pass's own loss, and against PyTorch's (tests/fixtures/train,
+// made by tests/fixtures/make_train_fixtures.py) on the tiny f32 llama (GQA) and qwen2 (biases,
+// tied embeddings) models of tests/fixtures/lora; a saved model loads back with the same logits,
+// and transformers reads a model slm train wrote as slm does.
 #include <slm/model.h>
 #include <slm/safetensors.h>
 
@@ -88,6 +90,26 @@ TEST_P(FullTraining, EveryWeightGradientMatchesFiniteDifferences) {
     EXPECT_GE(checked, 3 * 20);
 }
 
+// Loss and every weight's gradient equal PyTorch's for the same batch (mean over its targets).
+TEST_P(FullTraining, LossAndGradientsEqualPyTorch) {
+    const std::string dir = test::fixtures_dir() + "/train/full/" + GetParam();
+    const nlohmann::json ref = read_json(dir + "/reference.json");
+    TrainModel model(*params);
+    PassOptions opt;
+    opt.grad_scale = 1.0f / float(batch.target_count());
+    const PassLoss loss = model.forward_backward(batch, opt, &pool);
+    ASSERT_EQ(loss.tokens, ref["targets"].get<int64_t>());
+    EXPECT_NEAR(loss.mean(), ref["loss"].get<double>(), 1e-5 * ref["loss"].get<double>());
+    const auto grads = SafetensorsFile::open(dir + "/grads.safetensors");
+    ASSERT_EQ(grads->tensor_names().size(), params->entries().size());
+    for (const ModelParameters::Entry& e : params->entries()) {
+        const std::optional<Tensor> g = grads->find_tensor(e.name);
+        ASSERT_TRUE(g) << e.name << " has no PyTorch gradient";
+        ASSERT_EQ(g->numel(), int64_t(e.grad.size())) << e.name;
+        EXPECT_LT(scaled_error(e.grad.data(), g->as<float>(), g->numel()), 1e-4) << e.name;
+    }
+}
+
 // A saved directory loads as a Model whose logits are the training pass's (f32: exactly the same
 // weights), and the config and tokenizer-less side files are written.
 TEST_P(FullTraining, SavedModelLoadsWithTheSameLogits) {
@@ -106,6 +128,31 @@ TEST_P(FullTraining, SavedModelLoadsWithTheSameLogits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FullTraining, ::testing::Values("llama", "qwen2"));
+
+// A model `slm train` wrote (tests/fixtures/train/ours/scratch-qwen2, see its case.json), loaded by
+// transformers on the device: its logits at every position of a prompt equal slm's within 1e-4 of
+// the largest.
+TEST(TrainedModel, TransformersReadsWhatSlmTrainWrote) {
+    const std::string dir = test::fixtures_dir() + "/train/ours/scratch-qwen2";
+    const nlohmann::json c = read_json(dir + "/case.json"), hf = read_json(dir + "/hf_logits.json");
+    const std::unique_ptr<Model> model = Model::load(dir + "/" + c["model"].get<std::string>());
+    const std::vector<int32_t> prompt = c["prompt"].get<std::vector<int32_t>>();
+    TrainBatch batch;
+    for (size_t t = 0; t < prompt.size(); ++t) {
+        batch.tokens.push_back(prompt[t]);
+        batch.positions.push_back(int32_t(t));
+        batch.seg_begin.push_back(0);
+        batch.labels.push_back(0);  // every position's logits
+    }
+    batch.rows = 1;
+    ThreadPool pool{2};
+    TrainModel frozen(*model);
+    std::vector<float> ours;
+    ASSERT_EQ(frozen.target_logits(batch, ours, &pool), int64_t(prompt.size()));
+    const std::vector<float> theirs = hf["logits"].get<std::vector<float>>();
+    ASSERT_EQ(theirs.size(), ours.size());
+    EXPECT_LT(scaled_error(ours.data(), theirs.data(), int64_t(ours.size())), 1e-4);
+}
 
 }  // namespace
 }  // namespace slm::train
