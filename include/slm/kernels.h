@@ -60,12 +60,25 @@ void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, Rope
 // q: [T, H, Dh]; k_cache, v_cache: [S, Hkv, Dh] of dtype f32 or f16 (cache_dtype), holding
 // positions 0..S-1; query t sees cache positions j with j <= q_pos[t] and, when window > 0,
 // j > q_pos[t] - window. Head h reads kv head h / (H / Hkv). out: [T, H, Dh].
+// The score of a visible key is scale * (q . k), then, when softcap > 0, softcap * tanh(score /
+// softcap) (Gemma 2's attention-logit soft-capping), before the softmax.
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window,
-               float scale, float* out, ThreadPool* pool);
+               float scale, float* out, ThreadPool* pool, float softcap = 0.0f);
 
-// out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).  n elements.
+// The gated MLP's inner step, out[i] = act(gate[i]) * up[i] over n elements, for each activation:
+// silu(x) = x / (1 + exp(-x)) (SwiGLU); gelu_tanh(x) = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715
+// x^3))) (GeGLU as Gemma computes it, PyTorch's gelu approximate="tanh"); gelu(x) = x/2 * (1 +
+// erf(x / sqrt(2))) (the exact one).
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool);
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool);
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool);
+
+// x[i] = cap * tanh(x[i] / cap) in place, n elements (Gemma 2's final-logit soft-capping).
+void softcap(float* x, int64_t n, float cap, ThreadPool* pool);
+
+// x[i] *= s (Gemma's embedding scale).
+void multiply(float* x, int64_t n, float s);
 
 // y[i] += x[i]; and y[t, :] += b for a bias b of length D over T rows.
 void add(float* y, const float* x, int64_t n);
@@ -87,8 +100,11 @@ void rope(float* x, int64_t T, int64_t H, int64_t Dh, const int32_t* positions, 
           float mscale, RopeMode mode);
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window,
-               float scale, float* out);
+               float scale, float* out, float softcap = 0.0f);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out);
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out);
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out);
+void softcap(float* x, int64_t n, float cap);
 void softmax(float* x, int64_t T, int64_t n);
 }  // namespace ref
 

@@ -1,6 +1,7 @@
-// Model: a Llama-family transformer (Llama 2/3, Mistral, Qwen2, SmolLM, TinyLlama) bound by role
-// to the weights of an HF directory or a GGUF file (zero-copy views), and its forward pass over a
-// Batch of (token, position, sequence) entries that reads and extends a KvCache.
+// Model: a decoder-only transformer (the Llama family: Llama 2/3, Mistral, Qwen2, SmolLM,
+// TinyLlama; and Gemma, Gemma 2, Phi-3 from HF directories) bound by role to the weights of an HF
+// directory or a GGUF file (zero-copy views), and its forward pass over a Batch of (token,
+// position, sequence) entries that reads and extends a KvCache.
 #pragma once
 
 #include <slm/kernels.h>
@@ -85,7 +86,7 @@ public:
     // Opens `path` (HF directory or GGUF file) with ModelFiles::open and binds the weights.
     static std::unique_ptr<Model> load(const std::string& path, const ModelOptions& options = {});
     // Binds the weights of files already open; throws slm::Error naming any missing or
-    // mis-shaped tensor, or an architecture that is not of the Llama family.
+    // mis-shaped tensor, or an architecture (or a feature of one) that slm does not run.
     explicit Model(ModelFiles files, const ModelOptions& options = {});
     ~Model();
     Model(const Model&) = delete;
@@ -100,6 +101,12 @@ public:
     kernels::RopeMode rope_mode() const { return rope_mode_; }
     const std::vector<float>& rope_inv_freq() const { return rope_inv_freq_; }
     float rope_mscale() const { return rope_mscale_; }
+    // longrope: the frequencies a KV cache of more than rope_long_context() positions uses
+    // (RopeFrequencies); empty for every other rope.
+    const std::vector<float>& rope_long_inv_freq() const { return rope_long_inv_freq_; }
+    int rope_long_context() const { return rope_long_context_; }
+    // The attention window of layer `l` (0: the layer attends to the whole context).
+    int layer_window(int l) const { return layer_window_[size_t(l)]; }
     // The weights bound by role (src/model/model_weights.h): what training reads in place.
     const ModelWeights& weights() const { return *weights_; }
 
@@ -119,14 +126,26 @@ private:
     kernels::RopeMode rope_mode_;
     std::vector<float> rope_inv_freq_;
     float rope_mscale_ = 1.0f;
+    std::vector<float> rope_long_inv_freq_;
+    int rope_long_context_ = 0;
+    std::vector<int> layer_window_;   // per layer: the config's sliding_window or 0
+    float attn_scale_ = 1.0f;         // 1/√head_dim, or query_pre_attn_scalar^(-1/2) (Gemma 2)
+    float embedding_scale_ = 1.0f;    // √hidden_size where the architecture scales embeddings (Gemma)
+    // act(gate) * up of the gated MLP: silu (SwiGLU), gelu_tanh or gelu (GeGLU).
+    void (*gated_activation_)(const float*, const float*, int64_t, float*, ThreadPool*) = nullptr;
 };
 
 // The rotary inverse frequencies (length head_dim / 2) and cos/sin multiplier that the config's
-// rope_theta and rope_scaling (default, linear, dynamic below its threshold, llama3, yarn) give,
-// as transformers computes them.
+// rope_theta and rope_scaling (default, linear, dynamic below its threshold, llama3, yarn,
+// longrope) give, as transformers computes them.
 struct RopeFrequencies {
     std::vector<float> inv_freq;
     float mscale = 1.0f;
+    // longrope (Phi-3): the frequencies of contexts longer than `long_context` positions; empty
+    // otherwise. As llama.cpp does, a KV cache of more positions uses them throughout, so every
+    // cached key was rotated alike (transformers switches per call, on the positions it sees).
+    std::vector<float> long_inv_freq;
+    int long_context = 0;
 };
 RopeFrequencies rope_frequencies(const ModelConfig& config);
 

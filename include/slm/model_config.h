@@ -16,13 +16,16 @@ namespace slm {
 class GgufFile;
 
 struct RopeScaling {
-    std::string type = "default";  // default | linear | dynamic | llama3 | yarn
-    double factor = 1.0;
+    std::string type = "default";  // default | linear | dynamic | llama3 | yarn | longrope
+    double factor = 1.0;           // longrope: 0 when absent (then max_position / original_max_position)
     double low_freq_factor = 1.0;         // llama3
     double high_freq_factor = 4.0;        // llama3
     int original_max_position = 0;        // llama3, yarn
     double attention_factor = 0.0;        // yarn (0: derived from factor)
     double beta_fast = 32.0, beta_slow = 1.0;  // yarn
+    // longrope (Phi-3): per-pair divisors of the base frequencies, the short ones within
+    // original_max_position and the long ones past it; each of length head_dim / 2.
+    std::vector<double> short_factor, long_factor;
 };
 
 struct ModelConfig {
@@ -41,7 +44,14 @@ struct ModelConfig {
     bool tie_word_embeddings = false;
     bool attention_bias = false;  // q/k/v projections have a bias (qwen2)
     int sliding_window = 0;       // 0: full attention
-    std::string hidden_act = "silu";
+    // Per layer "sliding_attention" or "full_attention" (transformers 5's layer_types); empty when
+    // the config has none, and then the architecture's pattern decides (model/architecture.h).
+    std::vector<std::string> layer_types;
+    std::string hidden_act = "silu";  // silu, gelu_pytorch_tanh, gelu, …
+    double query_pre_attn_scalar = 0;    // attention scale is its -1/2 power (Gemma 2); 0: head_dim
+    double attn_logit_softcapping = 0;   // scores become c * tanh(scores / c) (Gemma 2); 0: off
+    double final_logit_softcapping = 0;  // the same on the output logits; 0: off
+    double partial_rotary_factor = 1.0;  // fraction of each head's dimensions that rope rotates
     int bos_token_id = -1;
     std::vector<int> eos_token_ids;
     std::string torch_dtype;      // dtype the weights were saved in, when the config says

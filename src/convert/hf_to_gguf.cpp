@@ -119,6 +119,11 @@ void convert_hf_to_gguf(const std::string& hf_dir, const std::string& out_path, 
     if (files.naming != TensorNaming::hf) fail("{}: slm convert takes a Hugging Face model directory", hf_dir);
     const ModelConfig& c = files.config;
     const model::Architecture& arch = model::find_architecture(c.architecture, hf_dir);
+    // Gemma's tensors even share Llama's names: without this check it would convert, wrongly.
+    if (!model::is_llama_forward(arch, c))
+        fail("{}: slm convert writes the Llama family (llama, mistral, qwen2) for now; a {} model is not convertible "
+             "yet",
+             hf_dir, c.architecture);
     // llama.cpp runs Mistral as llama (same tensors, same rope).
     const std::string gguf_arch = c.architecture == "mistral" ? "llama" : std::string(arch.name);
     const bool permute_qk = arch.gguf_rope != arch.hf_rope;

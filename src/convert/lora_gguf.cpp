@@ -55,6 +55,9 @@ std::string strip_weight(const std::string& name) {
 // The linear weights of a Llama-family model of config `c`, in both namings, with their shapes.
 BaseLayout base_layout(const ModelConfig& c, const std::string& source) {
     const model::Architecture& arch = model::find_architecture(c.architecture, source);
+    if (!model::is_llama_forward(arch, c))
+        fail("{}: GGUF LoRA files are written for the Llama family (llama, mistral, qwen2); {} is not supported yet",
+             source, c.architecture);
     BaseLayout layout;
     // llama.cpp runs Mistral as llama (slm convert writes it so): the adapter must say the same.
     layout.gguf_arch = c.architecture == "mistral" ? "llama" : std::string(arch.name);

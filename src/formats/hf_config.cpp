@@ -23,6 +23,19 @@ int positive(const JsonFields& f, std::initializer_list<std::string_view> names)
     fail("{}: missing field '{}'", f.source(), *names.begin());
 }
 
+// A list of numbers (longrope's factors); empty when absent.
+std::vector<double> number_list(const JsonFields& f, std::string_view key) {
+    std::vector<double> out;
+    const json* v = f.find(key);
+    if (!v) return out;
+    if (!v->is_array()) f.wrong_type(key, "a list of numbers");
+    for (const json& e : *v) {
+        if (!e.is_number()) f.wrong_type(key, "a list of numbers");
+        out.push_back(e.get<double>());
+    }
+    return out;
+}
+
 // Rope settings. transformers 5 writes "rope_parameters" (rope_theta, rope_type and the scaling
 // fields together; per layer type for some models); transformers 4 writes a top-level
 // "rope_theta" and an optional "rope_scaling" object whose kind is "type" or "rope_type".
@@ -50,6 +63,15 @@ void read_rope(const JsonFields& top, ModelConfig& c) {
     r.attention_factor = s.number("attention_factor").value_or(0.0);
     r.beta_fast = s.number("beta_fast").value_or(r.beta_fast);
     r.beta_slow = s.number("beta_slow").value_or(r.beta_slow);
+    // Phi-3's longrope was first named "su"; without a factor transformers takes the ratio of the
+    // context lengths, which the rope code derives (factor 0 says "absent").
+    if (r.type == "su") r.type = "longrope";
+    if (r.type == "longrope") {
+        r.factor = s.number("factor").value_or(0.0);
+        r.short_factor = number_list(s, "short_factor");
+        r.long_factor = number_list(s, "long_factor");
+    }
+    c.partial_rotary_factor = s.number("partial_rotary_factor").value_or(c.partial_rotary_factor);
 }
 
 // A special token written as a string or as an AddedToken object {"content": "<s>", …}.
@@ -101,7 +123,22 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
     c.attention_bias = f.boolean("attention_bias").value_or(c.architecture == "qwen2");
     // Qwen2 writes a sliding_window but uses it only when use_sliding_window is true.
     if (f.boolean("use_sliding_window").value_or(true)) c.sliding_window = f.int32("sliding_window").value_or(0);
-    c.hidden_act = f.string("hidden_act").value_or(f.string("hidden_activation").value_or(c.hidden_act));
+    // transformers' Gemma 2 and 3 MLPs read hidden_activation; the others (Gemma included) hidden_act.
+    const bool activation_first = c.architecture == "gemma2" || c.architecture == "gemma3" || c.architecture == "gemma3_text";
+    const auto first = f.string(activation_first ? "hidden_activation" : "hidden_act");
+    const auto second = f.string(activation_first ? "hidden_act" : "hidden_activation");
+    c.hidden_act = first ? *first : second.value_or(c.hidden_act);
+    if (const json* types = f.find("layer_types")) {
+        if (!types->is_array()) f.wrong_type("layer_types", "a list of strings");
+        for (const json& t : *types) {
+            if (!t.is_string()) f.wrong_type("layer_types", "a list of strings");
+            c.layer_types.push_back(t.get<std::string>());
+        }
+    }
+    c.query_pre_attn_scalar = f.number("query_pre_attn_scalar").value_or(0.0);
+    c.attn_logit_softcapping = f.number("attn_logit_softcapping").value_or(0.0);
+    c.final_logit_softcapping = f.number("final_logit_softcapping").value_or(0.0);
+    c.partial_rotary_factor = f.number("partial_rotary_factor").value_or(c.partial_rotary_factor);
     c.bos_token_id = f.int32("bos_token_id").value_or(-1);
     c.eos_token_ids = f.int_list("eos_token_id");
     // transformers 5 writes "dtype", transformers 4 "torch_dtype".

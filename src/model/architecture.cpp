@@ -1,9 +1,11 @@
-// Architecture rows and the tensor-name table of the Llama family, for HF and GGUF naming.
+// Architecture rows and the tensor-name tables: the Llama family's names for HF and GGUF, and
+// each other architecture's names where they differ.
 #include "model/architecture.h"
 
 #include <slm/error.h>
 
 #include <array>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace slm::model {
@@ -11,20 +13,6 @@ namespace slm::model {
 namespace {
 
 using kernels::RopeMode;
-
-// llama.cpp's converter permutes q/k rows of `llama` (and Mistral, which it writes as llama) so
-// that its "normal" rope pairs (2i, 2i+1); qwen2 is left as is and uses neox pairing.
-constexpr std::array kArchitectures = {
-    Architecture{"llama", RopeMode::neox, RopeMode::normal, false},
-    Architecture{"mistral", RopeMode::neox, RopeMode::normal, false},
-    Architecture{"qwen2", RopeMode::neox, RopeMode::neox, true},
-};
-
-struct NamePattern {
-    WeightRole role;
-    std::string_view hf;    // {} stands for the layer index
-    std::string_view gguf;
-};
 
 constexpr std::array kNames = {
     NamePattern{WeightRole::token_embedding, "model.embed_tokens.weight", "token_embd.weight"},
@@ -44,7 +32,37 @@ constexpr std::array kNames = {
     NamePattern{WeightRole::ffn_up, "model.layers.{}.mlp.up_proj.weight", "blk.{}.ffn_up.weight"},
     NamePattern{WeightRole::ffn_down, "model.layers.{}.mlp.down_proj.weight", "blk.{}.ffn_down.weight"},
     NamePattern{WeightRole::rope_freqs, "", "rope_freqs.weight"},
+    NamePattern{WeightRole::attn_qkv, "model.layers.{}.self_attn.qkv_proj.weight", "blk.{}.attn_qkv.weight"},
+    // llama.cpp writes Phi-3's gate_up_proj whole as blk.{}.ffn_up.weight ([2F, D]).
+    NamePattern{WeightRole::ffn_gate_up, "model.layers.{}.mlp.gate_up_proj.weight", ""},
+    NamePattern{WeightRole::attn_post_norm, "", "blk.{}.post_attention_norm.weight"},
+    NamePattern{WeightRole::ffn_post_norm, "model.layers.{}.post_feedforward_layernorm.weight", "blk.{}.post_ffw_norm.weight"},
 };
+
+// Gemma 2 keeps post_attention_layernorm for the norm of the attention output, so its pre-MLP
+// norm has a name of its own.
+constexpr std::array kGemma2Names = {
+    NamePattern{WeightRole::ffn_norm, "model.layers.{}.pre_feedforward_layernorm.weight", "blk.{}.ffn_norm.weight"},
+    NamePattern{WeightRole::attn_post_norm, "model.layers.{}.post_attention_layernorm.weight",
+                "blk.{}.post_attention_norm.weight"},
+};
+
+// llama.cpp's converter permutes q/k rows of `llama` (and Mistral, which it writes as llama) so
+// that its "normal" rope pairs (2i, 2i+1); the others are left as they are and use neox pairing.
+constexpr std::array kArchitectures = {
+    Architecture{"llama", RopeMode::neox, RopeMode::normal, false},
+    Architecture{"mistral", RopeMode::neox, RopeMode::normal, false},
+    Architecture{"qwen2", RopeMode::neox, RopeMode::neox, true},
+    Architecture{.name = "gemma", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
+                 .hf_norm = NormWeight::one_plus, .embedding_scale = true, .tied_by_default = true, .gguf = false},
+    Architecture{.name = "gemma2", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
+                 .hf_norm = NormWeight::one_plus, .embedding_scale = true, .post_norms = true, .global_every = 2,
+                 .tied_by_default = true, .gguf = false, .names = kGemma2Names},
+    Architecture{.name = "phi3", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
+                 .fused_qkv = true, .fused_gate_up = true, .gguf = false},
+};
+
+std::string format_name(std::string_view pattern, int layer) { return fmt::format(fmt::runtime(pattern), layer); }
 
 }  // namespace
 
@@ -57,13 +75,28 @@ const Architecture& find_architecture(std::string_view name, const std::string& 
     fail("{}: architecture '{}' is not supported (supported: {})", source, name, supported);
 }
 
+bool is_llama_forward(const Architecture& arch, const ModelConfig& c) {
+    const bool plain_rows = arch.hf_norm == NormWeight::scale && !arch.embedding_scale && !arch.post_norms &&
+                            arch.global_every == 0 && !arch.fused_qkv && !arch.fused_gate_up;
+    const bool plain_config = (c.hidden_act == "silu" || c.hidden_act == "swish") &&
+                              (c.query_pre_attn_scalar == 0 || c.query_pre_attn_scalar == c.head_dim) &&
+                              c.attn_logit_softcapping == 0 && c.final_logit_softcapping == 0 &&
+                              c.partial_rotary_factor == 1.0;
+    bool one_window = true;
+    for (const std::string& t : c.layer_types) one_window = one_window && t == c.layer_types.front();
+    return plain_rows && plain_config && one_window;
+}
+
 std::string tensor_name(WeightRole role, TensorNaming naming, int layer) {
-    for (const NamePattern& p : kNames) {
-        if (p.role != role) continue;
-        const std::string_view pattern = naming == TensorNaming::hf ? p.hf : p.gguf;
-        return fmt::format(fmt::runtime(pattern), layer);
-    }
+    for (const NamePattern& p : kNames)
+        if (p.role == role) return format_name(naming == TensorNaming::hf ? p.hf : p.gguf, layer);
     return "";
+}
+
+std::string tensor_name(const Architecture& arch, WeightRole role, TensorNaming naming, int layer) {
+    for (const NamePattern& p : arch.names)
+        if (p.role == role) return format_name(naming == TensorNaming::hf ? p.hf : p.gguf, layer);
+    return tensor_name(role, naming, layer);
 }
 
 }  // namespace slm::model

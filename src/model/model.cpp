@@ -1,8 +1,10 @@
-// The Llama-family transformer forward, written once against the kernels ops, top to bottom:
-// embedding, per layer (RMSNorm, q/k/v projections with optional bias, rotary embedding, KV
-// cache write, causal (optionally sliding-window) attention, output projection, residual,
-// RMSNorm, SwiGLU MLP, residual), final RMSNorm and the vocabulary projection. Active LoRA
-// adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h).
+// The transformer forward, written once against the kernels ops, top to bottom: embedding
+// (scaled by √D for Gemma), per layer (RMSNorm, q/k/v projections with optional bias, rotary
+// embedding, KV cache write, causal attention (sliding-window on the layers that slide, soft-capped
+// scores for Gemma 2), output projection, post-norm (Gemma 2), residual, RMSNorm, gated MLP
+// (SwiGLU or GeGLU), post-norm (Gemma 2), residual), final RMSNorm, the vocabulary projection and
+// its soft-capping (Gemma 2). What differs between architectures is data (model/architecture.h)
+// bound at load. Active LoRA adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h).
 #include <slm/error.h>
 #include <slm/half.h>
 #include <slm/model.h>
@@ -50,8 +52,42 @@ void check_config(const ModelConfig& c, const std::string& source) {
     positive(c.head_dim, "head_dim");
     if (c.num_heads % c.num_kv_heads != 0)
         fail("{}: {} attention heads cannot be grouped over {} key/value heads", source, c.num_heads, c.num_kv_heads);
-    if (c.hidden_act != "silu" && c.hidden_act != "swish")
-        fail("{}: activation '{}' is not supported (the Llama family uses silu)", source, c.hidden_act);
+    if (c.partial_rotary_factor != 1.0)
+        fail("{}: partial rotary embedding (partial_rotary_factor {}) is not supported yet", source,
+             c.partial_rotary_factor);
+    if (c.attn_logit_softcapping < 0 || c.final_logit_softcapping < 0 || c.query_pre_attn_scalar < 0)
+        fail("{}: soft-capping values and query_pre_attn_scalar must not be negative", source);
+}
+
+using GatedActivation = void (*)(const float*, const float*, int64_t, float*, ThreadPool*);
+
+// The gated MLP's act(gate) * up for config.json's hidden_act (transformers' ACT2FN names).
+GatedActivation gated_activation(const std::string& act, const std::string& source) {
+    if (act == "silu" || act == "swish") return kernels::silu_mul;
+    // gelu_new and gelu_fast are the same tanh approximation written differently.
+    if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return kernels::gelu_tanh_mul;
+    if (act == "gelu") return kernels::gelu_mul;
+    fail("{}: activation '{}' is not supported (silu, gelu_pytorch_tanh, gelu_new, gelu_fast, gelu)", source, act);
+}
+
+// Each layer's attention window: the config's layer_types where it has them, else the
+// architecture's pattern of sliding and global layers.
+std::vector<int> layer_windows(const ModelConfig& c, const model::Architecture& arch, const std::string& source) {
+    std::vector<int> windows(size_t(c.num_layers), c.sliding_window);
+    if (!c.layer_types.empty()) {
+        if (c.layer_types.size() != size_t(c.num_layers))
+            fail("{}: layer_types names {} layers, the model has {}", source, c.layer_types.size(), c.num_layers);
+        for (size_t l = 0; l < windows.size(); ++l) {
+            const std::string& type = c.layer_types[l];
+            if (type == "full_attention") windows[l] = 0;
+            else if (type != "sliding_attention")
+                fail("{}: layer_types[{}] is '{}' (expected sliding_attention or full_attention)", source, l, type);
+        }
+    } else if (arch.global_every > 0) {
+        for (size_t l = 0; l < windows.size(); ++l)
+            if ((l + 1) % size_t(arch.global_every) == 0) windows[l] = 0;
+    }
+    return windows;
 }
 
 }  // namespace
@@ -65,8 +101,15 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
     const ModelConfig& c = files_.config;
     check_config(c, source);
     const model::Architecture& arch = model::find_architecture(c.architecture, source);
+    if (files_.naming == TensorNaming::gguf && !arch.gguf)
+        fail("{}: {} models are read from Hugging Face directories only for now, not from GGUF", source, arch.name);
     rope_mode_ = files_.naming == TensorNaming::gguf ? arch.gguf_rope : arch.hf_rope;
-    weights_ = std::make_unique<ModelWeights>(files_, arch.qkv_bias);
+    gated_activation_ = gated_activation(c.hidden_act, source);
+    layer_window_ = layer_windows(c, arch, source);
+    attn_scale_ = float(1.0 / std::sqrt(c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : double(c.head_dim)));
+    // transformers: hidden_size ** 0.5 in the activations' dtype.
+    if (arch.embedding_scale) embedding_scale_ = float(std::sqrt(double(c.hidden_size)));
+    weights_ = std::make_unique<ModelWeights>(files_, arch);
     if (options.nf4_matrices) weights_->quantize_layers_nf4(*files_.tensors);
     if (options.cpu_layouts) weights_->use_cpu_layouts(*files_.tensors);
 
@@ -76,6 +119,8 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
         for (size_t i = 0; i < rope.inv_freq.size(); ++i) rope.inv_freq[i] /= weights_->rope_factors[i];
     rope_inv_freq_ = std::move(rope.inv_freq);
     rope_mscale_ = rope.mscale;
+    rope_long_inv_freq_ = std::move(rope.long_inv_freq);
+    rope_long_context_ = rope.long_context;
 }
 
 Model::~Model() = default;
@@ -87,8 +132,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
     const int64_t H = c.num_heads, Hkv = c.num_kv_heads, Dh = c.head_dim;
     const int64_t q_dim = H * Dh, kv_dim = Hkv * Dh;
+    const float attn_softcap = float(c.attn_logit_softcapping), logit_softcap = float(c.final_logit_softcapping);
     const float eps = float(c.rms_norm_eps);
-    const float attn_scale = 1.0f / std::sqrt(float(Dh));
     logits.clear();
     if (T == 0) return;
     if (batch.positions.size() != size_t(T) || batch.seq_ids.size() != size_t(T) || batch.want_logits.size() != size_t(T))
@@ -136,10 +181,14 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), proj(size_t(T * D));
     const int32_t* positions = batch.positions.data();
     std::vector<float> rope_cos_sin(size_t(T * Dh));
-    kernels::rope_angles(positions, T, Dh, rope_inv_freq_.data(), rope_mscale_, rope_cos_sin.data(), pool);
+    // longrope: a cache longer than the original context rotates every position by the long factors.
+    const bool long_rope = !rope_long_inv_freq_.empty() && cache.n_ctx() > rope_long_context_;
+    kernels::rope_angles(positions, T, Dh, (long_rope ? rope_long_inv_freq_ : rope_inv_freq_).data(), rope_mscale_,
+                         rope_cos_sin.data(), pool);
 
-    // x: [T, D] = token embeddings
+    // x: [T, D] = token embeddings (times √D for Gemma)
     kernels::get_rows(weights_->token_embedding, batch.tokens.data(), T, x.data(), pool);
+    if (embedding_scale_ != 1.0f) kernels::multiply(x.data(), T * D, embedding_scale_);
 
     for (int l = 0; l < c.num_layers; ++l) {
         const LayerWeights& w = weights_->layers[size_t(l)];
@@ -172,8 +221,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         auto attend = [&](const SequenceRun& run, ThreadPool* threads) {
             const int64_t S = positions[run.end - 1] + 1;  // cache positions 0..S-1 are now valid
             kernels::attention(q.data() + run.begin * q_dim, run.end - run.begin, H, Hkv, Dh, cache.keys(l, run.seq),
-                               cache.values(l, run.seq), cache.dtype(), S, positions + run.begin, c.sliding_window,
-                               attn_scale, att.data() + run.begin * q_dim, threads);
+                               cache.values(l, run.seq), cache.dtype(), S, positions + run.begin, layer_window_[size_t(l)],
+                               attn_scale_, att.data() + run.begin * q_dim, threads, attn_softcap);
         };
         // A prompt chunk is split over the threads by query blocks and heads; the single tokens
         // of a batched decode step are too little work to split, so those sequences are spread
@@ -191,27 +240,30 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
             });
         }
 
-        // x += att @ Wo^T
+        // x += att @ Wo^T  (Gemma 2: x += rmsnorm(att @ Wo^T))
         kernels::matmul(w.wo, att.data(), T, proj.data(), pool);
         add_lora(l, WeightRole::attn_o, att.data(), proj.data());
         if (!w.bo.empty()) kernels::add_bias(proj.data(), w.bo.data(), T, D);
+        if (!w.attn_post_norm.empty()) kernels::rms_norm(proj.data(), w.attn_post_norm.data(), T, D, eps, proj.data(), pool);
         kernels::add(x.data(), proj.data(), T * D);
 
-        // MLP block (SwiGLU). xn = rmsnorm(x); h: [T, F] = silu(xn Wg^T) * (xn Wu^T); x += h Wd^T
+        // MLP block (SwiGLU, or GeGLU for Gemma). xn = rmsnorm(x); h: [T, F] = act(xn Wg^T) * (xn Wu^T);
+        // x += h Wd^T  (Gemma 2: x += rmsnorm(h Wd^T))
         kernels::rms_norm(x.data(), w.ffn_norm.data(), T, D, eps, xn.data(), pool);
         const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate.data()}, {&w.w_up, up.data()}};
         kernels::matmul(gate_up, xn.data(), T, pool);
         add_lora(l, WeightRole::ffn_gate, xn.data(), gate.data());
         add_lora(l, WeightRole::ffn_up, xn.data(), up.data());
-        kernels::silu_mul(gate.data(), up.data(), T * F, gate.data(), pool);
+        gated_activation_(gate.data(), up.data(), T * F, gate.data(), pool);
         kernels::matmul(w.w_down, gate.data(), T, proj.data(), pool);
         add_lora(l, WeightRole::ffn_down, gate.data(), proj.data());
+        if (!w.ffn_post_norm.empty()) kernels::rms_norm(proj.data(), w.ffn_post_norm.data(), T, D, eps, proj.data(), pool);
         kernels::add(x.data(), proj.data(), T * D);
     }
     for (int64_t t = 0; t < T; ++t) cache.extend(batch.seq_ids[size_t(t)], batch.positions[size_t(t)] + 1);
 
     // Only the rows whose logits are wanted go through the (large) vocabulary projection.
-    // rows: [N, D] -> rmsnorm -> logits: [N, V]
+    // rows: [N, D] -> rmsnorm -> logits: [N, V] (Gemma 2: soft-capped)
     int64_t N = 0;
     for (int64_t t = 0; t < T; ++t)
         if (batch.want_logits[size_t(t)]) std::memmove(x.data() + (N++) * D, x.data() + t * D, size_t(D) * sizeof(float));
@@ -220,6 +272,7 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     if (hidden) hidden->assign(xn.begin(), xn.begin() + N * D);
     logits.resize(size_t(N * V));
     kernels::matmul(weights_->output, xn.data(), N, logits.data(), pool);
+    if (logit_softcap > 0) kernels::softcap(logits.data(), N * V, logit_softcap, pool);
 }
 
 }  // namespace slm

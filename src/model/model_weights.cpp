@@ -1,5 +1,5 @@
-// Binding of a Llama-family model's tensors by role (names from the architecture table), with a
-// shape check per tensor so that a wrong file fails at load with the tensor named, not mid-forward.
+// Binding of a model's tensors by role (names from the architecture table), with a shape check per
+// tensor so that a wrong file fails at load with the tensor named, not mid-forward.
 #include "model/model_weights.h"
 
 #include "model/architecture.h"
@@ -20,16 +20,18 @@ using model::WeightRole;
 
 class Binder {
 public:
-    explicit Binder(const ModelFiles& files) : files_(files) {}
+    Binder(const ModelFiles& files, const model::Architecture& arch) : files_(files), arch_(arch) {}
+
+    std::string name(WeightRole role, int layer) const { return model::tensor_name(arch_, role, files_.naming, layer); }
 
     std::optional<Tensor> find(WeightRole role, int layer) const {
-        const std::string name = model::tensor_name(role, files_.naming, layer);
+        const std::string name = this->name(role, layer);
         if (name.empty()) return std::nullopt;
         return files_.tensors->find_tensor(name);
     }
 
     Tensor matrix(WeightRole role, int layer, int64_t rows, int64_t cols) const {
-        const std::string name = model::tensor_name(role, files_.naming, layer);
+        const std::string name = this->name(role, layer);
         std::optional<Tensor> t = files_.tensors->find_tensor(name);
         if (!t) fail("{}: tensor '{}' is missing", files_.tensors->describe(), name);
         check_shape(*t, name, {rows, cols});
@@ -41,7 +43,7 @@ public:
 
     // A 1-D tensor of length n as f32; empty when absent and optional.
     std::vector<float> vector(WeightRole role, int layer, int64_t n, bool required) const {
-        const std::string name = model::tensor_name(role, files_.naming, layer);
+        const std::string name = this->name(role, layer);
         std::optional<Tensor> t = name.empty() ? std::nullopt : files_.tensors->find_tensor(name);
         if (!t) {
             if (required) fail("{}: tensor '{}' is missing", files_.tensors->describe(), name);
@@ -64,42 +66,82 @@ private:
                  shape_string(expected));
     }
     const ModelFiles& files_;
+    const model::Architecture& arch_;
 };
+
+// Rows [first, first + count) of a matrix as a view of it (a fused projection's part).
+Tensor row_slice(const Tensor& W, int64_t first, int64_t count) {
+    Tensor part = W;
+    part.data = W.row(first);
+    part.shape = {count, W.row_length()};
+    return part;
+}
+
+// A norm weight as rms_norm multiplies by it: w itself, or 1 + w where the file stores the w of
+// x·(1 + w) (computed in f32, as transformers does).
+std::vector<float> norm_scale(std::vector<float> w, model::NormWeight stored) {
+    if (stored == model::NormWeight::one_plus)
+        for (float& v : w) v = 1.0f + v;
+    return w;
+}
 
 }  // namespace
 
-ModelWeights::ModelWeights(const ModelFiles& files, bool qkv_bias_required) {
+ModelWeights::ModelWeights(const ModelFiles& files, const model::Architecture& arch) {
     const ModelConfig& c = files.config;
     const int64_t V = c.vocab_size, D = c.hidden_size, F = c.intermediate_size;
     const int64_t q_dim = int64_t(c.num_heads) * c.head_dim, kv_dim = int64_t(c.num_kv_heads) * c.head_dim;
-    const Binder bind(files);
+    const Binder bind(files, arch);
+    // GGUF files of the newer families are not read yet (Model refuses them), so the stored form
+    // is HF's here.
+    const model::NormWeight norm = arch.hf_norm;
+    auto norm_vector = [&](WeightRole role, int layer) { return norm_scale(bind.vector(role, layer, D, true), norm); };
 
     token_embedding = bind.matrix(WeightRole::token_embedding, 0, V, D);
-    output_norm = bind.vector(WeightRole::output_norm, 0, D, true);
+    output_norm = norm_vector(WeightRole::output_norm, 0);
     // Tied models usually ship no output matrix (in GGUF its absence is what says "tied"); a
-    // file that has one anyway is used as it is.
-    if (bind.find(WeightRole::output, 0) || (!c.tie_word_embeddings && files.naming == TensorNaming::hf))
+    // file that has one anyway is used as it is. HF configs of architectures that tie by default
+    // (Gemma) may not say so.
+    const bool tied = c.tie_word_embeddings || arch.tied_by_default;
+    if (bind.find(WeightRole::output, 0) || (!tied && files.naming == TensorNaming::hf))
         output = bind.matrix(WeightRole::output, 0, V, D);
     else
         output = token_embedding;
     rope_factors = bind.vector(WeightRole::rope_freqs, 0, c.head_dim / 2, false);
 
-    const bool bias_required = qkv_bias_required || c.attention_bias;
+    const bool bias_required = arch.qkv_bias || c.attention_bias;
     layers.resize(static_cast<size_t>(c.num_layers));
     for (int l = 0; l < c.num_layers; ++l) {
         LayerWeights& w = layers[size_t(l)];
-        w.attn_norm = bind.vector(WeightRole::attn_norm, l, D, true);
-        w.wq = bind.matrix(WeightRole::attn_q, l, q_dim, D);
-        w.wk = bind.matrix(WeightRole::attn_k, l, kv_dim, D);
-        w.wv = bind.matrix(WeightRole::attn_v, l, kv_dim, D);
+        w.attn_norm = norm_vector(WeightRole::attn_norm, l);
+        if (arch.fused_qkv) {  // rows: q [H*Dh], then k [Hkv*Dh], then v [Hkv*Dh]
+            const Tensor qkv = bind.matrix(WeightRole::attn_qkv, l, q_dim + 2 * kv_dim, D);
+            w.wq = row_slice(qkv, 0, q_dim);
+            w.wk = row_slice(qkv, q_dim, kv_dim);
+            w.wv = row_slice(qkv, q_dim + kv_dim, kv_dim);
+        } else {
+            w.wq = bind.matrix(WeightRole::attn_q, l, q_dim, D);
+            w.wk = bind.matrix(WeightRole::attn_k, l, kv_dim, D);
+            w.wv = bind.matrix(WeightRole::attn_v, l, kv_dim, D);
+        }
         w.wo = bind.matrix(WeightRole::attn_o, l, D, q_dim);
         w.bq = bind.vector(WeightRole::attn_q_bias, l, q_dim, bias_required);
         w.bk = bind.vector(WeightRole::attn_k_bias, l, kv_dim, bias_required);
         w.bv = bind.vector(WeightRole::attn_v_bias, l, kv_dim, bias_required);
         w.bo = bind.vector(WeightRole::attn_o_bias, l, D, false);
-        w.ffn_norm = bind.vector(WeightRole::ffn_norm, l, D, true);
-        w.w_gate = bind.matrix(WeightRole::ffn_gate, l, F, D);
-        w.w_up = bind.matrix(WeightRole::ffn_up, l, F, D);
+        w.ffn_norm = norm_vector(WeightRole::ffn_norm, l);
+        if (arch.post_norms) {
+            w.attn_post_norm = norm_vector(WeightRole::attn_post_norm, l);
+            w.ffn_post_norm = norm_vector(WeightRole::ffn_post_norm, l);
+        }
+        if (arch.fused_gate_up) {  // rows: gate [F], then up [F]
+            const Tensor gate_up = bind.matrix(WeightRole::ffn_gate_up, l, 2 * F, D);
+            w.w_gate = row_slice(gate_up, 0, F);
+            w.w_up = row_slice(gate_up, F, F);
+        } else {
+            w.w_gate = bind.matrix(WeightRole::ffn_gate, l, F, D);
+            w.w_up = bind.matrix(WeightRole::ffn_up, l, F, D);
+        }
         w.w_down = bind.matrix(WeightRole::ffn_down, l, D, F);
     }
 }

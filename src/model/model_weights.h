@@ -1,10 +1,14 @@
-// ModelWeights: every tensor of a Llama-family model bound by role and checked for shape. Big
-// matrices are zero-copy views into the weight files (any dtype with a to_float); the small 1-D
-// norm weights and biases are converted to f32 once.
+// ModelWeights: every tensor of a model bound by role (names from its architecture row) and
+// checked for shape. Big matrices are zero-copy views into the weight files (any dtype with a
+// to_float), fused ones (Phi-3's qkv_proj, gate_up_proj) split into views of their rows; the small
+// 1-D norm weights and biases are converted to f32 once, norm weights stored as w of x·(1 + w)
+// (Gemma) made 1 + w there, so that every norm is rms_norm's x·w.
 #pragma once
 
 #include <slm/model_config.h>
 #include <slm/tensor.h>
+
+#include "model/architecture.h"
 
 #include <vector>
 
@@ -12,6 +16,7 @@ namespace slm {
 
 struct LayerWeights {
     std::vector<float> attn_norm, ffn_norm;   // [D]
+    std::vector<float> attn_post_norm, ffn_post_norm;  // [D]; empty unless the architecture has post-norms
     Tensor wq, wk, wv, wo;                    // [H*Dh, D], [Hkv*Dh, D], [Hkv*Dh, D], [D, H*Dh]
     std::vector<float> bq, bk, bv, bo;        // empty when the model has none
     Tensor w_gate, w_up, w_down;              // [F, D], [F, D], [D, F]
@@ -19,9 +24,9 @@ struct LayerWeights {
 
 class ModelWeights {
 public:
-    // Binds from `files` (naming per files.naming); throws slm::Error naming the file and the
-    // missing or mis-shaped tensor. `qkv_bias_required` makes absent q/k/v biases an error.
-    ModelWeights(const ModelFiles& files, bool qkv_bias_required);
+    // Binds from `files` (naming per files.naming) as the row `arch` describes; throws slm::Error
+    // naming the file and the missing or mis-shaped tensor.
+    ModelWeights(const ModelFiles& files, const model::Architecture& arch);
 
     Tensor token_embedding;          // [V, D]
     Tensor output;                   // [V, D]; the embedding itself when tied

@@ -1,6 +1,6 @@
 // Rotary inverse frequencies with the scaling of config.json folded in, computed as transformers'
 // rope initialisers do (modeling_rope_utils): default, linear, dynamic (below its threshold it is
-// the default), llama3 and yarn.
+// the default), llama3, yarn and longrope (Phi-3: short and long factors).
 #include <slm/error.h>
 #include <slm/model.h>
 
@@ -57,6 +57,29 @@ void apply_yarn(const ModelConfig& c, RopeFrequencies& r) {
     }
 }
 
+// LongRoPE: each base frequency divided by its short factor, or by its long one for contexts past
+// original_max_position; both scaled on cos/sin by sqrt(1 + ln(factor) / ln(original)), the factor
+// being the ratio of the context lengths unless the config gives one.
+void apply_longrope(const ModelConfig& c, RopeFrequencies& r) {
+    const RopeScaling& s = c.rope_scaling;
+    const size_t half = r.inv_freq.size();
+    if (s.short_factor.size() != half || s.long_factor.size() != half)
+        fail("model config: longrope needs {} short and long factors (head_dim / 2), found {} and {}", half,
+             s.short_factor.size(), s.long_factor.size());
+    const int original = s.original_max_position > 0 ? s.original_max_position : c.max_position;
+    if (original <= 0) fail("model config: longrope needs original_max_position_embeddings");
+    const double factor = s.factor > 0 ? s.factor : double(c.max_position) / original;
+    r.mscale = factor <= 1.0 ? 1.0f : float(std::sqrt(1.0 + std::log(factor) / std::log(double(original))));
+    const std::vector<float> base = r.inv_freq;
+    r.long_inv_freq.resize(half);
+    for (size_t i = 0; i < half; ++i) {
+        // transformers: 1 / (ext_factor * base^(2i/d)) in float32.
+        r.inv_freq[i] = float(double(base[i]) / double(float(s.short_factor[i])));
+        r.long_inv_freq[i] = float(double(base[i]) / double(float(s.long_factor[i])));
+    }
+    r.long_context = original;
+}
+
 }  // namespace
 
 RopeFrequencies rope_frequencies(const ModelConfig& c) {
@@ -77,8 +100,11 @@ RopeFrequencies rope_frequencies(const ModelConfig& c) {
         apply_llama3(s, r.inv_freq);
     } else if (s.type == "yarn") {
         apply_yarn(c, r);
+    } else if (s.type == "longrope") {
+        apply_longrope(c, r);
     } else {
-        fail("model config: rope scaling type '{}' is not supported (default, linear, dynamic, llama3, yarn)", s.type);
+        fail("model config: rope scaling type '{}' is not supported (default, linear, dynamic, llama3, yarn, longrope)",
+             s.type);
     }
     return r;
 }

@@ -160,8 +160,22 @@ struct TrainModel::Context {
 
 TrainModel::~TrainModel() = default;
 
+namespace {
+
+// The pass is written for the Llama family's layer (RMSNorm, SwiGLU, q/k/v bias at most, one
+// attention window); other families and configs run in Model::forward but would train wrongly here.
+void check_trainable(const ModelConfig& c) {
+    if (!model::is_llama_forward(model::find_architecture(c.architecture, "model"), c))
+        fail("training supports the Llama family (llama, mistral, qwen2); a {} model runs in slm but is not "
+             "trainable yet",
+             c.architecture);
+}
+
+}  // namespace
+
 void TrainModel::bind_base(const Model& base) {
     config_ = base.config();
+    check_trainable(config_);
     rope_mode_ = base.rope_mode();
     rope_inv_freq_ = base.rope_inv_freq();
     rope_mscale_ = base.rope_mscale();
@@ -189,6 +203,7 @@ TrainModel::TrainModel(const Model& base) : work_(std::make_unique<Workspace>())
 
 TrainModel::TrainModel(ModelParameters& params) : full_(&params), work_(std::make_unique<Workspace>()) {
     config_ = params.config();
+    check_trainable(config_);
     const model::Architecture& arch = model::find_architecture(config_.architecture, "model");
     rope_mode_ = arch.hf_rope;
     RopeFrequencies rope = rope_frequencies(config_);

@@ -343,6 +343,37 @@ TEST(KernelsFast, AttentionMatchesReference) {
     }
 }
 
+// Gemma 2's soft-capped scores, with caps small enough that the tanh bends most scores (queries
+// scaled up so that raw scores reach several times the cap), over windows and GQA.
+TEST(KernelsFast, SoftCappedAttentionMatchesReference) {
+    ThreadPool pool(2);
+    for (AttentionCase c : {AttentionCase{1, 4, 2, 16, 40, 8, DType::f32}, AttentionCase{20, 4, 2, 16, 20, 8, DType::f16},
+                            AttentionCase{70, 8, 4, 64, 300, 0, DType::f16}}) {
+        for (float cap : {1.0f, 3.0f, 50.0f}) {
+            const std::vector<float> q = random_floats(size_t(c.T * c.H * c.Dh), 24, 3.0f);
+            const std::vector<float> kf = random_floats(size_t(c.S * c.Hkv * c.Dh), 25);
+            const std::vector<float> vf = random_floats(size_t(c.S * c.Hkv * c.Dh), 26);
+            std::vector<uint16_t> kh(kf.size()), vh(vf.size());
+            for (size_t i = 0; i < kf.size(); ++i) kh[i] = f32_to_f16(kf[i]), vh[i] = f32_to_f16(vf[i]);
+            const void* k = c.cache == DType::f16 ? static_cast<const void*>(kh.data()) : kf.data();
+            const void* v = c.cache == DType::f16 ? static_cast<const void*>(vh.data()) : vf.data();
+            std::vector<int32_t> pos(size_t(c.T));
+            for (int64_t t = 0; t < c.T; ++t) pos[size_t(t)] = int32_t(c.S - c.T + t);
+            const float scale = 1.0f / std::sqrt(24.0f);  // query_pre_attn_scalar 24, not head_dim
+            std::vector<float> a(q.size()), b(q.size()), uncapped(q.size());
+            ref::attention(q.data(), c.T, c.H, c.Hkv, c.Dh, k, v, c.cache, c.S, pos.data(), c.window, scale, a.data(), cap);
+            attention(q.data(), c.T, c.H, c.Hkv, c.Dh, k, v, c.cache, c.S, pos.data(), c.window, scale, b.data(), &pool,
+                      cap);
+            EXPECT_LT(relative_max_error(b, a), 1e-4) << "T=" << c.T << " S=" << c.S << " cap=" << cap;
+            ref::attention(q.data(), c.T, c.H, c.Hkv, c.Dh, k, v, c.cache, c.S, pos.data(), c.window, scale,
+                           uncapped.data());
+            if (cap < 10) {
+                EXPECT_GT(relative_max_error(uncapped, a), 1e-2) << "the cap changed nothing, cap=" << cap;
+            }
+        }
+    }
+}
+
 // Each level's attention tile loops against the portable ones, on shapes that are not multiples
 // of the AVX2 kernels' 6 x 16 blocks or 8 x 8 transposes.
 TEST(AttentionTileOps, EveryLevelMatchesPortable) {
@@ -413,9 +444,36 @@ TEST(KernelsFast, SiluMulSoftmaxAddMatchReference) {
         for (int64_t i = 0; i < n; ++i) ASSERT_EQ(y[size_t(i)], g[size_t(i)] + u[size_t(i)]);
     }
     std::vector<float> y = {1, 2, 3, 4, 5, 6};
+    multiply(y.data(), 6, 0.5f);
+    EXPECT_EQ(y, (std::vector<float>{0.5f, 1, 1.5f, 2, 2.5f, 3}));
+    y = {1, 2, 3, 4, 5, 6};
     const float bias[3] = {10, 20, 30};
     add_bias(y.data(), bias, 2, 3);
     EXPECT_EQ(y, (std::vector<float>{11, 22, 33, 14, 25, 36}));
+}
+
+// GeGLU's gated products and soft-capping against the double-precision references, over the
+// range where tanh bends and saturates (|x| up to ~20) and sizes that split over the pool.
+TEST(KernelsFast, GeluMulAndSoftcapMatchReference) {
+    ThreadPool pool(2);
+    for (int64_t n : {1, 15, 5632, 10001}) {
+        const std::vector<float> g = random_floats(size_t(n), 34, 4.0f), u = random_floats(size_t(n), 35);
+        std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+        ref::gelu_tanh_mul(g.data(), u.data(), n, a.data());
+        gelu_tanh_mul(g.data(), u.data(), n, b.data(), &pool);
+        EXPECT_LT(relative_max_error(b, a), 1e-6) << "gelu_tanh n=" << n;
+        ref::gelu_mul(g.data(), u.data(), n, a.data());
+        gelu_mul(g.data(), u.data(), n, b.data(), &pool);
+        EXPECT_LT(relative_max_error(b, a), 1e-6) << "gelu n=" << n;
+
+        for (float cap : {2.5f, 30.0f}) {
+            std::vector<float> x1 = random_floats(size_t(n), 36, 5.0f), x2 = x1;
+            ref::softcap(x1.data(), n, cap);
+            softcap(x2.data(), n, cap, &pool);
+            EXPECT_LT(relative_max_error(x2, x1), 1e-6) << "softcap n=" << n << " cap=" << cap;
+            for (float v : x2) ASSERT_LE(std::abs(v), cap);
+        }
+    }
 }
 
 }  // namespace

@@ -108,5 +108,39 @@ TEST(KernelsReference, SiluMulAndSoftmaxMatchFormulas) {
     EXPECT_NEAR(x[3], 0.75f, 1e-7);
 }
 
+TEST(KernelsReference, GeluMulsMatchFormulas) {
+    const float gate[4] = {-3.0f, -0.5f, 0.0f, 2.0f}, up[4] = {2.0f, 5.0f, 1.0f, -0.5f};
+    float tanh_out[4], erf_out[4];
+    ref::gelu_tanh_mul(gate, up, 4, tanh_out);
+    ref::gelu_mul(gate, up, 4, erf_out);
+    // PyTorch: gelu(2, approximate="tanh") = 1.9545977, gelu(2) = 1.9544997; gelu(-0.5) = -0.1542686 (tanh: -0.1542859).
+    EXPECT_NEAR(tanh_out[3], 1.9545977f * -0.5f, 1e-6);
+    EXPECT_NEAR(erf_out[3], 1.9544997f * -0.5f, 1e-6);
+    EXPECT_NEAR(tanh_out[1], -0.1542859f * 5.0f, 1e-6);
+    EXPECT_NEAR(erf_out[1], -0.1542686f * 5.0f, 1e-6);
+    EXPECT_EQ(tanh_out[2], 0.0f);
+    EXPECT_EQ(erf_out[2], 0.0f);
+    EXPECT_LT(std::abs(tanh_out[0]), 0.01f);  // gelu of -3 is nearly 0
+}
+
+TEST(KernelsReference, SoftcapBendsLargeValuesTowardTheCap) {
+    float x[4] = {0.0f, 0.01f, 3.0f, -1000.0f};
+    ref::softcap(x, 4, 3.0f);
+    EXPECT_EQ(x[0], 0.0f);
+    EXPECT_NEAR(x[1], 0.01f, 1e-7);               // nearly linear near 0
+    EXPECT_NEAR(x[2], 3.0f * std::tanh(1.0f), 1e-6);
+    EXPECT_FLOAT_EQ(x[3], -3.0f);
+}
+
+TEST(KernelsReference, SoftCappedAttentionWeightsByCappedScores) {
+    // q = [1, 0], keys [0, 0] and [4, 0], scale 1, cap 2: weights softmax([0, 2 tanh 2]).
+    std::vector<float> q = {1, 0}, k = {0, 0, 4, 0}, v = {1, 0, 0, 1}, out(2);
+    const int32_t pos[1] = {1};
+    ref::attention(q.data(), 1, 1, 1, 2, k.data(), v.data(), DType::f32, 2, pos, 0, 1.0f, out.data(), 2.0f);
+    const double s = 2.0 * std::tanh(2.0), w1 = std::exp(s) / (1.0 + std::exp(s));
+    EXPECT_NEAR(out[0], 1 - w1, 1e-6);
+    EXPECT_NEAR(out[1], w1, 1e-6);
+}
+
 }  // namespace
 }  // namespace slm::kernels

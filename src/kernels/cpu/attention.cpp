@@ -3,7 +3,8 @@
 // kQueryBlock query tokens times all query heads sharing the kv head (GQA), the block's "slots".
 // Scores and the value sums are small matrix products over all slots at once (attention_tile.h),
 // where one query head at a time streamed the whole tile per head. Softmax is computed online
-// (running max and sum per slot), so memory stays O(tile) for any context length.
+// (running max and sum per slot), so memory stays O(tile) for any context length. Soft-capped
+// scores (Gemma 2) are capped in the tile before its exponentials.
 #include <slm/error.h>
 #include <slm/kernels.h>
 
@@ -62,7 +63,7 @@ const AttentionTileOps& attention_tile_ops_portable() { return kPortableOps; }
 
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window,
-               float scale, float* out, ThreadPool* pool) {
+               float scale, float* out, ThreadPool* pool, float softcap) {
     if (cache_dtype != DType::f32 && cache_dtype != DType::f16)
         fail("kernels::attention: KV cache dtype {} is not f32 or f16", name(cache_dtype));
     if (Hkv <= 0 || H % Hkv != 0) fail("kernels::attention: {} query heads do not group over {} kv heads", H, Hkv);
@@ -72,6 +73,7 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
     const auto* k_bytes = static_cast<const uint8_t*>(k_cache);
     const auto* v_bytes = static_cast<const uint8_t*>(v_cache);
     const int64_t query_blocks = (T + kQueryBlock - 1) / kQueryBlock;
+    const float inv_softcap = softcap > 0 ? 1.0f / softcap : 0.0f;
 
     auto visible_first = [&](int64_t t) { return window > 0 ? std::max<int64_t>(0, int64_t(q_pos[t]) - window + 1) : 0; };
     auto visible_last = [&](int64_t t) { return std::min<int64_t>(q_pos[t], S - 1); };
@@ -120,6 +122,8 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
                         std::fill(p_row, p_row + n, 0.0f);
                         continue;
                     }
+                    if (softcap > 0)  // Gemma 2: scores pass through softcap * tanh(score / softcap)
+                        for (int64_t j = lo; j <= hi; ++j) p_row[j] = softcap * fast_tanh(p_row[j] * inv_softcap);
                     SlotState& st = state[slot];
                     const float old_max = st.max_score;
                     const float tile_sum = ops.exponentiate(p_row, lo, hi, n, &st.max_score);

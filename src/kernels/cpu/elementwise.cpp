@@ -1,4 +1,5 @@
-// Fast row-wise and elementwise ops: rms_norm, silu_mul, softmax, add, add_bias. f32 throughout
+// Fast row-wise and elementwise ops: rms_norm, silu_mul, gelu_tanh_mul, gelu_mul, softcap, softmax,
+// add, add_bias, multiply. f32 throughout
 // with eight-lane partial sums and a polynomial exp (fast_math.h), split over the pool by rows or
 // element ranges; results agree with the double-precision references to ~1e-6 relative.
 #include <slm/kernels.h>
@@ -46,6 +47,34 @@ void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadP
     parallel_rows(pool, n, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) out[i] = gate[i] / (1.0f + fast_exp(-gate[i])) * up[i];
     }, kMinElementsPerChunk);
+}
+
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool) {
+    constexpr float kSqrt2OverPi = 0.7978845608028654f;
+    parallel_rows(pool, n, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const float g = gate[i];
+            out[i] = 0.5f * g * (1.0f + fast_tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g))) * up[i];
+        }
+    }, kMinElementsPerChunk);
+}
+
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool) {
+    constexpr float kInvSqrt2 = 0.7071067811865476f;
+    parallel_rows(pool, n, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) out[i] = 0.5f * gate[i] * (1.0f + std::erf(gate[i] * kInvSqrt2)) * up[i];
+    }, kMinElementsPerChunk);
+}
+
+void softcap(float* x, int64_t n, float cap, ThreadPool* pool) {
+    const float inv_cap = 1.0f / cap;
+    parallel_rows(pool, n, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) x[i] = cap * fast_tanh(x[i] * inv_cap);
+    }, kMinElementsPerChunk);
+}
+
+void multiply(float* x, int64_t n, float s) {
+    for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
 void softmax(float* x, int64_t T, int64_t n) {

@@ -1,7 +1,9 @@
-// Reference elementwise ops: SiLU-gated product (SwiGLU's inner step) and the row softmax.
+// Reference elementwise ops in double: the gated products of SwiGLU and GeGLU (tanh-approximated and
+// exact GELU), soft-capping and the row softmax.
 #include <slm/kernels.h>
 
 #include <cmath>
+#include <numbers>
 
 namespace slm::kernels::ref {
 
@@ -10,6 +12,25 @@ void silu_mul(const float* gate, const float* up, int64_t n, float* out) {
         const double g = gate[i];
         out[i] = float(g / (1.0 + std::exp(-g)) * double(up[i]));
     }
+}
+
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out) {
+    const double k = std::sqrt(2.0 / std::numbers::pi);
+    for (int64_t i = 0; i < n; ++i) {
+        const double g = gate[i];
+        out[i] = float(0.5 * g * (1.0 + std::tanh(k * (g + 0.044715 * g * g * g))) * double(up[i]));
+    }
+}
+
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out) {
+    for (int64_t i = 0; i < n; ++i) {
+        const double g = gate[i];
+        out[i] = float(0.5 * g * (1.0 + std::erf(g / std::numbers::sqrt2)) * double(up[i]));
+    }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+    for (int64_t i = 0; i < n; ++i) x[i] = float(double(cap) * std::tanh(double(x[i]) / double(cap)));
 }
 
 void softmax(float* x, int64_t T, int64_t n) {

@@ -1,5 +1,6 @@
 // Reference causal attention over a KV cache: for each query token and head, scaled dot products
-// with the visible cache positions, a softmax in double, and the weighted sum of values.
+// with the visible cache positions (soft-capped when asked), a softmax in double, and the weighted
+// sum of values.
 #include <slm/kernels.h>
 
 #include "kernels/cpu/reference/row_to_float.h"
@@ -12,7 +13,7 @@ namespace slm::kernels::ref {
 
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window,
-               float scale, float* out) {
+               float scale, float* out, float softcap) {
     if (cache_dtype != DType::f32 && cache_dtype != DType::f16)
         fail("kernels::attention: KV cache dtype {} is not f32 or f16", name(cache_dtype));
     if (Hkv <= 0 || H % Hkv != 0) fail("kernels::attention: {} query heads do not group over {} kv heads", H, Hkv);
@@ -39,6 +40,7 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
                 double dot = 0;
                 for (int64_t i = 0; i < Dh; ++i) dot += double(qh[i]) * double(kj[i]);
                 p[size_t(j)] = dot * double(scale);
+                if (softcap > 0) p[size_t(j)] = double(softcap) * std::tanh(p[size_t(j)] / double(softcap));
                 max_score = std::max(max_score, p[size_t(j)]);
             }
             double denom = 0;
