@@ -7,7 +7,6 @@
 // later runs (`--teacher-cache FILE`).
 #pragma once
 
-#include <slm/finetune.h>
 #include <slm/training.h>
 
 #include <string>

@@ -11,15 +11,6 @@
 
 namespace slm {
 
-// The LoRA adapter a run trains (PEFT's LoraConfig fields).
-struct LoraTrainingOptions {
-    int r = 16;
-    double alpha = 32;
-    double dropout = 0.05;
-    bool use_rslora = false;
-    std::string targets = "all-linear";
-};
-
 struct FinetuneOptions : TrainingOptions {
     std::string model;            // HF directory or GGUF file (--full: an HF directory)
     std::string data;             // .jsonl (text, prompt/completion, alpaca, messages) or .txt

@@ -35,6 +35,15 @@ struct TrainingOptions {
     bool progress = true;
 };
 
+// The LoRA adapter a run trains (PEFT's LoraConfig fields).
+struct LoraTrainingOptions {
+    int r = 16;
+    double alpha = 32;
+    double dropout = 0.05;
+    bool use_rslora = false;
+    std::string targets = "all-linear";
+};
+
 struct TrainingSummary {
     int64_t steps = 0;
     double train_loss = 0;        // mean of the last epoch's steps (or of all steps when fewer)

@@ -50,26 +50,16 @@ void check_options(const DistillOptions& o) {
     if (o.lora) {
         if (!o.student_init.empty())
             fail("--lora trains an adapter on a given student; a student made by --student-init is trained fully");
-        if (!(o.lora_options.r > 0)) fail("--lora-r must be positive (got {})", o.lora_options.r);
-        if (!(o.lora_options.alpha > 0)) fail("--lora-alpha must be positive (got {})", o.lora_options.alpha);
-        if (o.lora_options.dropout < 0 || o.lora_options.dropout >= 1)
-            fail("--lora-dropout must be in [0, 1) (got {})", o.lora_options.dropout);
+        train::check_lora_options(o.lora_options);
     }
 }
 
 nlohmann::ordered_json fingerprint(const DistillOptions& o, const std::string& teacher_fingerprint) {
     nlohmann::ordered_json j = {{"teacher", teacher_fingerprint}, {"student", o.student},
-                                {"student_init", o.student_init}, {"data", o.data}, {"eval_data", o.eval_data},
-                                {"eval_split", o.eval_split}, {"alpha", o.alpha}, {"temperature", o.temperature},
-                                {"teacher_cache", !o.teacher_cache.empty()}};
-    if (o.lora)
-        j.update({{"lora_r", o.lora_options.r}, {"lora_alpha", o.lora_options.alpha},
-                  {"lora_dropout", o.lora_options.dropout}, {"use_rslora", o.lora_options.use_rslora},
-                  {"targets", o.lora_options.targets}});
-    j.update({{"epochs", o.epochs}, {"max_steps", o.max_steps}, {"lr", o.lr}, {"warmup", o.warmup},
-              {"schedule", o.schedule}, {"weight_decay", o.weight_decay}, {"max_grad_norm", o.max_grad_norm},
-              {"batch_size", o.batch_size}, {"grad_accum", o.grad_accum}, {"max_seq_len", o.max_seq_len},
-              {"packing", o.packing}, {"seed", o.seed}});
+                                {"student_init", o.student_init}, {"data", o.data}, {"alpha", o.alpha},
+                                {"temperature", o.temperature}, {"teacher_cache", !o.teacher_cache.empty()}};
+    if (o.lora) j.update(train::lora_fingerprint(o.lora_options));
+    j.update(train::loop_fingerprint(o));
     return j;
 }
 
@@ -188,11 +178,7 @@ TrainingSummary distill(const DistillOptions& options) {
     LoraConfig lora;
     if (options.lora) {
         student_base = Model::load(options.student);
-        lora.r = options.lora_options.r;
-        lora.lora_alpha = options.lora_options.alpha;
-        lora.lora_dropout = options.lora_options.dropout;
-        lora.use_rslora = options.lora_options.use_rslora;
-        lora.base_model_name_or_path = options.student;
+        lora = train::lora_config(options.lora_options, options.student);
         const auto targets = train::parse_targets(options.lora_options.targets);
         student = std::make_unique<train::TrainModel>(
             *student_base, train::init_adapter(student_base->config(), targets, lora, options.seed));

@@ -33,10 +33,7 @@ void check_options(const FinetuneOptions& o) {
     if (o.full) {
         if (o.qlora) fail("--full trains every weight in f32; --qlora holds a frozen base in NF4: give one of them");
     } else {
-        if (!(o.lora.r > 0)) fail("--lora-r must be positive (got {})", o.lora.r);
-        if (!(o.lora.alpha > 0)) fail("--lora-alpha must be positive (got {})", o.lora.alpha);
-        if (o.lora.dropout < 0 || o.lora.dropout >= 1)
-            fail("--lora-dropout must be in [0, 1) (got {})", o.lora.dropout);
+        train::check_lora_options(o.lora);
         if (!o.save_dtype.empty() || !o.gguf_type.empty())
             fail("--save-dtype and --gguf shape the model --full writes; a LoRA run writes a PEFT adapter (slm merge "
                  "makes a model of it)");
@@ -46,16 +43,13 @@ void check_options(const FinetuneOptions& o) {
 // The options a resumed run must share with the run that wrote the checkpoint: anything that
 // changes the data order, the model or the update rule.
 nlohmann::ordered_json fingerprint(const FinetuneOptions& o) {
-    nlohmann::ordered_json j = {{"model", o.model}, {"data", o.data}, {"eval_data", o.eval_data},
-                                {"eval_split", o.eval_split}};
+    nlohmann::ordered_json j = {{"model", o.model}, {"data", o.data}};
     if (o.full) j["full"] = true;
-    else
-        j.update({{"lora_r", o.lora.r}, {"lora_alpha", o.lora.alpha}, {"lora_dropout", o.lora.dropout},
-                  {"use_rslora", o.lora.use_rslora}, {"targets", o.lora.targets}, {"qlora", o.qlora}});
-    j.update({{"epochs", o.epochs}, {"max_steps", o.max_steps}, {"lr", o.lr}, {"warmup", o.warmup},
-              {"schedule", o.schedule}, {"weight_decay", o.weight_decay}, {"max_grad_norm", o.max_grad_norm},
-              {"batch_size", o.batch_size}, {"grad_accum", o.grad_accum}, {"max_seq_len", o.max_seq_len},
-              {"packing", o.packing}, {"seed", o.seed}});
+    else {
+        j.update(train::lora_fingerprint(o.lora));
+        j["qlora"] = o.qlora;
+    }
+    j.update(train::loop_fingerprint(o));
     return j;
 }
 
@@ -93,11 +87,7 @@ FinetuneSummary finetune(const FinetuneOptions& options) {
 
     LoraConfig lora;
     if (!options.full) {
-        lora.r = options.lora.r;
-        lora.lora_alpha = options.lora.alpha;
-        lora.lora_dropout = options.lora.dropout;
-        lora.use_rslora = options.lora.use_rslora;
-        lora.base_model_name_or_path = options.model;
+        lora = train::lora_config(options.lora, options.model);
         model = std::make_unique<train::TrainModel>(*base, train::init_adapter(base->config(), targets, lora, options.seed));
         lora = model->adapter().config;  // with its target modules
     }

@@ -23,11 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 
 nlohmann::ordered_json fingerprint(const PretrainOptions& o) {
-    return {{"config", o.config}, {"tokenizer", o.tokenizer}, {"data", o.data}, {"eval_data", o.eval_data},
-            {"eval_split", o.eval_split}, {"epochs", o.epochs}, {"max_steps", o.max_steps}, {"lr", o.lr},
-            {"warmup", o.warmup}, {"schedule", o.schedule}, {"weight_decay", o.weight_decay},
-            {"max_grad_norm", o.max_grad_norm}, {"batch_size", o.batch_size}, {"grad_accum", o.grad_accum},
-            {"max_seq_len", o.max_seq_len}, {"packing", o.packing}, {"seed", o.seed}};
+    nlohmann::ordered_json j = {{"config", o.config}, {"tokenizer", o.tokenizer}, {"data", o.data}};
+    j.update(train::loop_fingerprint(o));
+    return j;
 }
 
 // The tokenizer of --tokenizer: a model directory's files, or a tokenizer.json.

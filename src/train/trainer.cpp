@@ -72,6 +72,34 @@ TrainingData load_training_data(const std::vector<std::string>& paths, const Tok
     return data;
 }
 
+void check_lora_options(const LoraTrainingOptions& o) {
+    if (!(o.r > 0)) fail("--lora-r must be positive (got {})", o.r);
+    if (!(o.alpha > 0)) fail("--lora-alpha must be positive (got {})", o.alpha);
+    if (o.dropout < 0 || o.dropout >= 1) fail("--lora-dropout must be in [0, 1) (got {})", o.dropout);
+}
+
+LoraConfig lora_config(const LoraTrainingOptions& o, const std::string& base) {
+    LoraConfig c;
+    c.r = o.r;
+    c.lora_alpha = o.alpha;
+    c.lora_dropout = o.dropout;
+    c.use_rslora = o.use_rslora;
+    c.base_model_name_or_path = base;
+    return c;
+}
+
+nlohmann::ordered_json loop_fingerprint(const TrainingOptions& o) {
+    return {{"eval_data", o.eval_data}, {"eval_split", o.eval_split}, {"epochs", o.epochs},
+            {"max_steps", o.max_steps}, {"lr", o.lr}, {"warmup", o.warmup}, {"schedule", o.schedule},
+            {"weight_decay", o.weight_decay}, {"max_grad_norm", o.max_grad_norm}, {"batch_size", o.batch_size},
+            {"grad_accum", o.grad_accum}, {"max_seq_len", o.max_seq_len}, {"packing", o.packing}, {"seed", o.seed}};
+}
+
+nlohmann::ordered_json lora_fingerprint(const LoraTrainingOptions& o) {
+    return {{"lora_r", o.r}, {"lora_alpha", o.alpha}, {"lora_dropout", o.dropout}, {"use_rslora", o.use_rslora},
+            {"targets", o.targets}};
+}
+
 double evaluate_loss(TrainModel& model, const Dataset& data, int64_t batch_size, int64_t max_seq_len,
                      int64_t max_examples, ThreadPool* pool) {
     if (data.examples.empty()) return kNaN;

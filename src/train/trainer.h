@@ -58,8 +58,18 @@ struct TrainingData {
 TrainingData load_training_data(const std::vector<std::string>& paths, const Tokenizer& tokenizer,
                                 const ChatTemplate* chat, const TrainingOptions& options);
 
-// Checks what every run checks of its TrainingOptions; `what` names the verb in messages.
+// Checks what every run checks of its TrainingOptions.
 void check_training_options(const TrainingOptions& o);
+// Checks the LoRA options (--lora-r, --lora-alpha, --lora-dropout) and makes PEFT's config of them
+// for a base named `base` (its target modules come with the adapter: init_adapter).
+void check_lora_options(const LoraTrainingOptions& o);
+LoraConfig lora_config(const LoraTrainingOptions& o, const std::string& base);
+
+// The options a resumed run must share with the run that wrote its checkpoint, as JSON: those of
+// the loop (anything that changes the data order or the update rule) and of a LoRA adapter. Each
+// verb adds its own (model, data, …) to these.
+nlohmann::ordered_json loop_fingerprint(const TrainingOptions& o);
+nlohmann::ordered_json lora_fingerprint(const LoraTrainingOptions& o);
 
 int64_t peak_rss_bytes();
 

@@ -10,6 +10,7 @@
 #include "train/dataset.h"
 #include "train/model_parameters.h"
 #include "train/teacher_cache.h"
+#include "train/train_fixtures.h"
 #include "train/train_model.h"
 
 #include <gtest/gtest.h>
@@ -21,33 +22,15 @@
 namespace slm::train {
 namespace {
 
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return nlohmann::json::parse(in);
-}
-
-double scaled_error(const float* a, const float* b, int64_t n) {
-    double diff = 0, scale = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        diff = std::max(diff, double(std::fabs(a[i] - b[i])));
-        scale = std::max(scale, double(std::fabs(b[i])));
-    }
-    return scale > 0 ? diff / scale : diff;
-}
+using test_fixtures::read_json;
+using test_fixtures::scaled_error;
 
 class DistillFixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DistillFixture, LossTermsAndStudentGradientsEqualPyTorch) {
     const std::string dir = test::fixtures_dir() + "/train/distill/" + GetParam();
     const nlohmann::json ref = read_json(dir + "/reference.json");
-    Dataset data;
-    for (const auto& seq : ref["batch"]) {
-        Example e;
-        e.tokens = seq["tokens"].get<std::vector<int32_t>>();
-        e.target = seq["target"].get<std::vector<uint8_t>>();
-        data.examples.push_back(std::move(e));
-    }
-    const TrainBatch batch = make_batch(data, {{0}, {1}});
+    const TrainBatch batch = test_fixtures::batch_of(ref);
     ThreadPool pool{2};
 
     const std::unique_ptr<Model> teacher_model = Model::load(test::fixtures_dir() + "/lora/llama/base");

@@ -12,6 +12,7 @@
 #include <slm/pretrain.h>
 
 #include "testing/testing.h"
+#include "train/train_fixtures.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -51,15 +52,7 @@ void small_loop(Options& o, const std::string& out) {
     o.progress = false;
 }
 
-template <typename F>
-void expect_error(F run, const std::string& needle) {
-    try {
-        run();
-        ADD_FAILURE() << "expected an error containing '" << needle << "'";
-    } catch (const Error& e) {
-        EXPECT_THAT(e.what(), HasSubstr(needle));
-    }
-}
+using train::test_fixtures::expect_error;
 
 class Distill : public ::testing::Test {
 protected:

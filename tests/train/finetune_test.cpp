@@ -9,6 +9,7 @@
 #include <slm/lora_adapter.h>
 
 #include "testing/testing.h"
+#include "train/train_fixtures.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using train::test_fixtures::expect_error;
 
 // A small prompt/completion task the model can fit in a few steps.
 std::string write_task(const std::string& name, int n) {
@@ -175,28 +177,20 @@ TEST_F(Finetune, QloraTrainsOnAnNf4Base) {
 
 TEST_F(Finetune, BadInputNamesWhatIsWrong) {
     const std::string out = test::temp_dir() + "/bad";
-    auto expect_error = [&](FinetuneOptions o, const std::string& needle) {
-        try {
-            finetune(o);
-            ADD_FAILURE() << "expected an error containing '" << needle << "'";
-        } catch (const Error& e) {
-            EXPECT_THAT(e.what(), HasSubstr(needle));
-        }
-    };
     FinetuneOptions o = small_run(model, data, out);
     o.lora.targets = "q_proj,attn_q";
-    expect_error(o, "attn_q");
+    expect_error([&] { finetune(o); }, "attn_q");
     o = small_run(model, data, out);
     o.lr = -1;
-    expect_error(o, "--lr");
+    expect_error([&] { finetune(o); }, "--lr");
     o = small_run(model, data, out);
     o.lora.dropout = 1;
-    expect_error(o, "--lora-dropout");
+    expect_error([&] { finetune(o); }, "--lora-dropout");
 
     const std::string broken = test::temp_dir() + "/broken.jsonl";
     write_file_atomic(broken, "{\"prompt\": \"a\", \"completion\": \"b\"}\n{\"prompt\": \"a\", \"completion\": 3}\n");
     o = small_run(model, broken, out);
-    expect_error(o, "broken.jsonl:2");
+    expect_error([&] { finetune(o); }, "broken.jsonl:2");
 }
 
 }  // namespace

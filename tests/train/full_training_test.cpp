@@ -9,6 +9,7 @@
 #include "testing/testing.h"
 #include "train/dataset.h"
 #include "train/model_parameters.h"
+#include "train/train_fixtures.h"
 #include "train/train_model.h"
 
 #include <gtest/gtest.h>
@@ -23,31 +24,12 @@ namespace {
 
 std::string base_dir(const std::string& name) { return test::fixtures_dir() + "/lora/" + name + "/base"; }
 
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return nlohmann::json::parse(in);
-}
+using test_fixtures::read_json;
+using test_fixtures::scaled_error;
 
 // The LoRA fixtures' batch: two sequences, the first with a four-token prompt.
 TrainBatch fixture_batch() {
-    const nlohmann::json ref = read_json(test::fixtures_dir() + "/lora/llama/reference.json");
-    Dataset data;
-    for (const auto& seq : ref["batch"]) {
-        Example e;
-        e.tokens = seq["tokens"].get<std::vector<int32_t>>();
-        e.target = seq["target"].get<std::vector<uint8_t>>();
-        data.examples.push_back(std::move(e));
-    }
-    return make_batch(data, {{0}, {1}});
-}
-
-double scaled_error(const float* a, const float* b, int64_t n) {
-    double diff = 0, scale = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        diff = std::max(diff, double(std::fabs(a[i] - b[i])));
-        scale = std::max(scale, double(std::fabs(b[i])));
-    }
-    return scale > 0 ? diff / scale : diff;
+    return test_fixtures::batch_of(read_json(test::fixtures_dir() + "/lora/llama/reference.json"));
 }
 
 class FullTraining : public ::testing::TestWithParam<std::string> {

@@ -9,6 +9,7 @@
 
 #include "testing/testing.h"
 #include "train/dataset.h"
+#include "train/train_fixtures.h"
 #include "train/train_model.h"
 #include "train/optimizer.h"
 
@@ -26,40 +27,16 @@ namespace {
 
 std::string case_dir(const std::string& name) { return test::fixtures_dir() + "/lora/" + name; }
 
-nlohmann::json reference(const std::string& name) {
-    std::ifstream in(case_dir(name) + "/reference.json");
-    return nlohmann::json::parse(in);
-}
+nlohmann::json reference(const std::string& name) { return test_fixtures::read_json(case_dir(name) + "/reference.json"); }
 
-// The fixture's batch as a Dataset, one example per sequence.
-Dataset fixture_data(const nlohmann::json& ref) {
-    Dataset data;
-    for (const auto& seq : ref["batch"]) {
-        Example e;
-        e.tokens = seq["tokens"].get<std::vector<int32_t>>();
-        e.target = seq["target"].get<std::vector<uint8_t>>();
-        data.examples.push_back(std::move(e));
-    }
-    return data;
-}
-
-// max |a - b| / max |b|: relative to the tensor's scale, so that near-zero entries do not count
-// for more than the tensor's numbers do.
-double scaled_error(const float* a, const float* b, int64_t n) {
-    double diff = 0, scale = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        diff = std::max(diff, double(std::fabs(a[i] - b[i])));
-        scale = std::max(scale, double(std::fabs(b[i])));
-    }
-    return scale > 0 ? diff / scale : diff;
-}
+using test_fixtures::scaled_error;
 
 class LoraFixture : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         model = Model::load(case_dir(GetParam()) + "/base");
         ref = reference(GetParam());
-        data = fixture_data(ref);
+        data = test_fixtures::batch_data(ref);
         batch = make_batch(data, {{0}, {1}});
     }
     std::unique_ptr<Model> model;
