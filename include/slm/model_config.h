@@ -21,7 +21,7 @@ struct RopeScaling {
     double low_freq_factor = 1.0;         // llama3
     double high_freq_factor = 4.0;        // llama3
     int original_max_position = 0;        // llama3, yarn
-    double attention_factor = 0.0;        // yarn (0: derived from factor)
+    double attention_factor = 0.0;        // yarn, longrope: the cos/sin scale (0: derived from factor)
     double beta_fast = 32.0, beta_slow = 1.0;  // yarn
     // longrope (Phi-3): per-pair divisors of the base frequencies, the short ones within
     // original_max_position and the long ones past it; each of length head_dim / 2.

@@ -3,6 +3,7 @@
 #include <slm/error.h>
 #include <slm/gguf.h>
 #include <slm/model_config.h>
+#include <slm/tensor.h>
 
 #include <algorithm>
 
@@ -49,6 +50,29 @@ std::optional<std::string> token_text(const GgufFile& gguf, std::string_view id_
     return items[size_t(*id)].as_string("tokenizer.ggml.tokens");
 }
 
+// Gemma 2 scales queries by query_pre_attn_scalar^-1/2, which llama.cpp's converter does not
+// write: its graph takes (embedding_length / head_count)^-1/2 for the 27B model (46 layers) and
+// key_length^-1/2 otherwise. slm's converter writes attention.scale (the multiplier itself, a
+// key llama.cpp defines) where the value is neither; 0 means key_length.
+double query_pre_attn_scalar(const ArchKeys& k, const ModelConfig& c) {
+    if (const auto scale = k.number("attention.scale"); scale && *scale > 0) return 1.0 / (*scale * *scale);
+    if (k.arch == "gemma2" && c.num_layers == 46) return double(c.hidden_size / c.num_heads);
+    return 0.0;
+}
+
+// A 1-D float tensor's values, if the file has it.
+std::optional<std::vector<double>> float_vector(const GgufFile& gguf, const std::string& name) {
+    const std::optional<Tensor> t = gguf.find_tensor(name);
+    if (!t) return std::nullopt;
+    const ToFloatFn to_float = traits(t->dtype).to_float;
+    if (t->ndim() != 1 || !to_float)
+        fail("{}: tensor '{}' has shape {} and dtype {}, expected a 1-D float vector", gguf.path(), name,
+             shape_string(t->shape), slm::name(t->dtype));
+    std::vector<float> values(size_t(t->numel()));
+    to_float(t->data, values.data(), t->numel());
+    return std::vector<double>(values.begin(), values.end());
+}
+
 }  // namespace
 
 ModelConfig config_from_gguf(const GgufFile& gguf) {
@@ -90,9 +114,21 @@ ModelConfig config_from_gguf(const GgufFile& gguf) {
     c.rope_scaling.original_max_position = int(k.integer("rope.scaling.original_context_length").value_or(0));
     c.rope_scaling.attention_factor = k.number("rope.scaling.attn_factor").value_or(0.0);
     c.sliding_window = int(k.integer("attention.sliding_window").value_or(0));
+    c.attn_logit_softcapping = k.number("attn_logit_softcapping").value_or(0.0);
+    c.final_logit_softcapping = k.number("final_logit_softcapping").value_or(0.0);
+    c.query_pre_attn_scalar = query_pre_attn_scalar(k, c);
     // Facts the converter encodes as tensors rather than keys.
     c.tie_word_embeddings = !gguf.tensor_infos().empty() && !gguf.find_info("output.weight");
     c.attention_bias = gguf.find_info("blk.0.attn_q.bias") != nullptr;
+    // Phi-3's longrope: the short and long divisors as rope_factors_{short,long}.weight (no type key).
+    const auto long_factors = float_vector(gguf, "rope_factors_long.weight");
+    const auto short_factors = float_vector(gguf, "rope_factors_short.weight");
+    if (long_factors && short_factors) {
+        c.rope_scaling.type = "longrope";
+        c.rope_scaling.long_factor = *long_factors;
+        c.rope_scaling.short_factor = *short_factors;
+        c.rope_scaling.factor = 0.0;  // derived from context_length / original_context_length
+    }
     c.bos_token_id = int(gguf.get_int("tokenizer.ggml.bos_token_id").value_or(-1));
     // End of generation: eos, and eot where a chat model has a distinct one.
     for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {

@@ -33,10 +33,11 @@ constexpr std::array kNames = {
     NamePattern{WeightRole::ffn_down, "model.layers.{}.mlp.down_proj.weight", "blk.{}.ffn_down.weight"},
     NamePattern{WeightRole::rope_freqs, "", "rope_freqs.weight"},
     NamePattern{WeightRole::attn_qkv, "model.layers.{}.self_attn.qkv_proj.weight", "blk.{}.attn_qkv.weight"},
-    // llama.cpp writes Phi-3's gate_up_proj whole as blk.{}.ffn_up.weight ([2F, D]).
     NamePattern{WeightRole::ffn_gate_up, "model.layers.{}.mlp.gate_up_proj.weight", ""},
     NamePattern{WeightRole::attn_post_norm, "", "blk.{}.post_attention_norm.weight"},
     NamePattern{WeightRole::ffn_post_norm, "model.layers.{}.post_feedforward_layernorm.weight", "blk.{}.post_ffw_norm.weight"},
+    NamePattern{WeightRole::rope_factors_long, "", "rope_factors_long.weight"},
+    NamePattern{WeightRole::rope_factors_short, "", "rope_factors_short.weight"},
 };
 
 // Gemma 2 keeps post_attention_layernorm for the norm of the attention output, so its pre-MLP
@@ -47,6 +48,12 @@ constexpr std::array kGemma2Names = {
                 "blk.{}.post_attention_norm.weight"},
 };
 
+// llama.cpp writes Phi-3's gate_up_proj whole as ffn_up ([2F, D], gate rows first: its SwiGLU
+// takes silu of the first half times the second).
+constexpr std::array kPhi3Names = {
+    NamePattern{WeightRole::ffn_gate_up, "model.layers.{}.mlp.gate_up_proj.weight", "blk.{}.ffn_up.weight"},
+};
+
 // llama.cpp's converter permutes q/k rows of `llama` (and Mistral, which it writes as llama) so
 // that its "normal" rope pairs (2i, 2i+1); the others are left as they are and use neox pairing.
 constexpr std::array kArchitectures = {
@@ -54,12 +61,13 @@ constexpr std::array kArchitectures = {
     Architecture{"mistral", RopeMode::neox, RopeMode::normal, false},
     Architecture{"qwen2", RopeMode::neox, RopeMode::neox, true},
     Architecture{.name = "gemma", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
-                 .hf_norm = NormWeight::one_plus, .embedding_scale = true, .tied_by_default = true, .gguf = false},
+                 .hf_norm = NormWeight::one_plus, .embedding_scale = true, .tied_by_default = true,
+                 .gguf_activation = "gelu_pytorch_tanh"},
     Architecture{.name = "gemma2", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
                  .hf_norm = NormWeight::one_plus, .embedding_scale = true, .post_norms = true, .global_every = 2,
-                 .tied_by_default = true, .gguf = false, .names = kGemma2Names},
+                 .tied_by_default = true, .gguf_activation = "gelu_pytorch_tanh", .names = kGemma2Names},
     Architecture{.name = "phi3", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
-                 .fused_qkv = true, .fused_gate_up = true, .gguf = false},
+                 .fused_qkv = true, .fused_gate_up = true, .names = kPhi3Names},
 };
 
 std::string format_name(std::string_view pattern, int layer) { return fmt::format(fmt::runtime(pattern), layer); }

@@ -26,6 +26,7 @@ enum class WeightRole {
     attn_qkv,                              // q, k and v rows stacked in one matrix (Phi-3's qkv_proj)
     ffn_gate_up,                           // gate then up rows in one matrix (Phi-3's gate_up_proj)
     attn_post_norm, ffn_post_norm,         // norms of the attention and MLP outputs (Gemma 2)
+    rope_factors_long, rope_factors_short, // GGUF only: longrope divisors (Phi-3), [head_dim / 2]
 };
 
 // How a norm weight w scales the normalised x, as the HF checkpoint stores w.
@@ -47,6 +48,7 @@ struct Architecture {
     kernels::RopeMode gguf_rope;  // after llama.cpp's converter (which permutes llama's q/k rows)
     bool qkv_bias;                // q/k/v projections always have a bias
     NormWeight hf_norm = NormWeight::scale;
+    NormWeight gguf_norm = NormWeight::scale;  // llama.cpp's converter stores Gemma's 1 + w
     bool embedding_scale = false; // token embeddings times √hidden_size (Gemma)
     bool post_norms = false;      // attention and MLP outputs are normed before their residual add (Gemma 2)
     // Without the config's layer_types: 0, every layer alike (all slide when sliding_window > 0);
@@ -56,7 +58,9 @@ struct Architecture {
     bool fused_qkv = false;       // HF stores attn_qkv, split into q/k/v views at load (Phi-3)
     bool fused_gate_up = false;   // HF stores ffn_gate_up, split into gate/up views at load (Phi-3)
     bool tied_by_default = false; // a config without tie_word_embeddings ties the output (Gemma)
-    bool gguf = true;             // its GGUF tensors and keys are read (not yet for the newer families)
+    bool gguf = true;             // its GGUF tensors and keys are read
+    // GGUF has no activation key: the one llama.cpp's graph of this architecture applies.
+    std::string_view gguf_activation = "silu";
     std::span<const NamePattern> names = {};  // names that differ from the Llama family's
 };
 

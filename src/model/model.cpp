@@ -103,6 +103,8 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
     const model::Architecture& arch = model::find_architecture(c.architecture, source);
     if (files_.naming == TensorNaming::gguf && !arch.gguf)
         fail("{}: {} models are read from Hugging Face directories only for now, not from GGUF", source, arch.name);
+    // GGUF names no activation: the architecture implies the one llama.cpp's graph applies.
+    if (files_.naming == TensorNaming::gguf) files_.config.hidden_act = std::string(arch.gguf_activation);
     rope_mode_ = files_.naming == TensorNaming::gguf ? arch.gguf_rope : arch.hf_rope;
     gated_activation_ = gated_activation(c.hidden_act, source);
     layer_window_ = layer_windows(c, arch, source);

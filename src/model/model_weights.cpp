@@ -92,9 +92,7 @@ ModelWeights::ModelWeights(const ModelFiles& files, const model::Architecture& a
     const int64_t V = c.vocab_size, D = c.hidden_size, F = c.intermediate_size;
     const int64_t q_dim = int64_t(c.num_heads) * c.head_dim, kv_dim = int64_t(c.num_kv_heads) * c.head_dim;
     const Binder bind(files, arch);
-    // GGUF files of the newer families are not read yet (Model refuses them), so the stored form
-    // is HF's here.
-    const model::NormWeight norm = arch.hf_norm;
+    const model::NormWeight norm = files.naming == TensorNaming::gguf ? arch.gguf_norm : arch.hf_norm;
     auto norm_vector = [&](WeightRole role, int layer) { return norm_scale(bind.vector(role, layer, D, true), norm); };
 
     token_embedding = bind.matrix(WeightRole::token_embedding, 0, V, D);

@@ -69,7 +69,10 @@ void apply_longrope(const ModelConfig& c, RopeFrequencies& r) {
     const int original = s.original_max_position > 0 ? s.original_max_position : c.max_position;
     if (original <= 0) fail("model config: longrope needs original_max_position_embeddings");
     const double factor = s.factor > 0 ? s.factor : double(c.max_position) / original;
-    r.mscale = factor <= 1.0 ? 1.0f : float(std::sqrt(1.0 + std::log(factor) / std::log(double(original))));
+    // The config's attention_factor (GGUF: rope.scaling.attn_factor) where given, else transformers' default.
+    r.mscale = s.attention_factor > 0 ? float(s.attention_factor)
+               : factor <= 1.0      ? 1.0f
+                                    : float(std::sqrt(1.0 + std::log(factor) / std::log(double(original))));
     const std::vector<float> base = r.inv_freq;
     r.long_inv_freq.resize(half);
     for (size_t i = 0; i < half; ++i) {

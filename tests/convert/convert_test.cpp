@@ -8,6 +8,14 @@
 
 #include "testing/testing.h"
 
+#include <slm/error.h>
+#include <slm/file_io.h>
+
+#include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
 #include <cmath>
 #include <cstring>
 
@@ -97,4 +105,32 @@ TEST(Convert, F32GgufGivesTheLogitsOfTheHfDirectory) {
         // Same f32 arithmetic on the same values; only the rope pairing order differs (llama).
         EXPECT_LT(max_err, 1e-4 * scale) << name;
     }
+}
+
+// What llama.cpp's graph of an architecture would compute differently is refused by name: GGUF has
+// no key for the activation, per-layer windows off the architecture's pattern, or (outside Gemma
+// 2) soft-capping.
+TEST(Convert, RefusesWhatLlamaCppWouldComputeDifferently) {
+    const std::string fixture = test::fixtures_dir() + "/families/gemma2";
+    auto convert_error = [&](const char* name, const nlohmann::json& changes) -> std::string {
+        const std::string dir = test::temp_dir() + "/" + name;
+        std::filesystem::create_directories(dir);
+        nlohmann::json config = nlohmann::json::parse(read_text_file(fixture + "/config.json"));
+        config.merge_patch(changes);
+        write_file_atomic(dir + "/config.json", config.dump());
+        std::filesystem::create_symlink(std::filesystem::absolute(fixture + "/model.safetensors"), dir + "/model.safetensors");
+        try {
+            convert_hf_to_gguf(dir, dir + ".gguf", ConvertOptions{}, nullptr);
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "(no error)";
+    };
+    EXPECT_THAT(convert_error("exact-gelu", {{"hidden_activation", "gelu"}}),
+                ::testing::HasSubstr("activation 'gelu' cannot be written to GGUF: llama.cpp's gemma2 applies gelu_pytorch_tanh"));
+    EXPECT_THAT(convert_error("odd-windows", {{"layer_types", {"full_attention", "sliding_attention"}}}),
+                ::testing::HasSubstr("layer_types[0] is 'full_attention', but llama.cpp's gemma2 gives that layer 'sliding_attention'"));
+    EXPECT_THAT(convert_error("capped-llama", {{"model_type", "llama"}, {"hidden_act", "silu"}, {"layer_types", nullptr},
+                                               {"hidden_activation", nullptr}}),
+                ::testing::HasSubstr("soft-capping and query_pre_attn_scalar cannot be written for llama"));
 }

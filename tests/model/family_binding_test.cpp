@@ -1,7 +1,8 @@
 // The architecture rows of the newer families bound without transformers: HF directories made
 // here from the tiny llama fixture's weights under each family's names. Phi-3's fused projections
 // give the separate ones' logits; Gemma 2's post-norms and per-layer windows bind as the row and
-// the config say; what is not run yet (GGUF of these families, partial rotary) is refused by name.
+// the config say; GGUF metadata gives the same facts; what is not run yet (partial rotary) is
+// refused by name.
 #include "model/architecture.h"
 #include "model/fixture_models.h"
 #include "model/model_weights.h"
@@ -9,6 +10,7 @@
 
 #include <slm/error.h>
 #include <slm/file_io.h>
+#include <slm/gguf.h>
 #include <slm/safetensors.h>
 #include <slm/session.h>
 
@@ -16,6 +18,7 @@
 #include <gmock/gmock.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 
 namespace slm::test {
@@ -161,11 +164,61 @@ TEST(FamilyBinding, LongropePicksItsFactorsByTheContextLength) {
     EXPECT_NE(prompt_logits(*model, 32), prompt_logits(*model, 33));
 }
 
-TEST(FamilyBinding, NewFamiliesFromGgufAreRefusedByName) {
-    ModelFiles files = ModelFiles::open(fixture_model_dir("llama"));
-    files.config.architecture = "gemma2";
-    files.naming = TensorNaming::gguf;
-    EXPECT_THAT(load_error(std::move(files)), HasSubstr("gemma2 models are read from Hugging Face directories only"));
+// The keys and tensors llama.cpp's converter writes for these families, and what slm reads from them.
+TEST(FamilyBinding, GgufMetadataGivesTheFamiliesFacts) {
+    auto config_of = [](const std::string& arch, int layers, const std::function<void(GgufWriter&)>& more) {
+        GgufWriter w;
+        w.set("general.architecture", GgufWriter::str(arch));
+        auto key = [&](const char* k) { return arch + "." + k; };
+        w.set(key("block_count"), GgufWriter::u32(uint32_t(layers)));
+        w.set(key("context_length"), GgufWriter::u32(128));
+        w.set(key("embedding_length"), GgufWriter::u32(4608));
+        w.set(key("feed_forward_length"), GgufWriter::u32(96));
+        w.set(key("attention.head_count"), GgufWriter::u32(32));
+        w.set(key("attention.key_length"), GgufWriter::u32(128));
+        w.set(key("vocab_size"), GgufWriter::u32(256));
+        more(w);
+        const std::string path = fmt::format("{}/{}-{}.gguf", temp_dir(), arch, layers);
+        w.write(path);
+        return config_from_gguf(*GgufFile::open(path));
+    };
+    // Gemma 2: soft-capping keys; query_pre_attn_scalar as llama.cpp's graph takes it (27B: D / H),
+    // or from attention.scale where slm wrote one.
+    const ModelConfig g27 = config_of("gemma2", 46, [](GgufWriter& w) {
+        w.set("gemma2.attn_logit_softcapping", GgufWriter::f32(50));
+        w.set("gemma2.final_logit_softcapping", GgufWriter::f32(30));
+    });
+    EXPECT_EQ(g27.attn_logit_softcapping, 50);
+    EXPECT_EQ(g27.final_logit_softcapping, 30);
+    EXPECT_EQ(g27.query_pre_attn_scalar, 144);
+    EXPECT_EQ(config_of("gemma2", 26, [](GgufWriter&) {}).query_pre_attn_scalar, 0);
+    EXPECT_NEAR(config_of("gemma2", 2, [](GgufWriter& w) { w.set("gemma2.attention.scale", GgufWriter::f32(0.25f)); })
+                    .query_pre_attn_scalar,
+                16, 1e-5);
+    // Phi-3: longrope from the factor tensors, the original context and attention factor from keys.
+    const std::vector<float> long_f = {1, 2, 4, 8}, short_f = {1, 1.5, 2, 2.5};
+    const ModelConfig phi3 = config_of("phi3", 2, [&](GgufWriter& w) {
+        w.set("phi3.rope.scaling.original_context_length", GgufWriter::u32(32));
+        w.set("phi3.rope.scaling.attn_factor", GgufWriter::f32(1.25f));
+        w.add_tensor("rope_factors_long.weight", DType::f32, {4}, long_f.data());
+        w.add_tensor("rope_factors_short.weight", DType::f32, {4}, short_f.data());
+    });
+    EXPECT_EQ(phi3.rope_scaling.type, "longrope");
+    EXPECT_EQ(phi3.rope_scaling.long_factor, (std::vector<double>{1, 2, 4, 8}));
+    EXPECT_EQ(phi3.rope_scaling.short_factor, (std::vector<double>{1, 1.5, 2, 2.5}));
+    EXPECT_EQ(phi3.rope_scaling.original_max_position, 32);
+    EXPECT_EQ(phi3.rope_scaling.attention_factor, 1.25);
+}
+
+TEST(FamilyBinding, GgufRowsStoreNormsAndActivationsAsLlamaCppDoes) {
+    const model::Architecture& gemma = model::find_architecture("gemma", "t");
+    EXPECT_EQ(gemma.hf_norm, model::NormWeight::one_plus);
+    EXPECT_EQ(gemma.gguf_norm, model::NormWeight::scale);
+    EXPECT_EQ(gemma.gguf_activation, "gelu_pytorch_tanh");
+    const model::Architecture& phi3 = model::find_architecture("phi3", "t");
+    EXPECT_EQ(model::tensor_name(phi3, WeightRole::ffn_gate_up, TensorNaming::gguf, 3), "blk.3.ffn_up.weight");
+    EXPECT_EQ(model::tensor_name(phi3, WeightRole::attn_qkv, TensorNaming::gguf, 3), "blk.3.attn_qkv.weight");
+    EXPECT_EQ(model::tensor_name(phi3, WeightRole::rope_factors_long, TensorNaming::gguf), "rope_factors_long.weight");
 }
 
 TEST(FamilyBinding, PartialRotaryAndUnknownActivationsAreRefused) {
