@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,12 +42,22 @@ struct HubOptions {
 
 std::string hub_cache_dir();  // HubOptions::from_env().cache_dir
 
+// One file's download, for callers that show progress their own way (the server's /api/pull).
+struct FileProgress {
+    std::string file;    // repository path
+    std::string digest;  // "sha256:<hex>" for an LFS file, else its git blob id
+    uint64_t total = 0, completed = 0;
+};
+
 struct PullOptions {
     // A file is taken when it matches an --include glob, or when it is one the model needs and
     // matches no --exclude glob (fnmatch, `*` crossing '/', as huggingface_hub's patterns).
     std::vector<std::string> include, exclude;
     bool progress = true;  // a bar per file and for the total, on stderr
     int parallel = 4;      // files downloaded at once
+    // Called as each file starts, at most every 100 ms while it downloads, and once it is linked
+    // (completed == total); calls never overlap. Files already in the snapshot are not reported.
+    std::function<void(const FileProgress&)> on_file_progress;
 };
 
 struct PullResult {

@@ -4,8 +4,11 @@
 // Routes and shapes: docs/serving.md.
 #pragma once
 
+#include <slm/hub.h>
+
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,9 @@ struct ServerOptions {
     // (llama.cpp's default), or with none when `lora_init_without_apply` (docs/serving.md).
     std::vector<ServerLora> lora;
     bool lora_init_without_apply = false;
+    // The Hugging Face cache (slm/hub.h): when set, /v1/models and /api/tags also list the models
+    // cached there, and /api/pull pulls into it. `slm serve` sets HubOptions::from_env().
+    std::optional<HubOptions> hub;
 };
 
 class HttpServer;  // src/server/http_server.h

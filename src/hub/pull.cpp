@@ -48,6 +48,8 @@ uint64_t fetch_file(HubApi& api, const RepoCache& cache, const std::string& comm
     std::string sha256 = file.lfs_sha256;
     if (sha256.empty() && is_sha256(meta.etag)) sha256 = meta.etag;
     const std::string blob = cache.blob_path(meta.etag);
+    const uint64_t size = file.size ? file.size : meta.size.value_or(0);
+    progress.start(file.path, size, sha256.empty() ? meta.etag : "sha256:" + sha256);
     uint64_t fetched = 0;
     if (!file_exists(blob)) {
         const FileLock lock(cache.blob_lock_path(meta.etag));
@@ -58,13 +60,12 @@ uint64_t fetch_file(HubApi& api, const RepoCache& cache, const std::string& comm
             job.blob_path = blob;
             job.size = file.size ? std::optional<uint64_t>(file.size) : meta.size;
             job.sha256 = sha256;
-            progress.start(file.path, job.size.value_or(0));
             fetched = download_blob(api, cache.repo(), commit, job, [&](uint64_t n) { progress.add(file.path, n); });
         } else {
-            progress.add(file.path, file.size);  // another process wrote it meanwhile
+            progress.add(file.path, size);  // another process wrote it meanwhile
         }
     } else {
-        progress.add(file.path, file.size);  // a blob another revision shares
+        progress.add(file.path, size);  // a blob another revision shares
     }
     cache.link(commit, file.path, meta.etag);
     progress.done(file.path);
@@ -113,7 +114,7 @@ PullResult pull(const ModelRef& ref, const PullOptions& options, const HubOption
         }
 
     PullResult result;
-    DownloadProgress progress(options.progress && !todo.empty(), "pull " + ref.repo, total);
+    DownloadProgress progress(options.progress && !todo.empty(), "pull " + ref.repo, total, options.on_file_progress);
     std::atomic<size_t> next{0};
     std::atomic<uint64_t> fetched{0};
     std::exception_ptr error;

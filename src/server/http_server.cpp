@@ -98,6 +98,7 @@ void HttpServer::install_routes() {
     server::add_openai_routes(http, *context_);
     server::add_ollama_routes(http, *context_);
     server::add_lora_routes(http, *context_);
+    server::add_pull_routes(http, *context_);
 }
 
 int HttpServer::start() {

@@ -1,5 +1,8 @@
 // Routes that describe the server and its model: /health, /v1/models, /api/version, /api/tags,
-// /api/show. Each loaded LoRA adapter is listed as a model of its own, ID:ADAPTER.
+// /api/show. Each loaded LoRA adapter is listed as a model of its own, ID:ADAPTER; with a hub
+// cache (ServerOptions::hub), so is each model cached there, org/name (not loaded: `slm serve
+// org/name` serves it).
+#include "server/cached_models.h"
 #include "server/completion_request.h"
 #include "server/engine.h"
 #include "server/json_fields.h"
@@ -56,6 +59,34 @@ static std::string adapter_digest(const ModelInfo& info, const std::string& name
     return fmt::format("{:016x}{}", h, info.digest.substr(std::min<size_t>(16, info.digest.size())));
 }
 
+// A cached model in OpenAI's shape: owned by its Hub organisation.
+static json openai_cached_model(const CachedModel& m) {
+    return {{"id", m.id}, {"object", "model"}, {"created", m.modified}, {"owned_by", m.owner}};
+}
+
+// A cached model in ollama's shape, NAME:latest as ollama names a model's default tag.
+static json ollama_cached_model(const CachedModel& m) {
+    const std::string name = m.id + ":latest";
+    const json families = m.family.empty() ? json(nullptr) : json::array({m.family});
+    return {{"name", name},
+            {"model", name},
+            {"modified_at", m.modified_at},
+            {"size", m.size},
+            {"digest", m.digest},
+            {"details",
+             {{"parent_model", ""},
+              {"format", m.format},
+              {"family", m.family},
+              {"families", families},
+              {"parameter_size", ""},
+              {"quantization_level", m.quantization}}}};
+}
+
+static std::vector<CachedModel> cached(const RouteContext& context) {
+    if (!context.options.hub) return {};
+    return cached_models(*context.options.hub, context.model ? context.model->info().id : "");
+}
+
 void add_info_routes(httplib::Server& http, RouteContext& context) {
     http.Get("/health", make_handler(context.log, ErrorShape::openai,
                                      [&context](const httplib::Request&, httplib::Response& res, RequestRecord&) {
@@ -80,12 +111,15 @@ void add_info_routes(httplib::Server& http, RouteContext& context) {
             data.push_back(openai_model(info, info.id));
             for (const auto& name : adapter_model_names(*context.model)) data.push_back(openai_model(info, name));
         }
+        for (const auto& m : cached(context)) data.push_back(openai_cached_model(m));
         write_json(res, json{{"object", "list"}, {"data", data}}.dump());
     }));
 
     http.Get(R"(/v1/models/(.+))", make_handler(context.log, ErrorShape::openai,
                                                 [&context](const httplib::Request& req, httplib::Response& res, RequestRecord&) {
         const std::string name = req.matches[1];
+        for (const auto& m : cached(context))
+            if (m.id == name) return write_json(res, openai_cached_model(m).dump());
         if (!context.model) throw_model_not_found(name);
         const auto names = adapter_model_names(*context.model);
         const auto& info = context.model->info();
@@ -120,6 +154,7 @@ void add_info_routes(httplib::Server& http, RouteContext& context) {
                                   {"details", details}});
             }
         }
+        for (const auto& m : cached(context)) models.push_back(ollama_cached_model(m));
         write_json(res, json{{"models", models}}.dump());
     }));
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "hub/digest.h"
@@ -61,6 +62,29 @@ TEST_F(HubTest, WholePullLaysOutTheCacheAsHuggingFaceHubDoes) {
     const PullResult again = pull_ref(kRepo);  // everything cached: nothing fetched
     EXPECT_EQ(again.downloaded_bytes, 0u);
     EXPECT_EQ(hub_->gets(kRepo, "model.safetensors"), 1);
+}
+
+TEST_F(HubTest, FileProgressReportsEachFileByDigestUpToItsSize) {
+    std::map<std::string, std::vector<FileProgress>> seen;
+    pull_options_.on_file_progress = [&](const FileProgress& p) { seen[p.file].push_back(p); };
+    pull_ref(kRepo);
+    EXPECT_EQ(seen.size(), 4u);  // config, generation config, tokenizer, weights
+    const auto& weights = seen["model.safetensors"];
+    ASSERT_GE(weights.size(), 2u);
+    EXPECT_EQ(weights.front().completed, 0u);
+    EXPECT_EQ(weights.back().completed, weights_.size());
+    for (const auto& p : weights) {
+        EXPECT_EQ(p.digest, "sha256:" + hub::sha256_hex(weights_));  // LFS: ollama's digest form
+        EXPECT_EQ(p.total, weights_.size());
+    }
+    const auto& config = seen["config.json"];
+    EXPECT_EQ(config.back().digest, hub::git_blob_sha1(slurp(repo_dir() + "/snapshots/" + hub_->commit(kRepo, "main") +
+                                                             "/config.json")));
+    EXPECT_EQ(config.back().completed, config.back().total);
+
+    seen.clear();
+    pull_ref(kRepo);  // all in the snapshot already: nothing to report
+    EXPECT_TRUE(seen.empty());
 }
 
 TEST_F(HubTest, CutDownloadResumesWithARangeRequest) {

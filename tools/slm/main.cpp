@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 
+#include "git_commit.h"
 #include "verbs.inc"
 
 #include <algorithm>
@@ -19,7 +20,7 @@ bool is_verb(CLI::App& app, const std::string& name) {
 
 int main(int argc, char** argv) {
     CLI::App app{"slm: small language models on your own machine: run, chat, serve, quantize, evaluate"};
-    app.set_version_flag("--version", "slm " SLM_VERSION);
+    app.set_version_flag("--version", "slm " SLM_VERSION " (commit " SLM_GIT_COMMIT ")");
     app.require_subcommand(1);
     app.fallthrough(false);
     add_all_verbs(app);

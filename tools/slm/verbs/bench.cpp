@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "lora_option.h"
+#include "model_arg.h"
 
 namespace {
 
@@ -195,7 +196,8 @@ void bench(const BenchOptions& o) {
 void add_verb_bench(CLI::App& app) {
     auto o = std::make_shared<BenchOptions>();
     CLI::App* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (llama-bench compatible)");
-    cmd->add_option("model", o->model, "Model: an HF directory or a .gguf file")->required();
+    auto models = std::make_shared<cli::ModelArgs>(cmd);
+    models->add("model", o->model, "Model: an HF directory or a .gguf file")->required();
     cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens per pp test (repeatable; 0: none)")->delimiter(',')->capture_default_str();
     cmd->add_option("-n,--n-gen", o->n_gen, "Generated tokens per tg test (repeatable; 0: none)")->delimiter(',')->capture_default_str();
     cmd->add_option("-t,--threads", o->threads, "Threads (repeatable; default: one per CPU)")->delimiter(',');
@@ -205,5 +207,8 @@ void add_verb_bench(CLI::App& app) {
     cmd->add_flag("--mlock", o->mlock, "Lock the model's memory (no paging out)");
     cmd->add_flag("--file-layout", o->file_layout,
                   "Keep every weight in the file's layout (no interleaved copies of quantized matrices; for comparisons)");
-    cmd->callback([o] { bench(*o); });
+    cmd->callback([o, models] {
+        models->resolve();
+        bench(*o);
+    });
 }

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "lora_option.h"
+#include "model_arg.h"
 
 namespace {
 
@@ -307,7 +308,8 @@ private:
 void add_verb_chat(CLI::App& app) {
     auto o = std::make_shared<ChatOptions>();
     auto* cmd = app.add_subcommand("chat", "Chat with a model in the terminal (its own chat template; /help for commands)");
-    cmd->add_option("model", o->model, "Model: an HF directory or a .gguf file")->required();
+    auto models = std::make_shared<cli::ModelArgs>(cmd);
+    models->add("model", o->model, "Model: an HF directory or a .gguf file")->required();
     cmd->add_option("--system", o->system, "System message");
     cmd->add_option("--template", o->template_file, "Use this Jinja chat template instead of the model's")->check(CLI::ExistingFile);
     cmd->add_flag("--plain", o->plain, "For a model without a template: use the plain 'role: content' format");
@@ -323,5 +325,8 @@ void add_verb_chat(CLI::App& app) {
     cmd->add_option("--threads,-t", o->threads, "Worker threads (default: one per CPU)");
     cli::add_lora_option(cmd, o->lora);
     cmd->add_flag("--verbose", o->verbose, "After each answer, print one JSON line of prompt and token counts to stderr");
-    cmd->callback([o] { ChatLoop(*o).run(); });
+    cmd->callback([o, models] {
+        models->resolve();
+        ChatLoop(*o).run();
+    });
 }

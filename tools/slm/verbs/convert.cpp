@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "model_arg.h"
+
 void add_verb_convert(CLI::App& app) {
     struct Options {
         std::string input, output, type = "f16", name, lora;
@@ -15,7 +17,8 @@ void add_verb_convert(CLI::App& app) {
     };
     auto opts = std::make_shared<Options>();
     CLI::App* cmd = app.add_subcommand("convert", "Convert a Hugging Face model directory (or a PEFT LoRA adapter) to GGUF");
-    cmd->add_option("HF_DIR", opts->input,
+    auto models = std::make_shared<slm::cli::ModelArgs>(cmd);
+    models->add("HF_DIR", opts->input,
                     "Hugging Face model directory (config.json, *.safetensors, tokenizer.json); with --lora, the base "
                     "model the adapter was trained on (an HF directory or a GGUF file)")
         ->required();
@@ -32,7 +35,8 @@ void add_verb_convert(CLI::App& app) {
         "Examples:\n"
         "  slm convert ./Llama-3.2-1B -o llama.gguf --type q8_0\n"
         "  slm convert ./Llama-3.2-1B --lora ./my-adapter -o my-adapter.gguf\n");
-    cmd->callback([opts] {
+    cmd->callback([opts, models] {
+        models->resolve();
         const slm::DType type = *slm::dtype_from_name(opts->type);
         if (!opts->lora.empty()) {
             if (type != slm::DType::f32 && type != slm::DType::f16 && type != slm::DType::bf16)

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "model_arg.h"
+
 namespace {
 
 struct DetokenizeOptions {
@@ -55,8 +57,12 @@ void run_detokenize(const DetokenizeOptions& o) {
 void add_verb_detokenize(CLI::App& app) {
     auto opts = std::make_shared<DetokenizeOptions>();
     auto* cmd = app.add_subcommand("detokenize", "Turn token ids back into text (MODEL: GGUF file or HF model directory)");
-    cmd->add_option("MODEL", opts->model, "GGUF file or Hugging Face model directory")->required();
+    auto models = std::make_shared<slm::cli::ModelArgs>(cmd);
+    models->add("MODEL", opts->model, "GGUF file or Hugging Face model directory")->required();
     cmd->add_option("IDS", opts->ids, "token ids (separate arguments, or one separated by spaces or commas)")->required();
     cmd->add_flag("--skip-special", opts->skip_special, "leave out special tokens (BOS, EOS, <|im_start|>, …)");
-    cmd->callback([opts] { run_detokenize(*opts); });
+    cmd->callback([opts, models] {
+        models->resolve();
+        run_detokenize(*opts);
+    });
 }

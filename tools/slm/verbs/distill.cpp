@@ -10,12 +10,15 @@
 
 #include <memory>
 
+#include "model_arg.h"
+
 void add_verb_distill(CLI::App& app) {
     using namespace slm;
     auto opt = std::make_shared<DistillOptions>();
     auto* cmd = app.add_subcommand("distill", "Distill a teacher model into a smaller student");
-    cmd->add_option("--teacher", opt->teacher, "Teacher: HF directory or GGUF file")->required();
-    cmd->add_option("--student", opt->student, "Student: HF directory sharing the teacher's tokenizer");
+    auto models = std::make_shared<cli::ModelArgs>(cmd);
+    models->add("--teacher", opt->teacher, "Teacher: HF directory or GGUF file")->required();
+    models->add("--student", opt->student, "Student: HF directory sharing the teacher's tokenizer");
     cmd->add_option("--student-init", opt->student_init,
                     "Make the student of these teacher layers instead: layers:0,2,4 (teacher as HF directory)");
     cmd->add_option("--data", opt->data,
@@ -36,7 +39,8 @@ void add_verb_distill(CLI::App& app) {
     // -o is not needed to write a cache: the training options' -o is required, so take it apart.
     cli::add_training_options(cmd, *opt);
     cmd->get_option("--output")->required(false);
-    cmd->callback([opt] {
+    cmd->callback([opt, models] {
+        models->resolve();
         const TrainingSummary s = distill(*opt);
         if (!opt->cache_teacher.empty()) {
             fmt::print("teacher cache: {} ({:.1f} s)\n", s.output_dir, s.seconds);

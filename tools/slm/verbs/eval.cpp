@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lora_option.h"
+#include "model_arg.h"
 
 namespace {
 
@@ -248,7 +249,8 @@ void add_task(CLI::App* eval) {
         auto o = std::make_shared<eval::TaskOptions>();
         o->kind = n.kind;
         auto* cmd = task->add_subcommand(n.name, n.help);
-        cmd->add_option("model", o->model_path, "Model: HF directory or GGUF file")->required();
+        auto models = std::make_shared<cli::ModelArgs>(cmd);
+        models->add("model", o->model_path, "Model: HF directory or GGUF file")->required();
         cmd->add_option("--data", o->data_path, "Dataset file")->required();
         cmd->add_option("--limit", o->limit, "Score only the first N examples (0: all)")->capture_default_str();
         if (n.kind != eval::TaskKind::multiple_choice)
@@ -267,7 +269,8 @@ void add_task(CLI::App* eval) {
                           "assistant's");
             cmd->add_option("--system", o->system, "With --chat: a system message before each prompt");
         }
-        cmd->callback([o, lora] {
+        cmd->callback([o, lora, models] {
+            models->resolve();
             o->lora = cli::parse_lora_specs(*lora);
             if (!o->system.empty() && !o->chat) fail("eval task: --system needs --chat");
             Json result = Json::parse(eval::run_task(*o));

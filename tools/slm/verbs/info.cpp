@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include "model_arg.h"
+
 namespace {
 
 using namespace slm;
@@ -291,8 +293,12 @@ void run_info(const InfoOptions& opt) {
 void add_verb_info(CLI::App& app) {
     auto opt = std::make_shared<InfoOptions>();
     auto* cmd = app.add_subcommand("info", "Describe a model: GGUF file, safetensors file or Hugging Face directory");
-    cmd->add_option("path", opt->path, "Model file or directory")->required();
+    auto models = std::make_shared<cli::ModelArgs>(cmd);
+    models->add("path", opt->path, "Model file or directory")->required();
     cmd->add_flag("--tensors", opt->tensors, "List every tensor (name, dtype, shape, bytes)");
     cmd->add_flag("--json", opt->json, "Print machine-readable JSON");
-    cmd->callback([opt] { run_info(*opt); });
+    cmd->callback([opt, models] {
+        models->resolve();
+        run_info(*opt);
+    });
 }

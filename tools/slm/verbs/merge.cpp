@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "lora_option.h"
+#include "model_arg.h"
 
 void add_verb_merge(CLI::App& app) {
     struct Options {
@@ -19,7 +20,8 @@ void add_verb_merge(CLI::App& app) {
     };
     auto opt = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("merge", "Fold LoRA adapters into a model: an HF directory or a GGUF");
-    cmd->add_option("model", opt->model, "Base model: the HF directory the adapters were trained on")->required();
+    auto models = std::make_shared<slm::cli::ModelArgs>(cmd);
+    models->add("model", opt->model, "Base model: the HF directory the adapters were trained on")->required();
     slm::cli::add_lora_option(cmd, opt->lora);
     cmd->add_option("-o,--output", opt->output, "Output: a directory (HF: safetensors + config + tokenizer) or FILE.gguf")
         ->required();
@@ -30,8 +32,9 @@ void add_verb_merge(CLI::App& app) {
         "\nExamples:\n"
         "  slm merge ./Qwen2.5-0.5B --lora ./my-adapter -o ./Qwen2.5-0.5B-tuned\n"
         "  slm merge ./Qwen2.5-0.5B --lora ./my-adapter -o tuned-q8_0.gguf --type q8_0\n");
-    cmd->callback([opt] {
+    cmd->callback([opt, models] {
         if (opt->lora.empty()) throw CLI::RequiredError("--lora");
+        models->resolve();
         slm::MergeOptions merge;
         merge.adapters = slm::cli::parse_lora_specs(opt->lora);
         merge.output = opt->output;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "lora_option.h"
+#include "model_arg.h"
 
 namespace {
 
@@ -71,13 +72,17 @@ void run_perplexity(const PerplexityVerbOptions& opt) {
 void add_verb_perplexity(CLI::App& app) {
     auto opt = std::make_shared<PerplexityVerbOptions>();
     auto* cmd = app.add_subcommand("perplexity", "Perplexity of a model on a text file, as llama.cpp's llama-perplexity computes it");
-    cmd->add_option("model", opt->model, "Model: GGUF file or HF directory")->required();
+    auto models = std::make_shared<cli::ModelArgs>(cmd);
+    models->add("model", opt->model, "Model: GGUF file or HF directory")->required();
     cmd->add_option("--file,-f", opt->file, "Text file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--ctx,-c", opt->run.n_ctx, "Tokens per window (default 512)");
     cmd->add_option("--chunks", opt->run.max_chunks, "Windows to score (default: all)");
     cmd->add_option("--threads,-t", opt->run.threads, "Worker threads (default: one per CPU)");
-    cmd->add_option("--kl-base", opt->kl_base, "Base model (same vocabulary): also report mean KL divergence and top-token agreement");
+    models->add("--kl-base", opt->kl_base, "Base model (same vocabulary): also report mean KL divergence and top-token agreement");
     cli::add_lora_option(cmd, opt->lora);
     cmd->add_flag("--json", opt->json, "Print {ppl, ppl_stderr, n_chunks, n_ctx, n_tokens[, kld, same_top_token]} as JSON");
-    cmd->callback([opt] { run_perplexity(*opt); });
+    cmd->callback([opt, models] {
+        models->resolve();
+        run_perplexity(*opt);
+    });
 }

@@ -18,6 +18,8 @@
 #include <memory>
 #include <string>
 
+#include "model_arg.h"
+
 namespace {
 
 using namespace slm;
@@ -134,7 +136,8 @@ void run_quantize(const QuantizeOptions& opt) {
 void add_verb_quantize(CLI::App& app) {
     auto opt = std::make_shared<QuantizeOptions>();
     auto* cmd = app.add_subcommand("quantize", "Quantize a GGUF model's weights (q4_k_m, q8_0, ...) as llama-quantize does");
-    cmd->add_option("input", opt->input, "Input GGUF (f32, f16 or bf16 weights)")->required()->check(CLI::ExistingFile);
+    auto models = std::make_shared<slm::cli::ModelArgs>(cmd);
+    models->add("input", opt->input, "Input GGUF (f32, f16 or bf16 weights)")->required();
     cmd->add_option("output", opt->output, "Output GGUF")->required();
     cmd->add_option("type", opt->type,
                     "Target: q8_0 q4_0 q4_1 q5_0 q5_1 q6_k, the mixes q2_k q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s "
@@ -142,5 +145,8 @@ void add_verb_quantize(CLI::App& app) {
         ->required();
     cmd->add_option("--threads,-t", opt->threads, "Worker threads (default: one per CPU)");
     cmd->add_flag("--allow-requantize", opt->allow_requantize, "Allow re-quantizing tensors that are already quantized");
-    cmd->callback([opt] { run_quantize(*opt); });
+    cmd->callback([opt, models] {
+        models->resolve();
+        run_quantize(*opt);
+    });
 }

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "lora_option.h"
+#include "model_arg.h"
 
 namespace {
 
@@ -136,7 +137,8 @@ void run(const RunOptions& o) {
 void add_verb_run(CLI::App& app) {
     auto o = std::make_shared<RunOptions>();
     auto* cmd = app.add_subcommand("run", "Generate text from a prompt with a model (HF directory or GGUF file)");
-    cmd->add_option("model", o->model, "Model: an HF directory (config.json + safetensors) or a .gguf file")->required();
+    auto models = std::make_shared<cli::ModelArgs>(cmd);
+    models->add("model", o->model, "Model: an HF directory (config.json + safetensors) or a .gguf file")->required();
     cmd->add_option("-p,--prompt", o->prompt, "Prompt text");
     cmd->add_option("-f,--file", o->prompt_file, "Read the prompt from a file")->check(CLI::ExistingFile);
     cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate at most (-1: until the context is full)")
@@ -156,8 +158,9 @@ void add_verb_run(CLI::App& app) {
     cli::add_lora_option(cmd, o->lora);
     cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-text tokens");
     cmd->add_flag("--json", o->json, "Print one JSON object {prompt_tokens, tokens, text, timings} instead of streaming");
-    cmd->callback([o] {
+    cmd->callback([o, models] {
         if (o->prompt.empty() && o->prompt_file.empty()) fail("run: give a prompt with -p PROMPT or -f FILE");
+        models->resolve();
         run(*o);
     });
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <slm/error.h>
 #include <slm/lora_files.h>
+#include <slm/hub.h>
 #include <slm/server.h>
 
 #include <fmt/format.h>
@@ -13,6 +14,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
+
+#include "model_arg.h"
 
 namespace {
 
@@ -69,7 +72,8 @@ void add_verb_serve(CLI::App& app) {
     auto options = std::make_shared<slm::ServerOptions>();
     auto lora_specs = std::make_shared<std::vector<std::string>>();
     CLI::App* cmd = app.add_subcommand("serve", "Serve a model over OpenAI- and ollama-compatible HTTP APIs");
-    cmd->add_option("model", options->model_path, "Model: HF directory or .gguf file")->required();
+    auto models = std::make_shared<slm::cli::ModelArgs>(cmd);
+    models->add("model", options->model_path, "Model: HF directory or .gguf file")->required();
     cmd->add_option("--host", options->host, "Address to listen on")->capture_default_str();
     cmd->add_option("--port", options->port, "Port to listen on (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
     cmd->add_option("--parallel", options->parallel, "Requests decoded together (KV-cache sequences)")->capture_default_str()->check(CLI::Range(1, 256));
@@ -78,7 +82,7 @@ void add_verb_serve(CLI::App& app) {
     cmd->add_option("--threads", options->threads, "Compute threads (0: one per core)")->capture_default_str()->check(CLI::Range(0, 1024));
     cmd->add_option("--queue", options->queue_size, "Requests that may wait for a free sequence; more get 429")->capture_default_str()->check(CLI::Range(0, 100000));
     cmd->add_option("--batch", options->batch_tokens, "Most tokens in one forward (prompt chunks + decode tokens)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-    cmd->add_option("--name", options->model_name, "Model id clients use (default: the file or folder name)");
+    cmd->add_option("--name", options->model_name, "Model id clients use (default: org/name for a model name, else the file or folder name)");
     cmd->add_option("--max-body", options->max_body_bytes, "Largest request body in bytes; larger gets 413")->capture_default_str();
     cmd->add_option("--cors-origin", options->cors_origin, "Access-Control-Allow-Origin value (empty: no CORS)")->capture_default_str();
     cmd->add_option("--http-threads", options->http_threads, "Connections served at once")->capture_default_str()->check(CLI::Range(4, 4096));
@@ -94,5 +98,11 @@ void add_verb_serve(CLI::App& app) {
         ->type_name("[NAME=]PATH[:SCALE]");
     cmd->add_flag("--lora-init-without-apply", options->lora_init_without_apply,
                   "Requests that name no adapter run without adapters (default: with all, at their scales)");
-    cmd->callback([options, lora_specs] { run_serve(*options, *lora_specs); });
+    cmd->callback([options, lora_specs, models] {
+        models->resolve();
+        if (const auto ref = models->name_of(options->model_path); ref && options->model_name.empty())
+            options->model_name = ref->repo;
+        options->hub = slm::HubOptions::from_env();
+        run_serve(*options, *lora_specs);
+    });
 }

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model_arg.h"
+
 namespace {
 
 struct RenderOptions {
@@ -76,11 +78,15 @@ void add_verb_template(CLI::App& app) {
     auto* cmd = verb->add_subcommand("render", "Print the prompt a chat template makes of a conversation (nothing added)");
     auto o = std::make_shared<RenderOptions>();
     cmd->add_option("--template", o->template_file, "Jinja chat template file");
-    cmd->add_option("--model", o->model, "Use this model's own template and special tokens instead (HF dir or .gguf)");
+    auto models = std::make_shared<slm::cli::ModelArgs>(cmd);
+    models->add("--model", o->model, "Use this model's own template and special tokens instead (HF dir or .gguf)");
     cmd->add_option("--messages", o->messages_file, "JSON file: a list of {role, content, …} messages")->required();
     cmd->add_flag("--add-generation-prompt", o->add_generation_prompt, "End with the start of an assistant turn");
     cmd->add_option("--var", o->variables, "Set a string variable, e.g. bos_token=<s> or date_string='26 Jul 2024'");
     cmd->add_option("--tools", o->tools_file, "JSON file: a list of tool schemas (tools is none otherwise)");
     cmd->add_option("--documents", o->documents_file, "JSON file: a list of documents (documents is none otherwise)");
-    cmd->callback([o] { render(*o); });
+    cmd->callback([o, models] {
+        models->resolve();
+        render(*o);
+    });
 }

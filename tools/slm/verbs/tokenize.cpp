@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "model_arg.h"
+
 namespace {
 
 struct TokenizeOptions {
@@ -73,7 +75,8 @@ void run_tokenize(const TokenizeOptions& o) {
 void add_verb_tokenize(CLI::App& app) {
     auto opts = std::make_shared<TokenizeOptions>();
     auto* cmd = app.add_subcommand("tokenize", "Show the tokens of a text (MODEL: GGUF file or HF model directory)");
-    cmd->add_option("MODEL", opts->model, "GGUF file or Hugging Face model directory")->required();
+    auto models = std::make_shared<slm::cli::ModelArgs>(cmd);
+    models->add("MODEL", opts->model, "GGUF file or Hugging Face model directory")->required();
     cmd->add_option("TEXT", opts->text, "text to tokenize (default: standard input)");
     cmd->add_option("--file,-f", opts->file, "read the text from this file");
     auto* ids = cmd->add_flag("--ids", opts->ids_only, "print only the ids, on one line separated by spaces");
@@ -81,5 +84,8 @@ void add_verb_tokenize(CLI::App& app) {
     ids->excludes(pieces);
     cmd->add_flag("--no-special", opts->no_special, "add no BOS/EOS or other template tokens");
     cmd->add_flag("--parse-special", opts->parse_special, "map special-token text such as <|im_start|> to its id");
-    cmd->callback([opts] { run_tokenize(*opts); });
+    cmd->callback([opts, models] {
+        models->resolve();
+        run_tokenize(*opts);
+    });
 }
