@@ -105,10 +105,10 @@ TEST_F(ModelNames, NoPullAndOfflineRefuseAModelNotCached) {
 
 TEST_F(ModelNames, AnExistingPathWinsOverAName) {
     // ./slm-test/tinyqwen2-bpe-11m exists in the working directory: it is the model, no Hub asked.
-    fs::create_directories(dir_ + "/work/slm-test");
-    fs::create_symlink(shared_ + "/models/tinyqwen2-bpe-11m", dir_ + "/work/" + kName);
+    fs::create_directories(dir_ + "/cwd/slm-test");
+    fs::create_symlink(shared_ + "/models/tinyqwen2-bpe-11m", dir_ + "/cwd/" + kName);
     const fs::path before = fs::current_path();
-    fs::current_path(dir_ + "/work");
+    fs::current_path(dir_ + "/cwd");
     const auto r = run_slm(std::string("info --json ") + kName);
     fs::current_path(before);
     ASSERT_EQ(r.exit_code, 0) << r.err;
