@@ -55,6 +55,10 @@ struct PullOptions {
     std::vector<std::string> include, exclude;
     bool progress = true;  // a bar per file and for the total, on stderr
     int parallel = 4;      // files downloaded at once
+    // A file of at least `ranged_min_bytes` is fetched as up to `connections` byte ranges at once,
+    // each over its own connection (where a CDN caps each connection's rate, ranges fill the line).
+    int connections = 4;
+    uint64_t ranged_min_bytes = uint64_t(64) << 20;
     // Called as each file starts, at most every 100 ms while it downloads, and once it is linked
     // (completed == total); calls never overlap. Files already in the snapshot are not reported.
     std::function<void(const FileProgress&)> on_file_progress;

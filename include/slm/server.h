@@ -24,6 +24,9 @@ struct ServerLora {
 struct ServerOptions {
     std::string model_path;            // HF directory or .gguf file
     std::string model_name;            // id in /v1/models and /api/tags; default: the file/folder name
+    // Other names requests may give the served model (case-insensitive): the org/name:QUANT or
+    // org/name@rev it was started from, so that its quant tag is not read as an adapter's name.
+    std::vector<std::string> model_aliases;
     std::string host = "127.0.0.1";
     int port = 8080;                   // 0: any free port (see Server::port())
     int parallel = 4;                  // sequences decoded together (KV-cache slots)

@@ -1,92 +1,37 @@
-// download_blob: the attempt loop (resume from the .incomplete's length, back off after a cut
-// or a stall), the streaming sha256, and the checks before the rename.
+// download_blob: the single stream's attempt loop (resume from the .incomplete's length, back off
+// after a cut or a stall) with its streaming sha256, the choice of ranges for a large blob, and
+// the checks before the rename.
 #include "hub/blob_download.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <slm/error.h>
-#include <sys/stat.h>
+#include <slm/file_io.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <cstdio>
 #include <utility>
-#include <vector>
 
 #include "hub/digest.h"
 #include "hub/fs_errors.h"
+#include "hub/incomplete_file.h"
+#include "hub/ranged_download.h"
 
 namespace slm::hub {
 namespace {
 
-class IncompleteFile {
-public:
-    explicit IncompleteFile(std::string path) : path_(std::move(path)) {
-        fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0) fail_io(path_, "cannot create the download file");
-    }
-    ~IncompleteFile() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    uint64_t size() const {
-        struct stat st {};
-        if (::fstat(fd_, &st) != 0) fail_io(path_, "cannot stat");
-        return uint64_t(st.st_size);
-    }
-    void truncate(uint64_t n) {
-        if (::ftruncate(fd_, off_t(n)) != 0) fail_io(path_, "cannot truncate");
-    }
-    // Feeds the first n bytes already on disk to the digest (a resumed download).
-    void hash_prefix(Digest& d, uint64_t n) const {
-        std::vector<char> buf(1 << 20);
-        for (uint64_t off = 0; off < n;) {
-            const ssize_t got = ::pread(fd_, buf.data(), std::min<uint64_t>(buf.size(), n - off), off_t(off));
-            if (got <= 0) fail_io(path_, "cannot read back the partial download");
-            d.update(buf.data(), size_t(got));
-            off += uint64_t(got);
-        }
-    }
-    // Appends at `offset`; false (errno kept in write_errno) on a write error.
-    bool write_at(uint64_t offset, std::string_view data) {
-        while (!data.empty()) {
-            const ssize_t n = ::pwrite(fd_, data.data(), data.size(), off_t(offset));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                write_errno = errno;
-                return false;
-            }
-            data.remove_prefix(size_t(n));
-            offset += uint64_t(n);
-        }
-        return true;
-    }
-    void sync_and_close() {
-        if (::fsync(fd_) != 0) fail_io(path_, "cannot write the download to disk");
-        ::close(fd_);
-        fd_ = -1;
-    }
-    int write_errno = 0;
-
-private:
-    std::string path_;
-    int fd_ = -1;
-};
-
-}  // namespace
-
-uint64_t download_blob(HubApi& api, const std::string& repo, const std::string& commit, const BlobDownload& blob,
-                       const std::function<void(uint64_t)>& on_bytes) {
-    const std::string incomplete = blob.blob_path + ".incomplete";
-    IncompleteFile out(incomplete);
-    Digest digest = Digest::sha256();
-    const bool verify = !blob.sha256.empty();
+// The single stream: from the .incomplete's length to the end, resumed after a cut or a stall.
+uint64_t download_stream(HubApi& api, const std::string& repo, const std::string& commit, const BlobDownload& blob,
+                         IncompleteFile& out, Digest* digest, const std::function<void(uint64_t)>& on_bytes) {
     uint64_t fetched = 0;
     bool reported_prefix = false;
     const int retries = api.options().retries;
     for (int attempt = 0;; ++attempt) {
         uint64_t offset = out.size();
         if (blob.size && offset > *blob.size) out.truncate(offset = 0);
-        digest.reset();
-        if (verify) out.hash_prefix(digest, offset);
+        if (digest) {
+            digest->reset();
+            out.hash_range(*digest, 0, offset);
+        }
         if (!reported_prefix) {
             if (offset) on_bytes(offset);
             reported_prefix = true;
@@ -101,12 +46,12 @@ uint64_t download_blob(HubApi& api, const std::string& repo, const std::string& 
         req.sink = [&](long status, std::string_view data) {
             if (std::exchange(first_chunk, false) && status == 200 && at > 0) {  // the Range was ignored: start over
                 out.truncate(0);
-                digest.reset();
+                if (digest) digest->reset();
                 on_bytes(0);
                 at = 0;
             }
             if (!out.write_at(at, data)) return false;
-            if (verify) digest.update(data.data(), data.size());
+            if (digest) digest->update(data.data(), data.size());
             at += data.size();
             fetched += data.size();
             on_bytes(data.size());
@@ -129,7 +74,7 @@ uint64_t download_blob(HubApi& api, const std::string& repo, const std::string& 
                 failure = fmt::format("got {} of {} bytes", at, *blob.size);
             }
         } catch (const TransportError& e) {
-            if (e.aborted) fail_errno(out.write_errno, incomplete, "cannot write the download");
+            if (e.aborted) fail_errno(out.write_errno, out.path(), "cannot write the download");
             if (!e.retryable) throw;
             failure = e.what();
         }
@@ -138,22 +83,58 @@ uint64_t download_blob(HubApi& api, const std::string& repo, const std::string& 
                  attempt + 1, failure, fmt::format("byte {}", out.size()));
         api.back_off(attempt + 1);
     }
+    return fetched;
+}
+
+}  // namespace
+
+uint64_t download_blob(HubApi& api, const std::string& repo, const std::string& commit, const BlobDownload& blob,
+                       const std::function<void(uint64_t)>& on_bytes) {
+    const std::string incomplete = blob.blob_path + ".incomplete";
+    const std::string ranged = ranges_data_path(blob.blob_path);
+    Digest sha256 = Digest::sha256();
+    Digest* digest = blob.sha256.empty() ? nullptr : &sha256;
+    std::string path = incomplete;
+    uint64_t fetched = 0;
+    // Ranges for a large blob, or to finish what an earlier ranged run began.
+    if (blob.size && (file_exists(ranged) || (blob.connections > 1 && *blob.size >= blob.ranged_min))) {
+        uint64_t prefix = 0;  // a single stream's bytes, taken over as the first range's
+        if (!file_exists(ranged) && file_exists(incomplete)) {
+            prefix = file_size(incomplete);
+            if (::rename(incomplete.c_str(), ranged.c_str()) != 0) fail_io(ranged, "cannot take over the download");
+        }
+        try {
+            IncompleteFile out(ranged);
+            fetched = download_ranges(api, repo, commit, blob, out, prefix, digest, on_bytes);
+            path = ranged;
+        } catch (const RangesUnsupported&) {  // one stream it is, from the start
+            ::unlink(ranged.c_str());
+            ::unlink(ranges_record_path(blob.blob_path).c_str());
+            on_bytes(0);
+        }
+    }
+    IncompleteFile out(path);
+    if (path == incomplete) fetched += download_stream(api, repo, commit, blob, out, digest, on_bytes);
     const uint64_t size = out.size();
+    auto discard = [&] {
+        ::unlink(path.c_str());
+        if (path == ranged) ::unlink(ranges_record_path(blob.blob_path).c_str());
+    };
     if (blob.size && size != *blob.size) {
-        ::unlink(incomplete.c_str());
+        discard();
         fail("{}: downloaded {} bytes, the Hub lists {}; the download was deleted", blob.file, size, *blob.size);
     }
-    if (verify) {
-        const std::string got = digest.hex();
+    if (digest) {
+        const std::string got = digest->hex();
         if (got != blob.sha256) {
-            ::unlink(incomplete.c_str());
+            discard();
             fail("{}: sha256 mismatch: expected {}, got {}; the corrupt download was deleted (run slm pull again)",
                  blob.file, blob.sha256, got);
         }
     }
     out.sync_and_close();
-    if (::rename(incomplete.c_str(), blob.blob_path.c_str()) != 0)
-        fail_io(blob.blob_path, "cannot move the blob into place");
+    if (::rename(path.c_str(), blob.blob_path.c_str()) != 0) fail_io(blob.blob_path, "cannot move the blob into place");
+    if (path == ranged) ::unlink(ranges_record_path(blob.blob_path).c_str());
     return fetched;
 }
 

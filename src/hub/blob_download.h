@@ -1,7 +1,8 @@
 // One blob downloaded into the cache: streamed into blobs/{etag}.incomplete (resumed from its
-// length with a Range request after a cut connection or a restart), checked against its size
-// and, for an LFS file, its sha256, then renamed to blobs/{etag}. A mismatch deletes it; a
-// half-written blob never gets its final name.
+// length with a Range request after a cut connection or a restart), or for a large one fetched
+// as parallel ranges (hub/ranged_download.h), checked against its size and, for an LFS file, its
+// sha256, then renamed to blobs/{etag}. A mismatch deletes it; a half-written blob never gets
+// its final name.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,10 @@ struct BlobDownload {
     std::string blob_path;  // final name
     std::optional<uint64_t> size;
     std::string sha256;  // expected, lower-case hex; empty: only the size is checked
+    // A blob of at least `ranged_min` bytes (size known) is fetched as up to `connections` byte
+    // ranges at once (hub/ranged_download.h); 1 connection: one stream.
+    int connections = 1;
+    uint64_t ranged_min = uint64_t(64) << 20;
 };
 
 // Returns the bytes fetched over the network. `on_bytes` hears of every byte that lands in the

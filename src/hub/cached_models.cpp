@@ -166,8 +166,8 @@ uint64_t remove_cached(const ModelRef& ref, const std::string& cache_dir) {
     std::vector<std::string> unused;  // collected first: no removal while the directory is read
     for (const auto& e : fs::directory_iterator(cache.dir() + "/blobs", ec)) {
         const std::string blob = e.path().filename().string();
-        if (!used.count(blob) && !blob.ends_with(".incomplete"))
-            unused.push_back(blob);  // an .incomplete may be another tool's
+        if (!used.count(blob) && blob.find(".incomplete") == std::string::npos)
+            unused.push_back(blob);  // a download in progress (.incomplete, .incomplete-ranges) may be another tool's
     }
     for (const auto& blob : unused) {
         freed += blob_size(cache, blob);

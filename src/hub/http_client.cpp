@@ -118,8 +118,9 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
     if (request.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    const std::string range = fmt::format("{}-", request.range_from);
-    if (request.range_from > 0) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
+    const std::string range = request.range_to ? fmt::format("{}-{}", request.range_from, *request.range_to)
+                                               : fmt::format("{}-", request.range_from);
+    if (request.range_from > 0 || request.range_to) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
 
     const CURLcode code = curl_easy_perform(c);
     curl_slist_free_all(headers);

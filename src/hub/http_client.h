@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,8 @@ struct HttpRequest {
     std::string url;
     std::vector<std::string> headers;  // "Name: value"
     bool follow_redirects = true;
-    uint64_t range_from = 0;  // > 0: "Range: bytes=N-"
+    uint64_t range_from = 0;        // > 0: "Range: bytes=N-"
+    std::optional<uint64_t> range_to;  // the last byte wanted: "Range: bytes=N-M"
     // Receives the body of a 2xx response (others are kept in HttpResponse::body); returning
     // false aborts the transfer (HttpClient::perform then throws TransportError{aborted}).
     std::function<bool(long status, std::string_view data)> sink;

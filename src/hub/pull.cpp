@@ -42,7 +42,7 @@ bool is_sha256(const std::string& s) {
 
 // Downloads and links one file; returns the bytes fetched.
 uint64_t fetch_file(HubApi& api, const RepoCache& cache, const std::string& commit, const RepoFile& file,
-                    DownloadProgress& progress) {
+                    const PullOptions& options, DownloadProgress& progress) {
     const FileMetadata meta = api.file_metadata(cache.repo(), commit, file.path);
     // An LFS file's blob is named by its sha256 (X-Linked-Etag); the API's sha256 is checked.
     std::string sha256 = file.lfs_sha256;
@@ -60,6 +60,8 @@ uint64_t fetch_file(HubApi& api, const RepoCache& cache, const std::string& comm
             job.blob_path = blob;
             job.size = file.size ? std::optional<uint64_t>(file.size) : meta.size;
             job.sha256 = sha256;
+            job.connections = options.connections;
+            job.ranged_min = options.ranged_min_bytes;
             fetched = download_blob(api, cache.repo(), commit, job, [&](uint64_t n) { progress.add(file.path, n); });
         } else {
             progress.add(file.path, size);  // another process wrote it meanwhile
@@ -125,7 +127,7 @@ PullResult pull(const ModelRef& ref, const PullOptions& options, const HubOption
         if (options.parallel > 1) worker_api = &own.emplace(hub);
         for (size_t i; (i = next++) < todo.size();) {
             try {
-                fetched += fetch_file(*worker_api, cache, info.commit, *todo[i], progress);
+                fetched += fetch_file(*worker_api, cache, info.commit, *todo[i], options, progress);
             } catch (...) {
                 const std::lock_guard lock(error_mutex);
                 if (!error) error = std::current_exception();

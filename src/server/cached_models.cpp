@@ -5,10 +5,13 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <slm/file_io.h>
+#include <slm/gguf.h>
+#include <slm/safetensors.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 namespace slm::server {
@@ -40,7 +43,37 @@ void read_config(const std::string& snapshot, CachedModel& m) {
     }
 }
 
+// Elements of every tensor of the snapshot's weights: the safetensors (one or sharded), else the
+// first .gguf. Only headers are parsed; an unreadable file counts as unknown (0).
+int64_t count_parameters(const std::string& snapshot, const std::vector<std::string>& files) {
+    std::unique_ptr<TensorSource> weights;
+    try {
+        const bool safetensors = std::any_of(files.begin(), files.end(),
+                                             [](const std::string& f) { return f.ends_with(".safetensors"); });
+        if (safetensors) {
+            weights = open_safetensors(snapshot);
+        } else {
+            const auto gguf = std::find_if(files.begin(), files.end(),
+                                           [](const std::string& f) { return f.ends_with(".gguf"); });
+            if (gguf == files.end()) return 0;
+            weights = GgufFile::open(snapshot + "/" + *gguf);
+        }
+        int64_t n = 0;
+        for (const auto& name : weights->tensor_names())
+            if (const auto t = weights->find_tensor(name)) n += t->numel();
+        return n;
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
 }  // namespace
+
+std::string parameter_size_text(int64_t parameter_count) {
+    if (parameter_count <= 0) return "";
+    const double billions = double(parameter_count) / 1e9;
+    return billions >= 1.0 ? fmt::format("{:.1f}B", billions) : fmt::format("{:.0f}M", double(parameter_count) / 1e6);
+}
 
 std::vector<CachedModel> cached_models(const HubOptions& hub, const std::string& skip_id) {
     std::vector<CachedModel> out;
@@ -60,7 +93,9 @@ std::vector<CachedModel> cached_models(const HubOptions& hub, const std::string&
         m.size = repo.size_on_disk;
         m.digest = rev->commit;
         m.format = rev->format;
-        read_config(repo.path + "/snapshots/" + rev->commit, m);
+        const std::string snapshot = repo.path + "/snapshots/" + rev->commit;
+        read_config(snapshot, m);
+        m.parameter_count = count_parameters(snapshot, rev->files);
         if (m.quantization.empty())
             for (const auto& f : rev->files)
                 if (f.ends_with(".gguf")) {

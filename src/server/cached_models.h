@@ -20,7 +20,11 @@ struct CachedModel {
     std::string format;        // "safetensors", "gguf" or "safetensors+gguf"
     std::string family;        // config.json's model_type ("qwen2"), "" when unknown
     std::string quantization;  // "BF16", "Q8_0", … as ollama's quantization_level, "" when unknown
+    int64_t parameter_count = 0;  // from the weights' headers (no tensor data is read); 0 when unreadable
 };
+
+// ollama's parameter_size: "7.6B", "494M"; "" for 0.
+std::string parameter_size_text(int64_t parameter_count);
 
 // Every repository cached under hub.cache_dir that holds a model (safetensors or GGUF weights),
 // except `skip_id` (the model being served, already listed).

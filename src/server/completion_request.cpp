@@ -5,12 +5,21 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace slm::server {
 
 ModelChoice resolve_model(Engine& engine, const std::string& model) {
     const auto& id = engine.info().id;
     ServedAdapters& adapters = engine.adapters();
-    if (model == id || model == id + ":latest") return {id, adapters.defaults()};
+    const auto same = [&](const std::string& name) {
+        return std::equal(name.begin(), name.end(), model.begin(), model.end(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        });
+    };
+    if (model == id || model == id + ":latest" || std::any_of(engine.info().aliases.begin(), engine.info().aliases.end(), same))
+        return {id, adapters.defaults()};
     if (!model.starts_with(id + ":")) throw_model_not_found(model);
     const std::string name = model.substr(id.size() + 1);
     const ServedAdapter* adapter = adapters.find(name);

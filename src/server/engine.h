@@ -24,6 +24,7 @@ namespace slm::server {
 
 struct ModelInfo {
     std::string id;               // the served name ("tinyqwen2-bpe-11m")
+    std::vector<std::string> aliases;  // ServerOptions::model_aliases
     int64_t created = 0;          // unix seconds (the model file's modification time)
     std::string modified_at;      // the same in RFC 3339, for ollama
     std::string architecture;     // "qwen2", "llama"

@@ -38,6 +38,7 @@ ModelInfo describe(const Model& model, const ServerOptions& options, int context
     const ModelFiles& files = model.files();
     ModelInfo info;
     info.id = served_name(options);
+    info.aliases = options.model_aliases;
     std::error_code ec;
     const auto mtime = std::filesystem::last_write_time(options.model_path, ec);
     if (!ec) {

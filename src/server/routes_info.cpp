@@ -27,12 +27,12 @@ Engine& require_model(const RouteContext& context) {
 
 // ollama's "details" object.
 static json ollama_details(const ModelInfo& info) {
-    const double billions = double(info.parameter_count) / 1e9;
-    const std::string size = billions >= 1.0 ? fmt::format("{:.1f}B", billions)
-                                             : fmt::format("{:.0f}M", double(info.parameter_count) / 1e6);
-    return {{"parent_model", ""},           {"format", info.format},
-            {"family", info.architecture},  {"families", json::array({info.architecture})},
-            {"parameter_size", size},       {"quantization_level", info.quantization}};
+    return {{"parent_model", ""},
+            {"format", info.format},
+            {"family", info.architecture},
+            {"families", json::array({info.architecture})},
+            {"parameter_size", parameter_size_text(info.parameter_count)},
+            {"quantization_level", info.quantization}};
 }
 
 // ollama names models NAME:TAG; ours is served as NAME:latest.
@@ -78,7 +78,7 @@ static json ollama_cached_model(const CachedModel& m) {
               {"format", m.format},
               {"family", m.family},
               {"families", families},
-              {"parameter_size", ""},
+              {"parameter_size", parameter_size_text(m.parameter_count)},
               {"quantization_level", m.quantization}}}};
 }
 

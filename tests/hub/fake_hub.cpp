@@ -266,9 +266,11 @@ void FakeHub::serve(const httplib::Request& req, httplib::Response& res, const F
         if (!bad->empty()) (*bad)[bad->size() / 2] ^= 0x5a;
         data = bad;
     }
+    const uint64_t rate = throttle_;
     res.set_content_provider(
         data->size(), "application/octet-stream",
-        [this, data, fault, stalled = false](size_t offset, size_t length, httplib::DataSink& sink) mutable {
+        [this, data, fault, rate, stalled = false, sent = uint64_t(0), started = std::chrono::steady_clock::now()](
+            size_t offset, size_t length, httplib::DataSink& sink) mutable {
             if (!std::exchange(stalled, true))  // once, before the first byte
                 for (int waited = 0; waited < fault.stall_ms && !stopping_; waited += 10)
                     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -276,6 +278,10 @@ void FakeHub::serve(const httplib::Request& req, httplib::Response& res, const F
             if (fault.cut_at) {
                 if (offset >= fault.cut_at) return false;  // closes the connection mid-body
                 end = std::min(end, fault.cut_at);
+            }
+            if (rate) {  // wait until this connection's rate allows the chunk
+                sent += end - offset;
+                std::this_thread::sleep_until(started + std::chrono::microseconds(sent * 1000000 / rate));
             }
             return sink.write(data->data() + offset, end - offset);
         });

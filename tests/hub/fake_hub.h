@@ -47,6 +47,8 @@ public:
     void cut_once(const std::string& repo, const std::string& path, size_t bytes);
     void stall(const std::string& repo, const std::string& path, int ms);
     void corrupt(const std::string& repo, const std::string& path);
+    // Every response body is sent at most this fast, per connection, as a CDN may cap it (0: no cap).
+    void throttle(uint64_t bytes_per_second) { throttle_ = bytes_per_second; }
 
     // What was asked: GETs with a body served for a file, and the Range header of each ("" when none).
     int gets(const std::string& repo, const std::string& path) const;
@@ -85,6 +87,7 @@ private:
     std::atomic<int> cdn_gets_{0};
     mutable std::mutex mutex_;
     std::map<std::string, Repo> repos_;
+    std::atomic<uint64_t> throttle_{0};
     std::map<std::string, Fault> faults_;                     // by blob key
     std::map<std::string, int> gets_;                         // by blob key
     std::map<std::string, std::vector<std::string>> ranges_;  // by blob key

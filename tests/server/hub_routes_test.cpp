@@ -26,13 +26,23 @@ std::set<std::string> keys(const json& object) {
     return out;
 }
 
+// A real safetensors file of one BF16 tensor [1536, 1024] (1.57M parameters, 3 MiB), so that the
+// listing can count its parameters from the header.
+std::string tiny_safetensors() {
+    std::string header = R"({"w":{"dtype":"BF16","shape":[1536,1024],"data_offsets":[0,3145728]}})";
+    header.append((8 - header.size() % 8) % 8, ' ');
+    std::string file(8, '\0');
+    for (int i = 0; i < 8; ++i) file[size_t(i)] = char((uint64_t(header.size()) >> (8 * i)) & 0xff);
+    return file + header + std::string(3 << 20, 'w');
+}
+
 class HubRoutes : public ::testing::Test {
 protected:
     void SetUp() override {
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
         const std::string dir = slm::test::temp_dir() + "/hub-routes-" + info->name();
         std::filesystem::remove_all(dir);
-        weights_ = std::string(3 << 20, 'w');
+        weights_ = tiny_safetensors();
         hub_.add_file(kRepo, "main", "config.json", R"({"model_type": "qwen2", "torch_dtype": "bfloat16"})");
         hub_.add_file(kRepo, "main", "tokenizer.json", R"({"model": {"type": "BPE", "vocab": {}}})");
         hub_.add_file(kRepo, "main", "model.safetensors", weights_);
@@ -102,7 +112,7 @@ TEST_F(HubRoutes, PullStreamsOllamaProgressThenTheModelIsListed) {
                                     {"format", "safetensors"},
                                     {"family", "qwen2"},
                                     {"families", {"qwen2"}},
-                                    {"parameter_size", ""},
+                                    {"parameter_size", "2M"},
                                     {"quantization_level", "BF16"}}));
 
     const json models = get("/v1/models");

@@ -29,6 +29,8 @@ protected:
         // Non-streaming answers that take more than 40 ms go through the heartbeat path, so the
         // route tests check both ways of answering.
         options.heartbeat_ms = 20;
+        // As `slm serve org/name:Q8_0` starts it: the quant tag is a name of the model, not an adapter's.
+        options.model_aliases = {"slm-test/tinyqwen2-GGUF:Q8_0"};
         server_ = new RunningServer(start_server(options, load_model_engine(options)));
     }
     static void TearDownTestSuite() {
@@ -278,6 +280,15 @@ TEST_F(Routes, JsonSchemaResponseFormatIsEnforced) {
     EXPECT_TRUE(parsed["color"] == "red" || parsed["color"] == "green") << text;
     EXPECT_TRUE(parsed["sure"].is_boolean()) << text;
     EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
+}
+
+TEST_F(Routes, TheNameTheModelWasStartedFromServesIt) {
+    json body = chat_body("hi", 2);
+    body["model"] = "slm-test/tinyqwen2-GGUF:q8_0";  // the tag in any case, as ollama's
+    EXPECT_EQ(post("/v1/chat/completions", body)["model"], model());
+    body["model"] = model() + ":Q4_K_M";  // not a name of it: an adapter this server lacks
+    auto c = client();
+    expect_openai_error(c.Post("/v1/chat/completions", body.dump(), "application/json"), 400, "model");
 }
 
 TEST_F(Routes, ErrorsNameTheFieldAndTheServerKeepsServing) {

@@ -46,6 +46,10 @@ void add_verb_pull(CLI::App& app) {
     cmd->add_option("--parallel", opt->pull.parallel, "Files downloaded at once")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
+    cmd->add_option("--connections", opt->pull.connections,
+                    "Byte ranges of one large file (64 MiB or more) fetched at once, each over its own connection")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 32));
     cmd->add_flag("-q,--quiet", opt->quiet, "No progress or summary; only the path");
     cmd->footer(
         "Environment: HF_HUB_CACHE / HF_HOME (where), HF_ENDPOINT, HF_TOKEN (gated and private models), "

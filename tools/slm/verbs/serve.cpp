@@ -100,8 +100,11 @@ void add_verb_serve(CLI::App& app) {
                   "Requests that name no adapter run without adapters (default: with all, at their scales)");
     cmd->callback([options, lora_specs, models] {
         models->resolve();
-        if (const auto ref = models->name_of(options->model_path); ref && options->model_name.empty())
-            options->model_name = ref->repo;
+        if (const auto ref = models->name_of(options->model_path)) {
+            if (options->model_name.empty()) options->model_name = ref->repo;
+            options->model_aliases.push_back(ref->str());  // org/name@rev:QUANT as given
+            if (!ref->quant.empty()) options->model_aliases.push_back(ref->repo + ":" + ref->quant);
+        }
         options->hub = slm::HubOptions::from_env();
         run_serve(*options, *lora_specs);
     });

@@ -1,0 +1,38 @@
+// A blob being downloaded: a file opened for writing at any offset, readable back for the
+// digest, synced before its name changes. Used by the single-stream and the ranged download.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "hub/digest.h"
+
+namespace slm::hub {
+
+class IncompleteFile {
+public:
+    explicit IncompleteFile(std::string path);
+    ~IncompleteFile();
+    IncompleteFile(const IncompleteFile&) = delete;
+    IncompleteFile& operator=(const IncompleteFile&) = delete;
+
+    const std::string& path() const { return path_; }
+    uint64_t size() const;
+    void truncate(uint64_t n);
+    // Feeds bytes [from, to) already on disk to the digest.
+    void hash_range(Digest& d, uint64_t from, uint64_t to) const;
+    // Writes at `offset`; false (errno kept in write_errno) on a write error. Safe from several
+    // threads at once for disjoint ranges.
+    bool write_at(uint64_t offset, std::string_view data);
+    // Makes every byte written so far durable (a ranged download records its progress after it).
+    void sync();
+    void sync_and_close();
+    int write_errno = 0;
+
+private:
+    std::string path_;
+    int fd_ = -1;
+};
+
+}  // namespace slm::hub
