@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # llama.cpp interop of `slm convert` for the newer families (issue 26): each fixture of
-# tests/fixtures/families (gemma, gemma2, phi3; tiny random weights made by transformers) is
+# tests/fixtures/families (gemma, gemma2, phi3, phi2; tiny random weights made by transformers) is
 # converted to an f32 GGUF by slm, run by llama.cpp from the fixture's prompt token ids (greedy,
 # 16 tokens), and compared with transformers' greedy tokens and logits from reference.json /
 # reference.safetensors (slm's own greedy tokens equal transformers' on the same GGUF: that is
@@ -14,14 +14,15 @@
 # b4748 cannot run the gemma2 fixture: its Gemma 2 graph knows the 2B, 9B and 27B only (26, 42 and
 # 46 layers; anything else aborts at the query scaling), and scales queries by key_length^-1/2
 # (27B: (embedding_length / head_count)^-1/2), not by the config's query_pre_attn_scalar, which this
-# fixture sets to 24 for head_dim 16. The script reports the abort.
+# fixture sets to 24 for head_dim 16. The script reports the abort. b4748 predates Gemma 3
+# (llama.cpp's gemma3 came later), so the gemma3 fixture is not run here.
 #
 # Environment (all optional):
 #   SLM           slm binary                          (default: build/tools/slm/slm)
 #   LLAMA_CPP_SRC llama.cpp source tree (headers)     (default: /tmp/lc)
 #   LLAMA_CPP_LIB directory of libllama.so, libggml*  (default: $LLAMA_CPP_SRC/b/bin)
 #   WORK          scratch directory                    (default: a fresh mktemp -d)
-#   FAMILIES      which fixtures                        (default: gemma gemma2 phi3)
+#   FAMILIES      which fixtures                        (default: gemma gemma2 phi3 phi2)
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -31,7 +32,7 @@ LLAMA_CPP_SRC="${LLAMA_CPP_SRC:-/tmp/lc}"
 LLAMA_CPP_LIB="${LLAMA_CPP_LIB:-$LLAMA_CPP_SRC/b/bin}"
 WORK="${WORK:-$(mktemp -d)}"
 mkdir -p "$WORK"
-FAMILIES="${FAMILIES:-gemma gemma2 phi3}"
+FAMILIES="${FAMILIES:-gemma gemma2 phi3 phi2}"
 N_PREDICT=16
 
 driver="$WORK/llamacpp_token_greedy"

@@ -28,7 +28,7 @@ start_hub() {  # $1: per-connection cap in MB/s (0: none)
     [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null || true
     "$fake_hub" "$work/repos" --throttle "$1" >"$work/hub.out" &
     hub_pid=$!
-    for _ in $(seq 100); do grep -q HF_ENDPOINT "$work/hub.out" 2>/dev/null && break; sleep 0.2; done
+    for _ in $(seq 600); do grep -q HF_ENDPOINT "$work/hub.out" 2>/dev/null && break; sleep 0.2; done  # it hashes the 1 GiB first
     endpoint=$(sed -n 's/^HF_ENDPOINT=//p' "$work/hub.out")
 }
 now() { date +%s.%N; }

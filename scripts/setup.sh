@@ -10,11 +10,12 @@ packages=(
   # libraries
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
   libhwy-dev libcpp-httplib-dev libbrotli-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
-  libsqlite3-dev libedit-dev
+  libsqlite3-dev libedit-dev libhnswlib-dev libpoppler-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # reference tools run on this machine (fixture scripts, conformance data)
   python3 python3-numpy python3-nltk python3-absl
+  chromium                          # the web chat page's browser tests (tests/webui), headless
 )
 
 SUDO=""
@@ -39,5 +40,20 @@ clients="$(dirname "$0")/../tests/server/clients"
 if [ ! -d "$clients/node_modules/openai" ]; then
   (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error) ||
     echo "warning: npm ci in tests/server/clients failed; the openai client test will skip" >&2
+fi
+# The web chat page's libraries (Markdown, sanitiser, highlighter), embedded in the binary at
+# build time: the build stops without them (web/package-lock.json; git-ignored node_modules).
+# --omit=dev leaves out Lighthouse, which only bench/webui_lighthouse.sh uses.
+web="$(dirname "$0")/../web"
+if [ ! -f "$web/node_modules/.package-lock.json" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  (cd "$web" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+fi
+# playwright-core for the page's browser tests (tests/webui; it drives the system Chromium and
+# downloads no browser). Without it that test skips with a message.
+webui_tests="$(dirname "$0")/../tests/webui"
+if [ ! -f "$webui_tests/node_modules/.package-lock.json" ] ||
+   [ "$webui_tests/package-lock.json" -nt "$webui_tests/node_modules/.package-lock.json" ]; then
+  (cd "$webui_tests" && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "warning: npm ci in tests/webui failed; the web page's browser test will skip" >&2
 fi
 echo "slm dependencies are installed."

@@ -41,6 +41,11 @@ void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, Thread
 // out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * w   (w: f32 [D]); out may alias x.
 void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, ThreadPool* pool);
 
+// out[t, :] = (x[t, :] - mean) / sqrt(var + eps) * w + b, mean and (biased) variance over the row's
+// D values (BERT's and Phi-2's LayerNorm). w or b may be null, meaning ones or zeros; out may alias x.
+void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
+                ThreadPool* pool);
+
 // How rotary embedding pairs dimensions: `neox` rotates (i, i + d/2) (Hugging Face's
 // rotate_half, Qwen2, GGUF qwen2); `normal` rotates (2i, 2i + 1) (GGUF llama, whose q/k weights
 // llama.cpp's converter permuted). Both give the same result on their own weight layout.
@@ -53,8 +58,11 @@ enum class RopeMode { normal, neox };
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale, float* cos_sin,
                  ThreadPool* pool);
 
-// Rotates x: [T, H, Dh] in place by cos_sin (rope_angles).
-void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, RopeMode mode, ThreadPool* pool);
+// Rotates x: [T, H, Dh] in place by cos_sin (rope_angles). With rot_dim > 0 (partial rotary,
+// Phi-2), only the first rot_dim dimensions of each head turn, paired within them, and cos_sin
+// is [T, rot_dim] (rope_angles with Dh = rot_dim); the rest pass through.
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, RopeMode mode, ThreadPool* pool,
+          int64_t rot_dim = 0);
 
 // Causal attention of T query tokens over a KV cache of one sequence.
 // q: [T, H, Dh]; k_cache, v_cache: [S, Hkv, Dh] of dtype f32 or f16 (cache_dtype), holding
@@ -73,6 +81,11 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool);
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool);
 void gelu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool);
+
+// The same activations without a gate, out[i] = act(x[i]) (BERT's exact GELU, Phi-2's tanh one);
+// out may alias x.
+void gelu(const float* x, int64_t n, float* out, ThreadPool* pool);
+void gelu_tanh(const float* x, int64_t n, float* out, ThreadPool* pool);
 
 // x[i] = cap * tanh(x[i] / cap) in place, n elements (Gemma 2's final-logit soft-capping).
 void softcap(float* x, int64_t n, float cap, ThreadPool* pool);
@@ -96,14 +109,17 @@ namespace ref {
 void matmul(const Tensor& W, const float* x, int64_t T, float* y);
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out);
 void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out);
+void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out);
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, const int32_t* positions, const float* inv_freq,
-          float mscale, RopeMode mode);
+          float mscale, RopeMode mode, int64_t rot_dim = 0);
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window,
                float scale, float* out, float softcap = 0.0f);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out);
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out);
 void gelu_mul(const float* gate, const float* up, int64_t n, float* out);
+void gelu(const float* x, int64_t n, float* out);
+void gelu_tanh(const float* x, int64_t n, float* out);
 void softcap(float* x, int64_t n, float cap);
 void softmax(float* x, int64_t T, int64_t n);
 }  // namespace ref

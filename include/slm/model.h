@@ -1,5 +1,5 @@
 // Model: a decoder-only transformer (the Llama family: Llama 2/3, Mistral, Qwen2, SmolLM,
-// TinyLlama; and Gemma, Gemma 2, Phi-3 from HF directories) bound by role to the weights of an HF
+// TinyLlama; and Gemma, Gemma 2, Gemma 3, Phi-2, Phi-3) bound by role to the weights of an HF
 // directory or a GGUF file (zero-copy views), and its forward pass over a Batch of (token,
 // position, sequence) entries that reads and extends a KvCache.
 #pragma once
@@ -68,6 +68,9 @@ private:
 };
 
 class ModelWeights;  // src/model/model_weights.h
+namespace model {
+struct Architecture;  // src/model/architecture.h
+}
 
 struct ModelOptions {
     // Copies the matrices matmul reads (all but an untied embedding table) into the layout this
@@ -105,6 +108,11 @@ public:
     // (RopeFrequencies); empty for every other rope.
     const std::vector<float>& rope_long_inv_freq() const { return rope_long_inv_freq_; }
     int rope_long_context() const { return rope_long_context_; }
+    // Gemma 3: the frequencies of the sliding-window layers (their own base, unscaled); empty
+    // when every layer shares rope_inv_freq().
+    const std::vector<float>& rope_local_inv_freq() const { return rope_local_inv_freq_; }
+    // The dimensions of each head that rope turns (head_dim unless partial, as Phi-2's).
+    int rope_dim() const { return rope_dim_; }
     // The attention window of layer `l` (0: the layer attends to the whole context).
     int layer_window(int l) const { return layer_window_[size_t(l)]; }
     // The weights bound by role (src/model/model_weights.h): what training reads in place.
@@ -122,8 +130,11 @@ public:
 
 private:
     ModelFiles files_;
+    const model::Architecture* arch_ = nullptr;  // the row whose columns the forward reads
     std::unique_ptr<ModelWeights> weights_;
     kernels::RopeMode rope_mode_;
+    int rope_dim_ = 0;
+    std::vector<float> rope_local_inv_freq_;
     std::vector<float> rope_inv_freq_;
     float rope_mscale_ = 1.0f;
     std::vector<float> rope_long_inv_freq_;
@@ -133,9 +144,15 @@ private:
     float embedding_scale_ = 1.0f;    // √hidden_size where the architecture scales embeddings (Gemma)
     // act(gate) * up of the gated MLP: silu (SwiGLU), gelu_tanh or gelu (GeGLU).
     void (*gated_activation_)(const float*, const float*, int64_t, float*, ThreadPool*) = nullptr;
+    // act(x) of a plain MLP (Phi-2's gelu_new between fc1 and fc2).
+    void (*activation_)(const float*, int64_t, float*, ThreadPool*) = nullptr;
 };
 
-// The rotary inverse frequencies (length head_dim / 2) and cos/sin multiplier that the config's
+// The dimensions of each head that rope turns: head_dim, or int(head_dim · partial_rotary_factor)
+// as transformers takes it (Phi-2: half of them).
+int rotary_dim(const ModelConfig& config);
+
+// The rotary inverse frequencies (length rotary_dim / 2) and cos/sin multiplier that the config's
 // rope_theta and rope_scaling (default, linear, dynamic below its threshold, llama3, yarn,
 // longrope) give, as transformers computes them.
 struct RopeFrequencies {

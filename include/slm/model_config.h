@@ -41,6 +41,9 @@ struct ModelConfig {
     double rms_norm_eps = 1e-5;
     double rope_theta = 10000.0;
     RopeScaling rope_scaling;
+    // Gemma 3: the rope base of the sliding-window layers, which take no scaling (rope_scaling is
+    // the global layers'); 0 when the config names none (the architecture's default applies).
+    double rope_local_theta = 0;
     bool tie_word_embeddings = false;
     bool attention_bias = false;  // q/k/v projections have a bias (qwen2)
     int sliding_window = 0;       // 0: full attention

@@ -51,6 +51,8 @@ struct ServerOptions {
     // The Hugging Face cache (slm/hub.h): when set, /v1/models and /api/tags also list the models
     // cached there, and /api/pull pulls into it. `slm serve` sets HubOptions::from_env().
     std::optional<HubOptions> hub;
+    // The web chat page at / and /assets/ (docs/webui.md); `slm serve --no-webui` turns it off.
+    bool webui = true;
 };
 
 class HttpServer;  // src/server/http_server.h

@@ -1,15 +1,18 @@
 // slm convert: a Hugging Face directory -> GGUF in llama.cpp's names, layouts and metadata keys,
 // for every architecture of the table (model/architecture.h). Tensors are written in the source's
 // order (as llama.cpp's converter does), 1-D tensors as f32, matrices in the chosen type;
-// llama-arch q/k rows are permuted for llama.cpp's interleaved rope, Gemma's norm weights stored
-// as 1 + w, Phi-3's fused projections kept fused and its longrope factors written as tensors.
+// llama-arch q/k rows are permuted for llama.cpp's interleaved rope, Gemma's norm weights (Gemma 3's
+// q/k norms too) stored as 1 + w, Phi-3's fused projections kept fused and its longrope factors
+// written as tensors, Phi-2's partial rope as rope.dimension_count.
 #include <slm/convert.h>
+#include <slm/encoder.h>
 #include <slm/error.h>
 #include <slm/gguf.h>
 #include <slm/model.h>
 #include <slm/model_config.h>
 #include <slm/progress.h>
 
+#include "convert/encoder_gguf.h"
 #include "convert/gguf_vocab.h"
 #include "quant/convert_rows.h"
 #include "model/architecture.h"
@@ -51,6 +54,7 @@ constexpr GgufWriting kWritings[] = {
     {"mistral", "llama"},  // llama.cpp runs Mistral as llama (same tensors, same rope)
     {"phi3", "phi3", true},
     {"gemma2", "gemma2", false, true},
+    {"gemma3", "gemma3", false, true},
 };
 
 GgufWriting writing_of(const model::Architecture& arch) {
@@ -73,11 +77,14 @@ std::map<std::string, MappedName> name_map(const model::Architecture& arch, cons
         const std::string gguf = model::tensor_name(arch, role, TensorNaming::gguf, layer);
         if (!hf.empty() && !gguf.empty()) m[hf] = {role, layer, gguf};
     };
-    for (WeightRole r : {WeightRole::token_embedding, WeightRole::output_norm, WeightRole::output}) add(r, 0);
+    for (WeightRole r : {WeightRole::token_embedding, WeightRole::output_norm, WeightRole::output,
+                         WeightRole::output_norm_bias, WeightRole::output_bias})
+        add(r, 0);
     for (int l = 0; l < c.num_layers; ++l) {
         for (int r = int(WeightRole::attn_norm); r <= int(WeightRole::ffn_down); ++r) add(WeightRole(r), l);
         for (WeightRole r : {WeightRole::attn_qkv, WeightRole::ffn_gate_up, WeightRole::attn_post_norm,
-                             WeightRole::ffn_post_norm})
+                             WeightRole::ffn_post_norm, WeightRole::attn_q_norm, WeightRole::attn_k_norm,
+                             WeightRole::attn_norm_bias, WeightRole::ffn_up_bias, WeightRole::ffn_down_bias})
             add(r, l);
     }
     return m;
@@ -85,7 +92,8 @@ std::map<std::string, MappedName> name_map(const model::Architecture& arch, cons
 
 bool is_norm(WeightRole r) {
     return r == WeightRole::attn_norm || r == WeightRole::ffn_norm || r == WeightRole::output_norm ||
-           r == WeightRole::attn_post_norm || r == WeightRole::ffn_post_norm;
+           r == WeightRole::attn_post_norm || r == WeightRole::ffn_post_norm || r == WeightRole::attn_q_norm ||
+           r == WeightRole::attn_k_norm;
 }
 
 // The activation names that compute the same function.
@@ -96,21 +104,19 @@ std::string_view canonical_activation(std::string_view act) {
 }
 
 // Refuses what llama.cpp's graph for the architecture would compute differently: GGUF has no key
-// for the activation, the per-layer windows, partial rotary, or (outside Gemma 2) soft-capping.
+// for the activation, the per-layer windows, or (outside Gemma 2 and 3) soft-capping.
 void check_expressible(const model::Architecture& arch, const GgufWriting& writing, const ModelConfig& c,
                        const std::string& source) {
     if (canonical_activation(c.hidden_act) != canonical_activation(arch.gguf_activation))
         fail("{}: activation '{}' cannot be written to GGUF: llama.cpp's {} applies {}", source, c.hidden_act,
              writing.gguf_arch, arch.gguf_activation);
-    if (c.partial_rotary_factor != 1.0)
-        fail("{}: partial_rotary_factor {} is not convertible yet", source, c.partial_rotary_factor);
     const bool custom_scale = c.query_pre_attn_scalar > 0 && c.query_pre_attn_scalar != c.head_dim;
     if (!writing.softcapping && (c.attn_logit_softcapping > 0 || c.final_logit_softcapping > 0 || custom_scale))
-        fail("{}: soft-capping and query_pre_attn_scalar cannot be written for {} (llama.cpp reads them for gemma2)",
+        fail("{}: soft-capping and query_pre_attn_scalar cannot be written for {} (llama.cpp reads them for gemma2 and gemma3)",
              source, writing.gguf_arch);
     for (size_t l = 0; l < c.layer_types.size(); ++l) {
         // Which layers slide is the architecture's pattern in llama.cpp: every layer alike, or
-        // (Gemma 2) the even ones.
+        // (Gemma 2) the even ones, or (Gemma 3) five of every six.
         const std::string& expected = arch.global_every > 0
                                           ? ((l + 1) % size_t(arch.global_every) == 0 ? "full_attention" : "sliding_attention")
                                           : c.layer_types.front();
@@ -131,8 +137,8 @@ void permute_rows_for_rope(const uint8_t* src, uint8_t* dst, int64_t rows, size_
                             row_bytes);
 }
 
-void add_architecture_keys(const ModelConfig& c, const GgufWriting& writing, const std::string& model_name,
-                           DType type, GgufWriter& w) {
+void add_architecture_keys(const model::Architecture& a, const ModelConfig& c, const GgufWriting& writing,
+                           const std::string& model_name, DType type, GgufWriter& w) {
     const std::string arch(writing.gguf_arch);
     auto key = [&](std::string_view k) { return fmt::format("{}.{}", arch, k); };
     w.set("general.architecture", GgufWriter::str(arch));
@@ -145,10 +151,15 @@ void add_architecture_keys(const ModelConfig& c, const GgufWriting& writing, con
     w.set(key("attention.head_count"), GgufWriter::u32(uint32_t(c.num_heads)));
     w.set(key("attention.head_count_kv"), GgufWriter::u32(uint32_t(c.num_kv_heads)));
     w.set(key("rope.freq_base"), GgufWriter::f32(float(c.rope_theta)));
-    w.set(key("attention.layer_norm_rms_epsilon"), GgufWriter::f32(float(c.rms_norm_eps)));
+    // LayerNorm models (Phi-2) name their epsilon without "rms".
+    w.set(key(a.norm_kind == model::NormKind::layer ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"),
+          GgufWriter::f32(float(c.rms_norm_eps)));
     w.set(key("attention.key_length"), GgufWriter::u32(uint32_t(c.head_dim)));
     w.set(key("attention.value_length"), GgufWriter::u32(uint32_t(c.head_dim)));
-    w.set(key("rope.dimension_count"), GgufWriter::u32(uint32_t(c.head_dim)));
+    w.set(key("rope.dimension_count"), GgufWriter::u32(uint32_t(rotary_dim(c))));  // Phi-2: part of each head
+    // Gemma 3's sliding layers: llama.cpp fixes their base at 10000; another one is written for slm.
+    if (a.local_rope_theta > 0 && c.rope_local_theta > 0 && c.rope_local_theta != a.local_rope_theta)
+        w.set(key("rope.freq_base_swa"), GgufWriter::f32(float(c.rope_local_theta)));
     w.set(key("vocab_size"), GgufWriter::u32(uint32_t(c.vocab_size)));
     if (c.sliding_window > 0 || writing.sliding_window_always)
         w.set(key("attention.sliding_window"), GgufWriter::u32(uint32_t(c.sliding_window)));
@@ -202,6 +213,8 @@ void convert_hf_to_gguf(const std::string& hf_dir, const std::string& out_path, 
                         ThreadPool* pool) {
     ModelFiles files = ModelFiles::open(hf_dir);
     if (files.naming != TensorNaming::hf) fail("{}: slm convert takes a Hugging Face model directory", hf_dir);
+    if (is_encoder_architecture(files.config.architecture))  // BERT: its own keys, names and vocabulary
+        return convert::convert_encoder_to_gguf(files, out_path, options, pool);
     const ModelConfig& c = files.config;
     const model::Architecture& arch = model::find_architecture(c.architecture, hf_dir);
     const GgufWriting writing = writing_of(arch);
@@ -216,7 +229,7 @@ void convert_hf_to_gguf(const std::string& hf_dir, const std::string& out_path, 
     if (model_name.empty()) model_name = std::filesystem::path(hf_dir).parent_path().filename().string();
 
     GgufWriter writer;
-    add_architecture_keys(c, writing, model_name, options.type, writer);
+    add_architecture_keys(arch, c, writing, model_name, options.type, writer);
     convert::add_tokenizer_keys(files, c.vocab_size, writer);
 
     const auto names = name_map(arch, c);

@@ -57,7 +57,30 @@ std::optional<std::string> token_text(const GgufFile& gguf, std::string_view id_
 double query_pre_attn_scalar(const ArchKeys& k, const ModelConfig& c) {
     if (const auto scale = k.number("attention.scale"); scale && *scale > 0) return 1.0 / (*scale * *scale);
     if (k.arch == "gemma2" && c.num_layers == 46) return double(c.hidden_size / c.num_heads);
+    if (k.arch == "gemma3" && c.num_layers == 62) return double(c.hidden_size / c.num_heads);  // its 27B
     return 0.0;
+}
+
+// Which layers slide, from attention.sliding_window_pattern where the file has it: a period N
+// (layer i global when (i + 1) % N == 0) or one boolean per layer (true: sliding). Without the
+// key the architecture's own pattern applies (llama.cpp fixes Gemma 3's at 6).
+std::vector<std::string> layer_types(const ArchKeys& k, int num_layers) {
+    const std::string key = k.key("attention.sliding_window_pattern");
+    const GgufValue* v = k.gguf.find(key);
+    std::vector<std::string> types;
+    if (!v) return types;
+    auto type = [](bool sliding) { return std::string(sliding ? "sliding_attention" : "full_attention"); };
+    if (v->type == GgufType::array) {
+        const auto& items = v->as_array(key).items;
+        if (items.size() != size_t(num_layers))
+            fail("{}: metadata key '{}' has {} entries for {} layers", k.gguf.path(), key, items.size(), num_layers);
+        for (const auto& item : items) types.push_back(type(item.as_bool(key)));
+    } else {
+        const int64_t period = v->as_int(key);
+        if (period <= 0) fail("{}: metadata key '{}' is {}, expected a positive period", k.gguf.path(), key, period);
+        for (int l = 0; l < num_layers; ++l) types.push_back(type((l + 1) % period != 0));
+    }
+    return types;
 }
 
 // A 1-D float tensor's values, if the file has it.
@@ -114,6 +137,12 @@ ModelConfig config_from_gguf(const GgufFile& gguf) {
     c.rope_scaling.original_max_position = int(k.integer("rope.scaling.original_context_length").value_or(0));
     c.rope_scaling.attention_factor = k.number("rope.scaling.attn_factor").value_or(0.0);
     c.sliding_window = int(k.integer("attention.sliding_window").value_or(0));
+    c.layer_types = layer_types(k, c.num_layers);
+    // Gemma 3's sliding layers: llama.cpp takes base 10000 unless rope.freq_base_swa says otherwise.
+    c.rope_local_theta = k.number("rope.freq_base_swa").value_or(0.0);
+    // Partial rotary (Phi-2): rope turns rope.dimension_count of each head's dimensions.
+    if (const auto rot = k.integer("rope.dimension_count"); rot && *rot > 0 && *rot < c.head_dim)
+        c.partial_rotary_factor = double(*rot) / double(c.head_dim);
     c.attn_logit_softcapping = k.number("attn_logit_softcapping").value_or(0.0);
     c.final_logit_softcapping = k.number("final_logit_softcapping").value_or(0.0);
     c.query_pre_attn_scalar = query_pre_attn_scalar(k, c);

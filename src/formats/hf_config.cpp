@@ -1,5 +1,6 @@
-// Hugging Face config files: config.json (transformers 4 and 5 forms) into ModelConfig,
-// generation_config.json into GenerationDefaults, tokenizer_config.json into TokenizerConfig.
+// Hugging Face config files: config.json (transformers 4 and 5 forms, and the text part of a
+// multimodal config) into ModelConfig, generation_config.json into GenerationDefaults,
+// tokenizer_config.json into TokenizerConfig.
 #include <slm/error.h>
 #include <slm/model_config.h>
 
@@ -39,10 +40,17 @@ std::vector<double> number_list(const JsonFields& f, std::string_view key) {
 // Rope settings. transformers 5 writes "rope_parameters" (rope_theta, rope_type and the scaling
 // fields together; per layer type for some models); transformers 4 writes a top-level
 // "rope_theta" and an optional "rope_scaling" object whose kind is "type" or "rope_type".
+// Gemma 3's sliding layers have a rope of their own: rope_parameters.sliding_attention
+// (transformers 5) or rope_local_base_freq (transformers 4).
 void read_rope(const JsonFields& top, ModelConfig& c) {
     const json* params = top.object("rope_parameters");
     std::string params_name = "rope_parameters";
+    c.rope_local_theta = top.number("rope_local_base_freq").value_or(0.0);
     if (params && !params->contains("rope_type") && !params->contains("rope_theta") && params->contains("full_attention")) {
+        if (const auto local = params->find("sliding_attention"); local != params->end() && local->is_object())
+            c.rope_local_theta = JsonFields(*local, top.source() + " rope_parameters.sliding_attention")
+                                     .number("rope_theta")
+                                     .value_or(c.rope_local_theta);
         params = &(*params)["full_attention"];
         params_name = "rope_parameters.full_attention";
     }
@@ -86,15 +94,41 @@ std::optional<std::string> token_string(const JsonFields& f, std::string_view ke
     f.wrong_type(key, "a string or an object with a \"content\" string");
 }
 
-}  // namespace
+// What transformers' Gemma3TextConfig assumes for fields a config leaves out: the multimodal
+// checkpoints' text_config names only what differs from it (google/gemma-3-4b-it has no vocab_size).
+json gemma3_text_defaults() {
+    return {{"model_type", "gemma3_text"}, {"vocab_size", 262208}, {"hidden_size", 2304},
+            {"intermediate_size", 9216}, {"num_hidden_layers", 26}, {"num_attention_heads", 8},
+            {"num_key_value_heads", 4}, {"head_dim", 256}, {"hidden_activation", "gelu_pytorch_tanh"},
+            {"max_position_embeddings", 131072}, {"rms_norm_eps", 1e-6}, {"tie_word_embeddings", true},
+            {"query_pre_attn_scalar", 256}, {"sliding_window", 4096}, {"rope_theta", 1000000.0},
+            {"rope_local_base_freq", 10000.0}, {"sliding_window_pattern", 6}, {"bos_token_id", 2},
+            {"eos_token_id", 1}};
+}
 
-ModelConfig parse_hf_config(const std::string& json_text, const std::string& source) {
-    const json root = formats::parse_json_object(json_text, source);
+// A multimodal config (Gemma3ForConditionalGeneration) keeps its language model's fields under
+// text_config: those, over the text model's defaults, with the token ids of the top level
+// where the text part has none.
+json text_part(const json& root, const json& text, const std::string& source) {
+    if (!text.is_object()) fail("{}: field 'text_config' must be an object", source);
+    const std::string outer = root.value("model_type", "");
+    json merged = outer == "gemma3" || text.value("model_type", "") == "gemma3_text" ? gemma3_text_defaults()
+                                                                                     : json::object();
+    for (const char* k : {"bos_token_id", "eos_token_id", "tie_word_embeddings", "dtype", "torch_dtype"})
+        if (root.contains(k) && !root[k].is_null()) merged[k] = root[k];
+    merged.update(text);
+    if (!merged.contains("model_type")) fail("{}: field 'text_config' has no 'model_type'", source);
+    return merged;
+}
+
+ModelConfig parse_config_object(const json& root, const std::string& source) {
     const JsonFields f(root, source);
     ModelConfig c;
     const auto model_type = f.string("model_type");
     if (!model_type || model_type->empty()) fail("{}: missing field 'model_type'", source);
-    c.architecture = *model_type;
+    // Gemma 3's text model says gemma3_text and Phi-2 says phi: the architectures GGUF calls
+    // gemma3 and phi2, the names of their rows.
+    c.architecture = *model_type == "gemma3_text" ? "gemma3" : *model_type == "phi" ? "phi2" : *model_type;
     c.vocab_size = positive(f, {"vocab_size"});
     c.hidden_size = positive(f, {"hidden_size", "n_embd", "d_model"});
     c.intermediate_size = positive(f, {"intermediate_size", "n_inner", "ffn_dim"});
@@ -119,12 +153,12 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
         f.number("layer_norm_epsilon").value_or(c.rms_norm_eps)));
     read_rope(f, c);
     c.tie_word_embeddings = f.boolean("tie_word_embeddings").value_or(false);
-    // Qwen2 always has q/k/v biases and its config does not say so.
-    c.attention_bias = f.boolean("attention_bias").value_or(c.architecture == "qwen2");
+    // Qwen2 and Phi-2 always have q/k/v biases and their configs do not say so.
+    c.attention_bias = f.boolean("attention_bias").value_or(c.architecture == "qwen2" || c.architecture == "phi2");
     // Qwen2 writes a sliding_window but uses it only when use_sliding_window is true.
     if (f.boolean("use_sliding_window").value_or(true)) c.sliding_window = f.int32("sliding_window").value_or(0);
     // transformers' Gemma 2 and 3 MLPs read hidden_activation; the others (Gemma included) hidden_act.
-    const bool activation_first = c.architecture == "gemma2" || c.architecture == "gemma3" || c.architecture == "gemma3_text";
+    const bool activation_first = c.architecture == "gemma2" || c.architecture == "gemma3";
     const auto first = f.string(activation_first ? "hidden_activation" : "hidden_act");
     const auto second = f.string(activation_first ? "hidden_act" : "hidden_activation");
     c.hidden_act = first ? *first : second.value_or(c.hidden_act);
@@ -134,6 +168,10 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
             if (!t.is_string()) f.wrong_type("layer_types", "a list of strings");
             c.layer_types.push_back(t.get<std::string>());
         }
+    } else if (const auto pattern = f.int32("sliding_window_pattern"); pattern && *pattern > 0) {
+        // transformers 4's Gemma 3: layer i attends globally when (i + 1) % pattern == 0.
+        for (int l = 0; l < c.num_layers; ++l)
+            c.layer_types.push_back((l + 1) % *pattern == 0 ? "full_attention" : "sliding_attention");
     }
     c.query_pre_attn_scalar = f.number("query_pre_attn_scalar").value_or(0.0);
     c.attn_logit_softcapping = f.number("attn_logit_softcapping").value_or(0.0);
@@ -144,6 +182,15 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
     // transformers 5 writes "dtype", transformers 4 "torch_dtype".
     c.torch_dtype = f.string("dtype").value_or(f.string("torch_dtype").value_or(""));
     return c;
+}
+
+}  // namespace
+
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& source) {
+    const json root = formats::parse_json_object(json_text, source);
+    if (const auto text = root.find("text_config"); text != root.end())
+        return parse_config_object(text_part(root, *text, source), source + " text_config");
+    return parse_config_object(root, source);
 }
 
 GenerationDefaults parse_generation_config(const std::string& json_text, const std::string& source) {

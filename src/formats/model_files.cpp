@@ -6,6 +6,8 @@
 #include <slm/model_config.h>
 #include <slm/safetensors.h>
 
+#include "formats/language_model_tensors.h"
+
 #include <cstring>
 #include <filesystem>
 
@@ -80,6 +82,8 @@ ModelFiles open_hf(const std::string& dir, const std::string& weights, const std
     m.tensors = open_safetensors(weights);
     m.naming = TensorNaming::hf;
     m.file_bytes = weight_bytes(*m.tensors);
+    // A multimodal checkpoint (config.json with text_config): its language model's tensors.
+    m.tensors = formats::language_model_tensors(std::move(m.tensors));
     return m;
 }
 

@@ -19,6 +19,8 @@
 namespace slm::hub {
 namespace {
 
+constexpr uint64_t writeback_step = uint64_t(8) << 20;  // bytes between writeback hints
+
 // The single stream: from the .incomplete's length to the end, resumed after a cut or a stall.
 uint64_t download_stream(HubApi& api, const std::string& repo, const std::string& commit, const BlobDownload& blob,
                          IncompleteFile& out, Digest* digest, const std::function<void(uint64_t)>& on_bytes) {
@@ -52,6 +54,8 @@ uint64_t download_stream(HubApi& api, const std::string& repo, const std::string
             }
             if (!out.write_at(at, data)) return false;
             if (digest) digest->update(data.data(), data.size());
+            if ((at + data.size()) / writeback_step != at / writeback_step)
+                out.start_writeback(at / writeback_step * writeback_step, at + data.size());
             at += data.size();
             fetched += data.size();
             on_bytes(data.size());
@@ -96,8 +100,10 @@ uint64_t download_blob(HubApi& api, const std::string& repo, const std::string& 
     Digest* digest = blob.sha256.empty() ? nullptr : &sha256;
     std::string path = incomplete;
     uint64_t fetched = 0;
-    // Ranges for a large blob, or to finish what an earlier ranged run began.
-    if (blob.size && (file_exists(ranged) || (blob.connections > 1 && *blob.size >= blob.ranged_min))) {
+    // Ranges for a large blob with a sha256 (that catches what a crash may leave behind a record),
+    // or to finish what an earlier ranged run began.
+    if (blob.size && digest &&
+        (file_exists(ranged) || (blob.connections > 1 && *blob.size >= blob.ranged_min))) {
         uint64_t prefix = 0;  // a single stream's bytes, taken over as the first range's
         if (!file_exists(ranged) && file_exists(incomplete)) {
             prefix = file_size(incomplete);

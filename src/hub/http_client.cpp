@@ -113,6 +113,9 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(timeout_s_ * 1000));
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, long(std::max(1.0, std::ceil(timeout_s_))));
+    // Larger reads than libcurl's 16 KiB default: fewer system calls per byte, as curl's own tool
+    // does (at 16 KiB a loopback download spent a third more system time than curl's).
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

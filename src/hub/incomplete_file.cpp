@@ -58,8 +58,8 @@ bool IncompleteFile::write_at(uint64_t offset, std::string_view data) {
     return true;
 }
 
-void IncompleteFile::sync() {
-    if (::fdatasync(fd_) != 0) fail_io(path_, "cannot write the download to disk");
+void IncompleteFile::start_writeback(uint64_t from, uint64_t to) {
+    if (to > from) ::sync_file_range(fd_, off_t(from), off_t(to - from), SYNC_FILE_RANGE_WRITE);  // a hint only
 }
 
 void IncompleteFile::sync_and_close() {

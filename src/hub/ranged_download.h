@@ -2,7 +2,7 @@
 // caps the rate of one connection, that is what fills the line. The bytes go into
 // blobs/{etag}.incomplete-ranges, not .incomplete (huggingface_hub resumes an .incomplete from
 // its length, which the holes between ranges would corrupt), and {that}.json records how far
-// each range got, rewritten after a sync, so a cut or killed run resumes every range in place.
+// each range got, rewritten every second, so a cut or killed run resumes every range in place.
 #pragma once
 
 #include <cstdint>

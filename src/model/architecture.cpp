@@ -38,14 +38,34 @@ constexpr std::array kNames = {
     NamePattern{WeightRole::ffn_post_norm, "model.layers.{}.post_feedforward_layernorm.weight", "blk.{}.post_ffw_norm.weight"},
     NamePattern{WeightRole::rope_factors_long, "", "rope_factors_long.weight"},
     NamePattern{WeightRole::rope_factors_short, "", "rope_factors_short.weight"},
+    NamePattern{WeightRole::attn_q_norm, "model.layers.{}.self_attn.q_norm.weight", "blk.{}.attn_q_norm.weight"},
+    NamePattern{WeightRole::attn_k_norm, "model.layers.{}.self_attn.k_norm.weight", "blk.{}.attn_k_norm.weight"},
+    NamePattern{WeightRole::attn_norm_bias, "model.layers.{}.input_layernorm.bias", "blk.{}.attn_norm.bias"},
+    NamePattern{WeightRole::output_norm_bias, "model.norm.bias", "output_norm.bias"},
+    NamePattern{WeightRole::ffn_up_bias, "model.layers.{}.mlp.up_proj.bias", "blk.{}.ffn_up.bias"},
+    NamePattern{WeightRole::ffn_down_bias, "model.layers.{}.mlp.down_proj.bias", "blk.{}.ffn_down.bias"},
+    NamePattern{WeightRole::output_bias, "lm_head.bias", "output.bias"},
 };
 
-// Gemma 2 keeps post_attention_layernorm for the norm of the attention output, so its pre-MLP
-// norm has a name of its own.
+// Gemma 2 (and 3) keep post_attention_layernorm for the norm of the attention output, so the
+// pre-MLP norm has a name of its own.
 constexpr std::array kGemma2Names = {
     NamePattern{WeightRole::ffn_norm, "model.layers.{}.pre_feedforward_layernorm.weight", "blk.{}.ffn_norm.weight"},
     NamePattern{WeightRole::attn_post_norm, "model.layers.{}.post_attention_layernorm.weight",
                 "blk.{}.post_attention_norm.weight"},
+};
+
+// Phi-2 (transformers' PhiForCausalLM): dense for the attention output, fc1/fc2 for the MLP,
+// final_layernorm; llama.cpp maps them to the usual GGUF names.
+constexpr std::array kPhi2Names = {
+    NamePattern{WeightRole::output_norm, "model.final_layernorm.weight", "output_norm.weight"},
+    NamePattern{WeightRole::output_norm_bias, "model.final_layernorm.bias", "output_norm.bias"},
+    NamePattern{WeightRole::attn_o, "model.layers.{}.self_attn.dense.weight", "blk.{}.attn_output.weight"},
+    NamePattern{WeightRole::attn_o_bias, "model.layers.{}.self_attn.dense.bias", "blk.{}.attn_output.bias"},
+    NamePattern{WeightRole::ffn_up, "model.layers.{}.mlp.fc1.weight", "blk.{}.ffn_up.weight"},
+    NamePattern{WeightRole::ffn_up_bias, "model.layers.{}.mlp.fc1.bias", "blk.{}.ffn_up.bias"},
+    NamePattern{WeightRole::ffn_down, "model.layers.{}.mlp.fc2.weight", "blk.{}.ffn_down.weight"},
+    NamePattern{WeightRole::ffn_down_bias, "model.layers.{}.mlp.fc2.bias", "blk.{}.ffn_down.bias"},
 };
 
 // llama.cpp writes Phi-3's gate_up_proj whole as ffn_up ([2F, D], gate rows first: its SwiGLU
@@ -66,30 +86,43 @@ constexpr std::array kArchitectures = {
     Architecture{.name = "gemma2", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
                  .hf_norm = NormWeight::one_plus, .embedding_scale = true, .post_norms = true, .global_every = 2,
                  .tied_by_default = true, .gguf_activation = "gelu_pytorch_tanh", .names = kGemma2Names},
+    Architecture{.name = "gemma3", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
+                 .hf_norm = NormWeight::one_plus, .embedding_scale = true, .post_norms = true, .global_every = 6,
+                 .tied_by_default = true, .qk_norm = true, .local_rope_theta = 10000.0,
+                 .gguf_activation = "gelu_pytorch_tanh", .names = kGemma2Names},
     Architecture{.name = "phi3", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = false,
                  .fused_qkv = true, .fused_gate_up = true, .names = kPhi3Names},
+    Architecture{.name = "phi2", .hf_rope = RopeMode::neox, .gguf_rope = RopeMode::neox, .qkv_bias = true,
+                 .norm_kind = NormKind::layer, .parallel_block = true, .gated_mlp = false, .linear_bias = true,
+                 .gguf_activation = "gelu_new", .names = kPhi2Names},
 };
 
 std::string format_name(std::string_view pattern, int layer) { return fmt::format(fmt::runtime(pattern), layer); }
 
 }  // namespace
 
+const Architecture* architecture_row(std::string_view name) {
+    for (const Architecture& a : kArchitectures)
+        if (a.name == name) return &a;
+    return nullptr;
+}
+
 const Architecture& find_architecture(std::string_view name, const std::string& source) {
+    if (const Architecture* a = architecture_row(name)) return *a;
     std::string supported;
-    for (const Architecture& a : kArchitectures) {
-        if (a.name == name) return a;
-        supported += fmt::format("{}{}", supported.empty() ? "" : ", ", a.name);
-    }
+    for (const Architecture& a : kArchitectures) supported += fmt::format("{}{}", supported.empty() ? "" : ", ", a.name);
     fail("{}: architecture '{}' is not supported (supported: {})", source, name, supported);
 }
 
 bool is_llama_forward(const Architecture& arch, const ModelConfig& c) {
     const bool plain_rows = arch.hf_norm == NormWeight::scale && !arch.embedding_scale && !arch.post_norms &&
-                            arch.global_every == 0 && !arch.fused_qkv && !arch.fused_gate_up;
+                            arch.global_every == 0 && !arch.fused_qkv && !arch.fused_gate_up &&
+                            arch.norm_kind == NormKind::rms && !arch.qk_norm && arch.local_rope_theta == 0 &&
+                            !arch.parallel_block && arch.gated_mlp && !arch.linear_bias;
     const bool plain_config = (c.hidden_act == "silu" || c.hidden_act == "swish") &&
                               (c.query_pre_attn_scalar == 0 || c.query_pre_attn_scalar == c.head_dim) &&
                               c.attn_logit_softcapping == 0 && c.final_logit_softcapping == 0 &&
-                              c.partial_rotary_factor == 1.0;
+                              c.partial_rotary_factor == 1.0 && c.rope_local_theta == 0;
     bool one_window = true;
     for (const std::string& t : c.layer_types) one_window = one_window && t == c.layer_types.front();
     return plain_rows && plain_config && one_window;

@@ -1,8 +1,9 @@
 // The architectures slm runs, as data: the Llama family (llama, mistral, qwen2) and those that
-// differ from it in a few facts of the forward (gemma, gemma2, phi3): how each pairs rotary
-// dimensions in HF and in GGUF layout, whether q/k/v carry a bias, how norm weights are stored,
-// the embedding scale, post-norms, which layers slide, fused projections, and the tensor names
-// of every weight role in both namings. Adding an architecture is adding a row; a fact of the
+// differ from it in a few facts of the forward (gemma, gemma2, gemma3, phi3, phi2): how each pairs
+// rotary dimensions in HF and in GGUF layout, whether q/k/v carry a bias, the kind of norm and how
+// its weights are stored, the embedding scale, post-norms, q/k norms, which layers slide and their
+// rope, fused projections, parallel attention and MLP, a plain or gated MLP, biases everywhere,
+// and the tensor names of every weight role in both namings. Adding an architecture is adding a row; a fact of the
 // forward that no row has yet is a new column (the forward in model.cpp reads the columns).
 #pragma once
 
@@ -27,6 +28,15 @@ enum class WeightRole {
     ffn_gate_up,                           // gate then up rows in one matrix (Phi-3's gate_up_proj)
     attn_post_norm, ffn_post_norm,         // norms of the attention and MLP outputs (Gemma 2)
     rope_factors_long, rope_factors_short, // GGUF only: longrope divisors (Phi-3), [head_dim / 2]
+    attn_q_norm, attn_k_norm,              // per-head norms of q and k before rope (Gemma 3), [head_dim]
+    attn_norm_bias, output_norm_bias,      // LayerNorm biases (Phi-2)
+    ffn_up_bias, ffn_down_bias, output_bias,  // MLP and output-head biases (Phi-2)
+};
+
+// The normalisation of every norm of a model.
+enum class NormKind {
+    rms,    // x / rms(x) · w (Llama, Gemma)
+    layer,  // (x - mean) / std(x) · w + b (Phi-2's LayerNorm with bias)
 };
 
 // How a norm weight w scales the normalised x, as the HF checkpoint stores w.
@@ -58,6 +68,14 @@ struct Architecture {
     bool fused_qkv = false;       // HF stores attn_qkv, split into q/k/v views at load (Phi-3)
     bool fused_gate_up = false;   // HF stores ffn_gate_up, split into gate/up views at load (Phi-3)
     bool tied_by_default = false; // a config without tie_word_embeddings ties the output (Gemma)
+    NormKind norm_kind = NormKind::rms;
+    bool qk_norm = false;         // q and k are normed per head (weights [head_dim]) before rope (Gemma 3)
+    // The rope base of the sliding-window layers, unscaled, where the config names none
+    // (Gemma 3: 10000; its global layers use rope_theta and the scaling). 0: one rope for all.
+    double local_rope_theta = 0;
+    bool parallel_block = false;  // attention and MLP read the same norm of x, both add to x (Phi-2)
+    bool gated_mlp = true;        // act(x Wg) · (x Wu), then down; false: act(x Wu + bu), then down (Phi-2's fc1/fc2)
+    bool linear_bias = false;     // attention output, MLP, norms and output head all carry biases (Phi-2)
     bool gguf = true;             // its GGUF tensors and keys are read
     // GGUF has no activation key: the one llama.cpp's graph of this architecture applies.
     std::string_view gguf_activation = "silu";
@@ -66,9 +84,12 @@ struct Architecture {
 
 // The row for `name`; throws slm::Error listing the supported architectures.
 const Architecture& find_architecture(std::string_view name, const std::string& source);
+// The row for `name`, or null when slm has none (describing a file it does not run).
+const Architecture* architecture_row(std::string_view name);
 
 // True when the model computes exactly the Llama-family forward (RMSNorm x·w, SwiGLU, separate
-// q/k/v and gate/up, 1/√head_dim attention without soft-capping, one window for every layer):
+// q/k/v and gate/up, 1/√head_dim attention without soft-capping, one window and one rope for
+// every layer, sequential blocks):
 // what TrainModel and slm convert implement. Other models need support of their own there.
 bool is_llama_forward(const Architecture& arch, const ModelConfig& config);
 

@@ -1,10 +1,13 @@
 // The transformer forward, written once against the kernels ops, top to bottom: embedding
-// (scaled by √D for Gemma), per layer (RMSNorm, q/k/v projections with optional bias, rotary
-// embedding, KV cache write, causal attention (sliding-window on the layers that slide, soft-capped
-// scores for Gemma 2), output projection, post-norm (Gemma 2), residual, RMSNorm, gated MLP
-// (SwiGLU or GeGLU), post-norm (Gemma 2), residual), final RMSNorm, the vocabulary projection and
-// its soft-capping (Gemma 2). What differs between architectures is data (model/architecture.h)
-// bound at load. Active LoRA adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h).
+// (scaled by √D for Gemma), per layer (norm: RMSNorm, or LayerNorm with bias for Phi-2; q/k/v
+// projections with optional bias, per-head q/k norms (Gemma 3), rotary embedding (of the first
+// rot_dim dimensions for Phi-2; the sliding layers' own rope for Gemma 3), KV cache write, causal
+// attention (sliding-window on the layers that slide, soft-capped scores for Gemma 2), output
+// projection, post-norm (Gemma 2/3), residual, norm (Phi-2: none, its MLP reads the attention's
+// input norm), MLP (gated SwiGLU or GeGLU, or Phi-2's fc1, GELU, fc2), post-norm (Gemma 2/3),
+// residual), final norm, the vocabulary projection (with bias for Phi-2) and its soft-capping
+// (Gemma 2). What differs between architectures is data (model/architecture.h) bound at load.
+// Active LoRA adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h).
 #include <slm/error.h>
 #include <slm/half.h>
 #include <slm/model.h>
@@ -52,9 +55,6 @@ void check_config(const ModelConfig& c, const std::string& source) {
     positive(c.head_dim, "head_dim");
     if (c.num_heads % c.num_kv_heads != 0)
         fail("{}: {} attention heads cannot be grouped over {} key/value heads", source, c.num_heads, c.num_kv_heads);
-    if (c.partial_rotary_factor != 1.0)
-        fail("{}: partial rotary embedding (partial_rotary_factor {}) is not supported yet", source,
-             c.partial_rotary_factor);
     if (c.attn_logit_softcapping < 0 || c.final_logit_softcapping < 0 || c.query_pre_attn_scalar < 0)
         fail("{}: soft-capping values and query_pre_attn_scalar must not be negative", source);
 }
@@ -68,6 +68,16 @@ GatedActivation gated_activation(const std::string& act, const std::string& sour
     if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return kernels::gelu_tanh_mul;
     if (act == "gelu") return kernels::gelu_mul;
     fail("{}: activation '{}' is not supported (silu, gelu_pytorch_tanh, gelu_new, gelu_fast, gelu)", source, act);
+}
+
+using Activation = void (*)(const float*, int64_t, float*, ThreadPool*);
+
+// The plain MLP's act(x) for hidden_act (Phi-2: gelu_new).
+Activation plain_activation(const std::string& act, const std::string& source) {
+    if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return kernels::gelu_tanh;
+    if (act == "gelu") return kernels::gelu;
+    fail("{}: activation '{}' is not supported for a plain MLP (gelu_new, gelu_pytorch_tanh, gelu_fast, gelu)", source,
+         act);
 }
 
 // Each layer's attention window: the config's layer_types where it has them, else the
@@ -101,12 +111,14 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
     const ModelConfig& c = files_.config;
     check_config(c, source);
     const model::Architecture& arch = model::find_architecture(c.architecture, source);
+    arch_ = &arch;
     if (files_.naming == TensorNaming::gguf && !arch.gguf)
         fail("{}: {} models are read from Hugging Face directories only for now, not from GGUF", source, arch.name);
     // GGUF names no activation: the architecture implies the one llama.cpp's graph applies.
     if (files_.naming == TensorNaming::gguf) files_.config.hidden_act = std::string(arch.gguf_activation);
     rope_mode_ = files_.naming == TensorNaming::gguf ? arch.gguf_rope : arch.hf_rope;
-    gated_activation_ = gated_activation(c.hidden_act, source);
+    if (arch.gated_mlp) gated_activation_ = gated_activation(c.hidden_act, source);
+    else activation_ = plain_activation(c.hidden_act, source);
     layer_window_ = layer_windows(c, arch, source);
     attn_scale_ = float(1.0 / std::sqrt(c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : double(c.head_dim)));
     // transformers: hidden_size ** 0.5 in the activations' dtype.
@@ -123,6 +135,14 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
     rope_mscale_ = rope.mscale;
     rope_long_inv_freq_ = std::move(rope.long_inv_freq);
     rope_long_context_ = rope.long_context;
+    rope_dim_ = rotary_dim(c);
+    // Gemma 3's sliding layers: their own base and no scaling.
+    if (const double local = c.rope_local_theta > 0 ? c.rope_local_theta : arch.local_rope_theta; local > 0) {
+        ModelConfig local_config = c;
+        local_config.rope_theta = local;
+        local_config.rope_scaling = RopeScaling{};
+        rope_local_inv_freq_ = rope_frequencies(local_config).inv_freq;
+    }
 }
 
 Model::~Model() = default;
@@ -136,6 +156,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     const int64_t q_dim = H * Dh, kv_dim = Hkv * Dh;
     const float attn_softcap = float(c.attn_logit_softcapping), logit_softcap = float(c.final_logit_softcapping);
     const float eps = float(c.rms_norm_eps);
+    const int64_t rot = rope_dim_;
+    const model::Architecture& arch = *arch_;
     logits.clear();
     if (T == 0) return;
     if (batch.positions.size() != size_t(T) || batch.seq_ids.size() != size_t(T) || batch.want_logits.size() != size_t(T))
@@ -182,11 +204,25 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     std::vector<float> q(size_t(T * q_dim)), k(size_t(T * kv_dim)), v(size_t(T * kv_dim)), att(size_t(T * q_dim));
     std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), proj(size_t(T * D));
     const int32_t* positions = batch.positions.data();
-    std::vector<float> rope_cos_sin(size_t(T * Dh));
+    std::vector<float> rope_cos_sin(size_t(T * rot));
     // longrope: a cache longer than the original context rotates every position by the long factors.
     const bool long_rope = !rope_long_inv_freq_.empty() && cache.n_ctx() > rope_long_context_;
-    kernels::rope_angles(positions, T, Dh, (long_rope ? rope_long_inv_freq_ : rope_inv_freq_).data(), rope_mscale_,
+    kernels::rope_angles(positions, T, rot, (long_rope ? rope_long_inv_freq_ : rope_inv_freq_).data(), rope_mscale_,
                          rope_cos_sin.data(), pool);
+    // Gemma 3: the sliding layers' rotation.
+    std::vector<float> rope_local_cos_sin;
+    if (!rope_local_inv_freq_.empty()) {
+        rope_local_cos_sin.resize(size_t(T * rot));
+        kernels::rope_angles(positions, T, rot, rope_local_inv_freq_.data(), 1.0f, rope_local_cos_sin.data(), pool);
+    }
+
+    // Every norm of the model: RMSNorm x·w, or LayerNorm with bias (Phi-2).
+    auto norm = [&](const float* in, const std::vector<float>& w, const std::vector<float>& b, int64_t rows, float* out) {
+        if (arch.norm_kind == model::NormKind::layer)
+            kernels::layer_norm(in, w.data(), b.empty() ? nullptr : b.data(), rows, D, eps, out, pool);
+        else
+            kernels::rms_norm(in, w.data(), rows, D, eps, out, pool);
+    };
 
     // x: [T, D] = token embeddings (times √D for Gemma)
     kernels::get_rows(weights_->token_embedding, batch.tokens.data(), T, x.data(), pool);
@@ -195,8 +231,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     for (int l = 0; l < c.num_layers; ++l) {
         const LayerWeights& w = weights_->layers[size_t(l)];
 
-        // Attention block. xn: [T, D] = rmsnorm(x)
-        kernels::rms_norm(x.data(), w.attn_norm.data(), T, D, eps, xn.data(), pool);
+        // Attention block. xn: [T, D] = norm(x)
+        norm(x.data(), w.attn_norm, w.attn_norm_bias, T, xn.data());
         // q: [T, H, Dh], k and v: [T, Hkv, Dh]
         const kernels::MatmulOut qkv[] = {{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}};
         kernels::matmul(qkv, xn.data(), T, pool);
@@ -208,8 +244,15 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
             kernels::add_bias(k.data(), w.bk.data(), T, kv_dim);
             kernels::add_bias(v.data(), w.bv.data(), T, kv_dim);
         }
-        kernels::rope(q.data(), T, H, Dh, rope_cos_sin.data(), rope_mode_, pool);
-        kernels::rope(k.data(), T, Hkv, Dh, rope_cos_sin.data(), rope_mode_, pool);
+        // Gemma 3: each head of q and k RMS-normed over its Dh values.
+        if (!w.q_norm.empty()) {
+            kernels::rms_norm(q.data(), w.q_norm.data(), T * H, Dh, eps, q.data(), pool);
+            kernels::rms_norm(k.data(), w.k_norm.data(), T * Hkv, Dh, eps, k.data(), pool);
+        }
+        const bool local_rope = !rope_local_cos_sin.empty() && layer_window_[size_t(l)] > 0;
+        const float* cos_sin = (local_rope ? rope_local_cos_sin : rope_cos_sin).data();
+        kernels::rope(q.data(), T, H, Dh, cos_sin, rope_mode_, pool, rot);
+        kernels::rope(k.data(), T, Hkv, Dh, cos_sin, rope_mode_, pool, rot);
 
         // Each run of consecutive entries of one sequence: write its k/v into the cache, then
         // attend over that sequence's cache. att: [T, H, Dh]
@@ -242,38 +285,48 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
             });
         }
 
-        // x += att @ Wo^T  (Gemma 2: x += rmsnorm(att @ Wo^T))
+        // x += att @ Wo^T  (Gemma 2/3: x += rmsnorm(att @ Wo^T))
         kernels::matmul(w.wo, att.data(), T, proj.data(), pool);
         add_lora(l, WeightRole::attn_o, att.data(), proj.data());
         if (!w.bo.empty()) kernels::add_bias(proj.data(), w.bo.data(), T, D);
         if (!w.attn_post_norm.empty()) kernels::rms_norm(proj.data(), w.attn_post_norm.data(), T, D, eps, proj.data(), pool);
         kernels::add(x.data(), proj.data(), T * D);
 
-        // MLP block (SwiGLU, or GeGLU for Gemma). xn = rmsnorm(x); h: [T, F] = act(xn Wg^T) * (xn Wu^T);
-        // x += h Wd^T  (Gemma 2: x += rmsnorm(h Wd^T))
-        kernels::rms_norm(x.data(), w.ffn_norm.data(), T, D, eps, xn.data(), pool);
-        const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate.data()}, {&w.w_up, up.data()}};
-        kernels::matmul(gate_up, xn.data(), T, pool);
-        add_lora(l, WeightRole::ffn_gate, xn.data(), gate.data());
-        add_lora(l, WeightRole::ffn_up, xn.data(), up.data());
-        gated_activation_(gate.data(), up.data(), T * F, gate.data(), pool);
+        // MLP block (SwiGLU, or GeGLU for Gemma). xn = norm(x); h: [T, F] = act(xn Wg^T) * (xn Wu^T);
+        // x += h Wd^T  (Gemma 2/3: x += rmsnorm(h Wd^T)). Phi-2 runs it in parallel with the
+        // attention: xn stays the attention's input norm, h = gelu(xn Wu^T + bu), x += h Wd^T + bd.
+        if (!arch.parallel_block) norm(x.data(), w.ffn_norm, {}, T, xn.data());
+        if (arch.gated_mlp) {
+            const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate.data()}, {&w.w_up, up.data()}};
+            kernels::matmul(gate_up, xn.data(), T, pool);
+            add_lora(l, WeightRole::ffn_gate, xn.data(), gate.data());
+            add_lora(l, WeightRole::ffn_up, xn.data(), up.data());
+            gated_activation_(gate.data(), up.data(), T * F, gate.data(), pool);
+        } else {
+            kernels::matmul(w.w_up, xn.data(), T, gate.data(), pool);
+            add_lora(l, WeightRole::ffn_up, xn.data(), gate.data());
+            if (!w.b_up.empty()) kernels::add_bias(gate.data(), w.b_up.data(), T, F);
+            activation_(gate.data(), T * F, gate.data(), pool);
+        }
         kernels::matmul(w.w_down, gate.data(), T, proj.data(), pool);
         add_lora(l, WeightRole::ffn_down, gate.data(), proj.data());
+        if (!w.b_down.empty()) kernels::add_bias(proj.data(), w.b_down.data(), T, D);
         if (!w.ffn_post_norm.empty()) kernels::rms_norm(proj.data(), w.ffn_post_norm.data(), T, D, eps, proj.data(), pool);
         kernels::add(x.data(), proj.data(), T * D);
     }
     for (int64_t t = 0; t < T; ++t) cache.extend(batch.seq_ids[size_t(t)], batch.positions[size_t(t)] + 1);
 
     // Only the rows whose logits are wanted go through the (large) vocabulary projection.
-    // rows: [N, D] -> rmsnorm -> logits: [N, V] (Gemma 2: soft-capped)
+    // rows: [N, D] -> norm -> logits: [N, V] (Phi-2: plus a bias; Gemma 2: soft-capped)
     int64_t N = 0;
     for (int64_t t = 0; t < T; ++t)
         if (batch.want_logits[size_t(t)]) std::memmove(x.data() + (N++) * D, x.data() + t * D, size_t(D) * sizeof(float));
     if (N == 0) return;
-    kernels::rms_norm(x.data(), weights_->output_norm.data(), N, D, eps, xn.data(), pool);
+    norm(x.data(), weights_->output_norm, weights_->output_norm_bias, N, xn.data());
     if (hidden) hidden->assign(xn.begin(), xn.begin() + N * D);
     logits.resize(size_t(N * V));
     kernels::matmul(weights_->output, xn.data(), N, logits.data(), pool);
+    if (!weights_->output_bias.empty()) kernels::add_bias(logits.data(), weights_->output_bias.data(), N, V);
     if (logit_softcap > 0) kernels::softcap(logits.data(), N * V, logit_softcap, pool);
 }
 

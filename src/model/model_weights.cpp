@@ -95,8 +95,14 @@ ModelWeights::ModelWeights(const ModelFiles& files, const model::Architecture& a
     const model::NormWeight norm = files.naming == TensorNaming::gguf ? arch.gguf_norm : arch.hf_norm;
     auto norm_vector = [&](WeightRole role, int layer) { return norm_scale(bind.vector(role, layer, D, true), norm); };
 
+    const bool biases = arch.linear_bias;  // Phi-2: required everywhere; the others: none bound
+    auto bias = [&](WeightRole role, int layer, int64_t n) {
+        return biases ? bind.vector(role, layer, n, true) : std::vector<float>();
+    };
     token_embedding = bind.matrix(WeightRole::token_embedding, 0, V, D);
     output_norm = norm_vector(WeightRole::output_norm, 0);
+    output_norm_bias = bias(WeightRole::output_norm_bias, 0, D);
+    output_bias = bias(WeightRole::output_bias, 0, V);
     // Tied models usually ship no output matrix (in GGUF its absence is what says "tied"); a
     // file that has one anyway is used as it is. HF configs of architectures that tie by default
     // (Gemma) may not say so.
@@ -112,6 +118,11 @@ ModelWeights::ModelWeights(const ModelFiles& files, const model::Architecture& a
     for (int l = 0; l < c.num_layers; ++l) {
         LayerWeights& w = layers[size_t(l)];
         w.attn_norm = norm_vector(WeightRole::attn_norm, l);
+        w.attn_norm_bias = bias(WeightRole::attn_norm_bias, l, D);
+        if (arch.qk_norm) {
+            w.q_norm = norm_scale(bind.vector(WeightRole::attn_q_norm, l, c.head_dim, true), norm);
+            w.k_norm = norm_scale(bind.vector(WeightRole::attn_k_norm, l, c.head_dim, true), norm);
+        }
         if (arch.fused_qkv) {  // rows: q [H*Dh], then k [Hkv*Dh], then v [Hkv*Dh]
             const Tensor qkv = bind.matrix(WeightRole::attn_qkv, l, q_dim + 2 * kv_dim, D);
             w.wq = row_slice(qkv, 0, q_dim);
@@ -126,13 +137,15 @@ ModelWeights::ModelWeights(const ModelFiles& files, const model::Architecture& a
         w.bq = bind.vector(WeightRole::attn_q_bias, l, q_dim, bias_required);
         w.bk = bind.vector(WeightRole::attn_k_bias, l, kv_dim, bias_required);
         w.bv = bind.vector(WeightRole::attn_v_bias, l, kv_dim, bias_required);
-        w.bo = bind.vector(WeightRole::attn_o_bias, l, D, false);
-        w.ffn_norm = norm_vector(WeightRole::ffn_norm, l);
+        w.bo = bind.vector(WeightRole::attn_o_bias, l, D, biases);
+        if (!arch.parallel_block) w.ffn_norm = norm_vector(WeightRole::ffn_norm, l);
         if (arch.post_norms) {
             w.attn_post_norm = norm_vector(WeightRole::attn_post_norm, l);
             w.ffn_post_norm = norm_vector(WeightRole::ffn_post_norm, l);
         }
-        if (arch.fused_gate_up) {  // rows: gate [F], then up [F]
+        if (!arch.gated_mlp) {  // fc1 and fc2 (Phi-2)
+            w.w_up = bind.matrix(WeightRole::ffn_up, l, F, D);
+        } else if (arch.fused_gate_up) {  // rows: gate [F], then up [F]
             const Tensor gate_up = bind.matrix(WeightRole::ffn_gate_up, l, 2 * F, D);
             w.w_gate = row_slice(gate_up, 0, F);
             w.w_up = row_slice(gate_up, F, F);
@@ -141,6 +154,8 @@ ModelWeights::ModelWeights(const ModelFiles& files, const model::Architecture& a
             w.w_up = bind.matrix(WeightRole::ffn_up, l, F, D);
         }
         w.w_down = bind.matrix(WeightRole::ffn_down, l, D, F);
+        w.b_up = bias(WeightRole::ffn_up_bias, l, F);
+        w.b_down = bias(WeightRole::ffn_down_bias, l, D);
     }
 }
 
@@ -148,7 +163,7 @@ void ModelWeights::quantize_layers_nf4(const TensorSource& source) {
     std::vector<Tensor*> matrices;
     for (LayerWeights& w : layers)
         for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down})
-            if (traits(t->dtype).is_float) matrices.push_back(t);
+            if (t->data && traits(t->dtype).is_float) matrices.push_back(t);
     std::vector<std::optional<OwnedTensor>> copies(matrices.size());
     ThreadPool pool;
     pool.for_each_chunk(int64_t(matrices.size()), [&](int64_t i) {
@@ -174,7 +189,8 @@ void ModelWeights::quantize_layers_nf4(const TensorSource& source) {
 void ModelWeights::use_cpu_layouts(const TensorSource& source) {
     std::vector<Tensor*> matrices;
     for (LayerWeights& w : layers)
-        for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) matrices.push_back(t);
+        for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down})
+            if (t->data) matrices.push_back(t);  // a plain MLP has no gate
     // A tied table serves the output matmul too (the biggest matrix of a small model: tinyllama-
     // spm-13m's q6_k table is 73% of its bytes), so it is interleaved as well, and the embedding
     // lookup reads its rows back out of their groups (one row per token).

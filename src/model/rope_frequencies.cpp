@@ -35,7 +35,7 @@ void apply_llama3(const RopeScaling& s, std::vector<float>& inv_freq) {
 
 void apply_yarn(const ModelConfig& c, RopeFrequencies& r) {
     const RopeScaling& s = c.rope_scaling;
-    const int dim = c.head_dim;
+    const int dim = rotary_dim(c);
     const double base = c.rope_theta;
     const double original_max = s.original_max_position > 0 ? s.original_max_position : c.max_position;
     // transformers: when original_max_position_embeddings is given, the factor is the ratio of
@@ -85,14 +85,19 @@ void apply_longrope(const ModelConfig& c, RopeFrequencies& r) {
 
 }  // namespace
 
+int rotary_dim(const ModelConfig& c) { return int(double(c.head_dim) * c.partial_rotary_factor); }
+
 RopeFrequencies rope_frequencies(const ModelConfig& c) {
-    if (c.head_dim <= 0 || c.head_dim % 2 != 0) fail("model config: head_dim {} is not a positive even number", c.head_dim);
+    const int dim = rotary_dim(c);
+    if (dim <= 0 || dim % 2 != 0 || dim > c.head_dim)
+        fail("model config: rope turns {} of head_dim {} dimensions (partial_rotary_factor {}): expected a positive even "
+             "number at most head_dim", dim, c.head_dim, c.partial_rotary_factor);
     RopeFrequencies r;
-    const int half = c.head_dim / 2;
+    const int half = dim / 2;
     r.inv_freq.resize(size_t(half));
     // transformers: 1 / base^(arange(0, dim, 2) / dim), the exponent computed in float32.
     for (int i = 0; i < half; ++i)
-        r.inv_freq[size_t(i)] = float(1.0 / std::pow(c.rope_theta, double(float(2 * i) / float(c.head_dim))));
+        r.inv_freq[size_t(i)] = float(1.0 / std::pow(c.rope_theta, double(float(2 * i) / float(dim))));
     const RopeScaling& s = c.rope_scaling;
     if (s.type == "default" || s.type.empty() || s.type == "dynamic") {
         // dynamic NTK changes the frequencies only past the original context; slm's context is

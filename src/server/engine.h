@@ -18,6 +18,7 @@
 
 namespace slm {
 struct ServerOptions;
+struct ModelFiles;
 }
 
 namespace slm::server {
@@ -52,9 +53,21 @@ public:
     virtual Scheduler& scheduler() = 0;
     // The LoRA adapters loaded at start, which requests choose from.
     virtual ServedAdapters& adapters() = 0;
-    // Mean of the last hidden states over the tokens, under `adapters` (runs on the scheduler thread).
+    // The vector of one input's tokens (as tokenize(text, true) gives them), on the scheduler
+    // thread: a decoder's mean of the last hidden states under `adapters`; an encoder's pooled (and
+    // normalised, as its sentence-transformers files declare) one.
     virtual std::vector<float> embed(std::span<const int32_t> tokens, const AdapterSet& adapters) = 0;
+    // False for an embedding model (a BERT-family encoder): it serves /v1/embeddings and
+    // /api/embed, and the generation routes answer 400.
+    virtual bool generates() const { return true; }
 };
+
+// What /v1/models, /api/tags and /api/show say about the model files: name, dates, size,
+// parameters, weight type, digest. `context` is the served context length.
+ModelInfo describe_model(const ModelFiles& files, const ServerOptions& options, int context);
+
+// The engine of an encoder (is_encoder_architecture): embeddings only (encoder_engine.cpp).
+std::unique_ptr<Engine> load_encoder_engine(const ServerOptions& options);
 
 // Loads the model named by options.model_path (slm::Error naming the file when it cannot).
 std::unique_ptr<Engine> load_model_engine(const ServerOptions& options);

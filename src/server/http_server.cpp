@@ -54,7 +54,9 @@ void HttpServer::install_routes() {
             res.set_header("Access-Control-Max-Age", "86400");
             return httplib::Server::HandlerResponse::Handled;
         }
-        if (!options_.api_key.empty() && req.path != "/health") {
+        // The page's files are public so that it can load and ask for the key; its API calls are not.
+        if (!options_.api_key.empty() && req.path != "/health" &&
+            !(options_.webui && req.method == "GET" && server::is_webui_path(req.path))) {
             std::string given = req.get_header_value("Authorization");
             if (given.rfind("Bearer ", 0) == 0) given = given.substr(7);
             if (given.empty()) given = req.get_header_value("x-api-key");
@@ -99,6 +101,7 @@ void HttpServer::install_routes() {
     server::add_ollama_routes(http, *context_);
     server::add_lora_routes(http, *context_);
     server::add_pull_routes(http, *context_);
+    if (options_.webui) server::add_webui_routes(http, *context_);
 }
 
 int HttpServer::start() {

@@ -5,6 +5,7 @@
 #include "server/runtime_backend.h"
 
 #include <slm/chat_template.h>
+#include <slm/encoder.h>
 #include <slm/error.h>
 #include <slm/gguf.h>
 #include <slm/lora_files.h>
@@ -34,8 +35,9 @@ std::string served_name(const ServerOptions& options) {
     return name.empty() ? "model" : name;
 }
 
-ModelInfo describe(const Model& model, const ServerOptions& options, int context) {
-    const ModelFiles& files = model.files();
+}  // namespace
+
+ModelInfo describe_model(const ModelFiles& files, const ServerOptions& options, int context) {
     ModelInfo info;
     info.id = served_name(options);
     info.aliases = options.model_aliases;
@@ -75,6 +77,8 @@ ModelInfo describe(const Model& model, const ServerOptions& options, int context
     info.digest = fmt::format("{:016x}{:016x}{:016x}{:016x}", h1, h2, h1 ^ (h2 << 1), h2 ^ (h1 >> 3));
     return info;
 }
+
+namespace {
 
 // What requests call an adapter: its given name, else the directory's or file's name without
 // extension ("out/squad/" -> "squad", "style.gguf" -> "style").
@@ -120,7 +124,7 @@ public:
             if (!tokenizer_->is_special(id)) vocab->bytes[size_t(id)] = tokenizer_->token_bytes(id);
         vocab->end_ids = backend_->end_ids();
         vocabulary_ = std::move(vocab);
-        info_ = describe(*model_, options, context);
+        info_ = describe_model(model_->files(), options, context);
         scheduler_ = std::make_unique<Scheduler>(*backend_, SchedulerOptions{options.queue_size, options.batch_tokens});
     }
     ~ModelEngine() override { scheduler_->shutdown(std::chrono::milliseconds(0)); }
@@ -170,6 +174,8 @@ std::vector<float> ModelEngine::embed(std::span<const int32_t> tokens, const Ada
 
 std::unique_ptr<Engine> load_model_engine(const ServerOptions& options) {
     if (options.model_path.empty()) fail("serve: no model given");
+    if (is_encoder_architecture(ModelFiles::open(options.model_path).config.architecture))
+        return load_encoder_engine(options);
     return std::make_unique<ModelEngine>(options);
 }
 

@@ -25,6 +25,15 @@ Engine& require_model(const RouteContext& context) {
     return *context.model;
 }
 
+Engine& require_generating_model(const RouteContext& context) {
+    Engine& engine = require_model(context);
+    if (!engine.generates())
+        throw ApiError(400, fmt::format("'{}' is an embedding model: it serves /v1/embeddings and /api/embed only",
+                                        engine.info().id),
+                       "invalid_request_error", "model", "model_not_generative");
+    return engine;
+}
+
 // ollama's "details" object.
 static json ollama_details(const ModelInfo& info) {
     return {{"parent_model", ""},
@@ -179,7 +188,7 @@ void add_info_routes(httplib::Server& http, RouteContext& context) {
                              {"template", info.chat_template},
                              {"details", ollama_details(info)},
                              {"model_info", model_info},
-                             {"capabilities", json::array({"completion", "embedding"})},
+                             {"capabilities", engine.generates() ? json::array({"completion", "embedding"}) : json::array({"embedding"})},
                              {"modified_at", info.modified_at}}
                             .dump());
     }));

@@ -1,5 +1,5 @@
 // ollama routes: POST /api/chat and /api/generate, NDJSON streaming by default (stream: false for
-// one object), `options` mapped to our sampling settings, `format` ("json" or a JSON Schema)
+// one object), and /api/embed, `options` mapped to our sampling settings, `format` ("json" or a JSON Schema)
 // enforced by the grammar stage, `keep_alive` accepted (the model stays loaded while serving).
 #include "server/api_error.h"
 #include "server/completion_request.h"
@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 
 namespace slm::server {
 
@@ -185,7 +186,7 @@ void ollama_chat(RouteContext& context, const httplib::Request& req, httplib::Re
         normalized.push_back(std::move(message));
     }
     check_keep_alive(f);
-    Engine& engine = require_model(context);
+    Engine& engine = require_generating_model(context);
     CompletionRequest r = common_request(f, engine, *model);
     if (normalized.empty()) {  // ollama: an empty chat loads the model and answers at once
         json out = {{"model", *model}, {"created_at", rfc3339_now()}, {"message", {{"role", "assistant"}, {"content", ""}}},
@@ -219,7 +220,7 @@ void ollama_generate(RouteContext& context, const httplib::Request& req, httplib
             context_ids.push_back((*c)[i].get<int32_t>());
         }
     }
-    Engine& engine = require_model(context);
+    Engine& engine = require_generating_model(context);
     CompletionRequest r = common_request(f, engine, *model);
     if (prompt.empty() && context_ids.empty()) {  // ollama: loads the model, generates nothing
         write_json(res, to_json_text({{"model", *model}, {"created_at", rfc3339_now()}, {"response", ""},
@@ -246,6 +247,57 @@ void ollama_generate(RouteContext& context, const httplib::Request& req, httplib
     run_ollama(context, req, res, record, engine, r, false, *model);
 }
 
+// ollama's /api/embed: `input` a string or a list of strings, each cut to the context when
+// `truncate` (the default) or refused; the vectors scaled to unit length, as ollama returns them.
+void ollama_embed(RouteContext& context, const httplib::Request& req, httplib::Response& res, RequestRecord& record) {
+    const auto start = std::chrono::steady_clock::now();
+    const json body = parse_json_body(req.body);
+    JsonFields f(body, "");
+    const auto model = f.string("model");
+    if (!model) throw_invalid("model", "'model' is required");
+    check_keep_alive(f);
+    if (f.get("dimensions")) throw_invalid("dimensions", "'dimensions' is not supported: this model has fixed-size embeddings");
+    const bool truncate = f.boolean("truncate").value_or(true);
+    const json* input = f.get("input");
+    std::vector<std::string> texts;
+    if (input && input->is_string()) {
+        texts.push_back(input->get<std::string>());
+    } else if (input && input->is_array() && !input->empty() && input->size() <= 256) {
+        for (size_t i = 0; i < input->size(); ++i) {
+            if (!(*input)[i].is_string())
+                throw_invalid(fmt::format("input[{}]", i), fmt::format("'input[{}]' must be a string", i));
+            texts.push_back((*input)[i].get<std::string>());
+        }
+    } else {
+        throw_invalid("input", "'input' must be a string or a list of 1 to 256 strings");
+    }
+    Engine& engine = require_model(context);
+    const ModelChoice chosen = resolve_model(engine, *model);
+    const size_t context_length = size_t(engine.scheduler().context_length());
+    json embeddings = json::array();
+    int64_t tokens = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        std::vector<int32_t> ids = engine.tokenize(texts[i], true);
+        if (ids.size() > context_length) {
+            if (!truncate)
+                throw ApiError(400, fmt::format("input {} has {} tokens, more than the context length {}", i, ids.size(), context_length),
+                               "invalid_request_error", "input", "context_length_exceeded");
+            ids.resize(context_length);
+        }
+        tokens += int64_t(ids.size());
+        std::vector<float> v = engine.embed(ids, chosen.adapters);
+        double sq = 0;
+        for (float x : v) sq += double(x) * x;
+        const float inv = sq > 0 ? float(1.0 / std::sqrt(sq)) : 0.0f;
+        for (float& x : v) x *= inv;
+        embeddings.push_back(std::move(v));
+    }
+    record.tokens_in = tokens;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    write_json(res, to_json_text({{"model", *model}, {"embeddings", std::move(embeddings)}, {"total_duration", ns(ms)},
+                                  {"load_duration", 0}, {"prompt_eval_count", tokens}}));
+}
+
 }  // namespace
 
 void add_ollama_routes(httplib::Server& http, RouteContext& context) {
@@ -257,6 +309,7 @@ void add_ollama_routes(httplib::Server& http, RouteContext& context) {
     };
     http.Post("/api/chat", route(ollama_chat));
     http.Post("/api/generate", route(ollama_generate));
+    http.Post("/api/embed", route(ollama_embed));
 }
 
 }  // namespace slm::server

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -44,6 +45,27 @@ json usage_json(const std::vector<GenerationSummary>& summaries) {
             {"completion_tokens", completion},
             {"total_tokens", prompt + completion},
             {"prompt_tokens_details", {{"cached_tokens", cached}}}};
+}
+
+// llama.cpp's `timings` beside the usage of a stream (the web page shows its tokens/s): the prompt
+// time runs to the first token (queue wait included), decoding from there to the end.
+json timings_json(const std::vector<GenerationSummary>& summaries) {
+    const GenerationSummary first = summaries.empty() ? GenerationSummary{} : summaries[0];
+    int predicted = 0;
+    double predicted_ms = 0.0;
+    for (const auto& s : summaries) {
+        predicted += s.completion_tokens;
+        predicted_ms = std::max(predicted_ms, s.total_ms - s.time_to_first_token_ms);
+    }
+    const int prompt = first.prompt_tokens - first.cached_prompt_tokens;
+    auto per_second = [](double n, double ms) { return ms > 0.0 ? n * 1000.0 / ms : 0.0; };
+    // The first token comes with the prompt's forward: decoding made the other predicted - 1.
+    return {{"prompt_n", prompt},
+            {"prompt_ms", first.time_to_first_token_ms},
+            {"prompt_per_second", per_second(prompt, first.time_to_first_token_ms)},
+            {"predicted_n", predicted},
+            {"predicted_ms", predicted_ms},
+            {"predicted_per_second", per_second(std::max(0, predicted - int(summaries.size())), predicted_ms)}};
 }
 
 // A failed generation ends the response: the client gets an error instead of a half answer.
@@ -216,6 +238,7 @@ public:
             json c = header();
             c["choices"] = json::array();
             c["usage"] = usage_json(summaries);
+            c["timings"] = timings_json(summaries);
             out += event(c);
         }
         return out + "data: [DONE]\n\n";
@@ -299,7 +322,7 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
     JsonFields f(body, "");
     const std::string model = require_model_field(f);
     const json messages = normalize_messages(f);
-    Engine& engine = require_model(context);
+    Engine& engine = require_generating_model(context);
     ModelChoice chosen = resolve_model(engine, model);
     apply_lora_field(f, engine, chosen);
 
@@ -373,7 +396,7 @@ void completions(RouteContext& context, const httplib::Request& req, httplib::Re
     const json body = parse_json_body(req.body);
     JsonFields f(body, "");
     const std::string model = require_model_field(f);
-    Engine& engine = require_model(context);
+    Engine& engine = require_generating_model(context);
     ModelChoice chosen = resolve_model(engine, model);
     apply_lora_field(f, engine, chosen);
     CompletionRequest r;

@@ -60,6 +60,23 @@ TEST(CliInfo, DescribesTheSharedLlamaInEveryForm) {
     EXPECT_EQ(from_gguf["file_bytes"], 14144864);
 }
 
+// What the newer families add (tests/fixtures/families): Gemma 3's sliding layers and their rope
+// base, its query scale; Phi-2's partial rotary and its activation.
+TEST(CliInfo, DescribesWhatTheFamiliesDiffer) {
+    const json gemma3 = info_json(test::fixtures_dir() + "/families/gemma3");
+    EXPECT_EQ(gemma3["architecture"], "gemma3");
+    EXPECT_EQ(gemma3["rope"]["local_theta"], 10000.0);
+    EXPECT_EQ(gemma3["rope"]["scaling"], "linear");
+    EXPECT_EQ(gemma3["sliding_layers"], json({0, 1, 2, 3, 4}));
+    EXPECT_EQ(gemma3["query_pre_attn_scalar"], 24.0);
+    EXPECT_FALSE(gemma3.contains("final_logit_softcapping"));
+    const json phi2 = info_json(test::fixtures_dir() + "/families/phi2");
+    EXPECT_EQ(phi2["architecture"], "phi2");
+    EXPECT_EQ(phi2["rope"]["dimensions"], 8);
+    EXPECT_EQ(phi2["hidden_act"], "gelu_new");
+    EXPECT_EQ(phi2["attention_bias"], true);  // always, though its config does not say
+}
+
 TEST(CliInfo, DescribesTheSharedQwen2) {
     SLM_REQUIRE_SHARED(shared);
     const std::string dir = shared + "/models/tinyqwen2-bpe-11m";

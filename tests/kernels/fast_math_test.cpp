@@ -18,6 +18,15 @@ TEST(FastMath, ExpIsWithinTwoUlpsOverTheUsefulRange) {
     EXPECT_EQ(fast_exp(-1000.0f) < 1e-37f, true);  // clamps instead of producing garbage
 }
 
+TEST(FastMath, ErfIsWithinHalfAMillionthEverywhere) {
+    double worst = 0;
+    for (float x = -12.0f; x <= 12.0f; x += 0.00731f) worst = std::max(worst, std::fabs(double(fast_erf(x)) - std::erf(double(x))));
+    EXPECT_LT(worst, 5e-7);
+    EXPECT_NEAR(fast_erf(0.0f), 0.0f, 5e-7);
+    EXPECT_EQ(fast_erf(100.0f), 1.0f);
+    EXPECT_EQ(fast_erf(-100.0f), -1.0f);
+}
+
 TEST(FastMath, DotMatchesAPlainLoop) {
     float a[37], b[37];
     double want = 0;

@@ -294,6 +294,28 @@ TEST(KernelsFast, RmsNormMatchesReferenceInPlaceToo) {
     }
 }
 
+// Every combination of present and absent weight and bias, in place too, on rows whose mean is
+// several times their spread (where a one-pass variance would cancel) and on one-element rows.
+TEST(KernelsFast, LayerNormMatchesReferenceWithAndWithoutAffine) {
+    ThreadPool pool(2);
+    for (int64_t D : {1, 7, 64, 384, 2051}) {
+        for (int64_t T : {1, 3, 40}) {
+            std::vector<float> x = random_floats(size_t(T * D), uint32_t(D + T));
+            for (size_t i = 0; i < x.size(); ++i) x[i] += float(i / size_t(D) % 4) * 4.0f;
+            const std::vector<float> w = random_floats(size_t(D), 9), b = random_floats(size_t(D), 10);
+            for (const float* wp : {w.data(), static_cast<const float*>(nullptr)}) {
+                for (const float* bp : {b.data(), static_cast<const float*>(nullptr)}) {
+                    std::vector<float> a(x.size()), fast = x;
+                    ref::layer_norm(x.data(), wp, bp, T, D, 1e-12f, a.data());
+                    layer_norm(fast.data(), wp, bp, T, D, 1e-12f, fast.data(), &pool);
+                    EXPECT_LT(relative_max_error(fast, a), 1e-5)
+                        << "D=" << D << " T=" << T << " w=" << (wp != nullptr) << " b=" << (bp != nullptr);
+                }
+            }
+        }
+    }
+}
+
 TEST(KernelsFast, RopeMatchesReferenceInBothModes) {
     ThreadPool pool(2);
     for (RopeMode mode : {RopeMode::normal, RopeMode::neox}) {
@@ -310,6 +332,33 @@ TEST(KernelsFast, RopeMatchesReferenceInBothModes) {
             rope(b.data(), T, H, Dh, cos_sin.data(), mode, &pool);
             EXPECT_LT(relative_max_error(b, a), 1e-5) << "Dh=" << Dh;
         }
+    }
+}
+
+// Partial rotary (Phi-2): the first rot_dim dimensions of each head turn, paired within them;
+// the rest of the head is left as it was, and the fast kernel agrees with the reference.
+TEST(KernelsFast, PartialRopeRotatesOnlyTheFirstDimensions) {
+    ThreadPool pool(2);
+    for (RopeMode mode : {RopeMode::normal, RopeMode::neox}) {
+        const int64_t T = 4, H = 3, Dh = 32, rot = 16;
+        std::vector<float> inv_freq(size_t(rot / 2));
+        for (int64_t i = 0; i < rot / 2; ++i) inv_freq[size_t(i)] = std::pow(10000.0f, -2.0f * float(i) / float(rot));
+        const int32_t pos[T] = {0, 3, 200, 4095};
+        const std::vector<float> x = random_floats(size_t(T * H * Dh), 12);
+        std::vector<float> a = x, b = x, whole(size_t(T * H * rot));
+        ref::rope(a.data(), T, H, Dh, pos, inv_freq.data(), 1.0f, mode, rot);
+        std::vector<float> cos_sin(size_t(T * rot));
+        rope_angles(pos, T, rot, inv_freq.data(), 1.0f, cos_sin.data(), &pool);
+        rope(b.data(), T, H, Dh, cos_sin.data(), mode, &pool, rot);
+        EXPECT_LT(relative_max_error(b, a), 1e-5);
+        // The rotated part equals a full rope of heads rot wide; the tail is untouched.
+        for (int64_t r = 0; r < T * H; ++r)
+            std::copy(x.begin() + r * Dh, x.begin() + r * Dh + rot, whole.begin() + r * rot);
+        ref::rope(whole.data(), T, H, rot, pos, inv_freq.data(), 1.0f, mode);
+        for (int64_t r = 0; r < T * H; ++r)
+            for (int64_t d = 0; d < Dh; ++d)
+                ASSERT_EQ(a[size_t(r * Dh + d)], d < rot ? whole[size_t(r * rot + d)] : x[size_t(r * Dh + d)])
+                    << "row " << r << " dim " << d;
     }
 }
 
@@ -452,8 +501,9 @@ TEST(KernelsFast, SiluMulSoftmaxAddMatchReference) {
     EXPECT_EQ(y, (std::vector<float>{11, 22, 33, 14, 25, 36}));
 }
 
-// GeGLU's gated products and soft-capping against the double-precision references, over the
-// range where tanh bends and saturates (|x| up to ~20) and sizes that split over the pool.
+// GeGLU's gated products, the ungated GELUs and soft-capping against the double-precision
+// references, over the range where tanh and erf bend and saturate (|x| up to ~20) and sizes that
+// split over the pool.
 TEST(KernelsFast, GeluMulAndSoftcapMatchReference) {
     ThreadPool pool(2);
     for (int64_t n : {1, 15, 5632, 10001}) {
@@ -465,6 +515,14 @@ TEST(KernelsFast, GeluMulAndSoftcapMatchReference) {
         ref::gelu_mul(g.data(), u.data(), n, a.data());
         gelu_mul(g.data(), u.data(), n, b.data(), &pool);
         EXPECT_LT(relative_max_error(b, a), 1e-6) << "gelu n=" << n;
+
+        ref::gelu_tanh(g.data(), n, a.data());
+        gelu_tanh(g.data(), n, b.data(), &pool);
+        EXPECT_LT(relative_max_error(b, a), 1e-6) << "gelu_tanh (ungated) n=" << n;
+        ref::gelu(g.data(), n, a.data());
+        b = g;
+        gelu(b.data(), n, b.data(), &pool);  // in place, as the encoder's feed-forward calls it
+        EXPECT_LT(relative_max_error(b, a), 1e-6) << "gelu (ungated) n=" << n;
 
         for (float cap : {2.5f, 30.0f}) {
             std::vector<float> x1 = random_floats(size_t(n), 36, 5.0f), x2 = x1;

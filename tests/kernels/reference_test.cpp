@@ -123,6 +123,36 @@ TEST(KernelsReference, GeluMulsMatchFormulas) {
     EXPECT_LT(std::abs(tanh_out[0]), 0.01f);  // gelu of -3 is nearly 0
 }
 
+TEST(KernelsReference, UngatedGelusMatchPyTorchValues) {
+    const float x[3] = {-0.5f, 0.0f, 2.0f};
+    float tanh_out[3], erf_out[3];
+    ref::gelu_tanh(x, 3, tanh_out);
+    ref::gelu(x, 3, erf_out);
+    // PyTorch, as above: gelu(2) = 1.9544997, gelu(2, approximate="tanh") = 1.9545977, and at -0.5.
+    EXPECT_NEAR(erf_out[2], 1.9544997f, 1e-6);
+    EXPECT_NEAR(tanh_out[2], 1.9545977f, 1e-6);
+    EXPECT_NEAR(erf_out[0], -0.1542686f, 1e-6);
+    EXPECT_NEAR(tanh_out[0], -0.1542859f, 1e-6);
+    EXPECT_EQ(erf_out[1], 0.0f);
+    EXPECT_EQ(tanh_out[1], 0.0f);
+}
+
+TEST(KernelsReference, LayerNormCentresScalesThenAppliesWeightAndBias) {
+    // Row {1, 2, 3, 4}: mean 2.5, biased variance 1.25.
+    const float x[4] = {1, 2, 3, 4}, w[4] = {1, 2, 1, 1}, b[4] = {0, 0, 0, 10};
+    float out[4], plain[4];
+    ref::layer_norm(x, w, b, 1, 4, 0.0f, out);
+    ref::layer_norm(x, nullptr, nullptr, 1, 4, 0.0f, plain);
+    const float s = 1.0f / std::sqrt(1.25f);
+    EXPECT_NEAR(plain[0], -1.5f * s, 1e-6);
+    EXPECT_NEAR(plain[3], 1.5f * s, 1e-6);
+    EXPECT_NEAR(out[1], 2 * -0.5f * s, 1e-6);
+    EXPECT_NEAR(out[3], 1.5f * s + 10, 1e-6);
+    const float constant[3] = {7, 7, 7};
+    ref::layer_norm(constant, nullptr, b, 1, 3, 1e-5f, out);  // no spread: only the bias is left
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(out[i], b[i]);
+}
+
 TEST(KernelsReference, SoftcapBendsLargeValuesTowardTheCap) {
     float x[4] = {0.0f, 0.01f, 3.0f, -1000.0f};
     ref::softcap(x, 4, 3.0f);

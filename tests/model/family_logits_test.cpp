@@ -1,9 +1,10 @@
-// The forward of the families beyond Llama (gemma, gemma2, phi3) against transformers, on the tiny
-// fixtures make_family_fixtures.py writes (tests/fixtures/families/<arch>): float32 logits of
-// every prompt position and of each greedy step within 1e-4 of the largest |logit| of the row,
-// the greedy tokens equal, and the rotary frequencies, windows and scales transformers used; the
-// same from the GGUF `slm convert` writes of each fixture (f32, and q8_0 within the quantized
-// tolerance of fixture_logits_test.cpp).
+// The forward of the families beyond Llama (gemma, gemma2, gemma3, phi3, phi2) against
+// transformers, on the tiny fixtures make_family_fixtures.py writes (tests/fixtures/families/<arch>):
+// float32 logits of every prompt position and of each greedy step within 1e-4 of the largest
+// |logit| of the row, the greedy tokens equal, and the rotary frequencies, windows and scales
+// transformers used; the same from the GGUF `slm convert` writes of each fixture (f32, and q8_0
+// within the quantized tolerance of fixture_logits_test.cpp). Gemma 3 also from its multimodal
+// checkpoint form and from its config in the Hub's transformers-4 form.
 #include "model/fixture_models.h"
 #include "testing/testing.h"
 
@@ -68,16 +69,19 @@ nlohmann::json byte_tokenizer() {
             {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
 }
 
-// The fixture converted by slm convert to a GGUF of matrices in `type`.
-std::string converted_gguf(const std::string& family, DType type) {
-    const std::string hf = temp_dir() + "/" + family + "-hf";
+// The fixture (or its `form`, a folder beside its files such as gemma3's multimodal/) converted by
+// slm convert to a GGUF of matrices in `type`.
+std::string converted_gguf(const std::string& family, DType type, const std::string& form = "") {
+    const std::string source = family_dir(family) + (form.empty() ? "" : "/" + form);
+    const std::string label = family + (form.empty() ? "" : "-" + form);
+    const std::string hf = temp_dir() + "/" + label + "-hf";
     if (!std::filesystem::exists(hf)) {
         std::filesystem::create_directories(hf);
         for (const char* f : {"config.json", "generation_config.json", "model.safetensors"})
-            std::filesystem::create_symlink(std::filesystem::absolute(family_dir(family) + "/" + f), hf + "/" + f);
+            std::filesystem::create_symlink(std::filesystem::absolute(source + "/" + f), hf + "/" + f);
         write_file_atomic(hf + "/tokenizer.json", byte_tokenizer().dump());
     }
-    const std::string out = fmt::format("{}/{}-{}.gguf", temp_dir(), family, name(type));
+    const std::string out = fmt::format("{}/{}-{}.gguf", temp_dir(), label, name(type));
     ConvertOptions options;
     options.type = type;
     convert_hf_to_gguf(hf, out, options, nullptr);
@@ -100,6 +104,8 @@ void check_family(const std::string& family, const Model& model, float tolerance
     // cos/sin scaling, and each layer's window.
     expect_frequencies(model.rope_inv_freq(), ref["inv_freq"], "inv_freq");
     EXPECT_NEAR(model.rope_mscale(), ref["attention_scaling"].get<float>(), 1e-6);
+    if (ref.contains("local_inv_freq")) expect_frequencies(model.rope_local_inv_freq(), ref["local_inv_freq"], "local_inv_freq");
+    else EXPECT_TRUE(model.rope_local_inv_freq().empty());
     if (ref.contains("long_inv_freq")) {
         expect_frequencies(model.rope_long_inv_freq(), ref["long_inv_freq"], "long_inv_freq");
         EXPECT_EQ(model.rope_long_context(), ref["original_max_position"].get<int>());
@@ -192,8 +198,44 @@ TEST_P(FamilyLogits, ConvertedQ8_0GgufIsWithinTheQuantizedTolerance) {
     report("GGUF q8_0", e);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, FamilyLogits, ::testing::Values("gemma", "gemma2", "phi3"),
+INSTANTIATE_TEST_SUITE_P(Families, FamilyLogits, ::testing::Values("gemma", "gemma2", "gemma3", "phi3", "phi2"),
                          [](const auto& info) { return info.param; });
+
+// Gemma 3's multimodal checkpoint (Gemma3ForConditionalGeneration: text_config, tensors under
+// language_model.*, a vision tower beside them) holding the text fixture's weights: its language
+// model is the text fixture (transformers computed the same logits from both, reference.json's
+// multimodal.max_abs_diff), read from the directory and from the GGUF slm convert writes of it.
+TEST(FamilyLogitsGemma3, MultimodalCheckpointRunsItsLanguageModel) {
+    const nlohmann::json ref = read_json(family_dir("gemma3") + "/reference.json");
+    ASSERT_EQ(ref["multimodal"]["max_abs_diff"].get<double>(), 0.0);
+    Errors e;
+    check_family("gemma3", *Model::load(family_dir("gemma3") + "/multimodal"), kTolerance, true, e);
+    const std::string gguf = converted_gguf("gemma3", DType::f32, "multimodal");
+    const auto file = GgufFile::open(gguf);
+    EXPECT_EQ(file->get_string("general.architecture"), "gemma3");
+    for (const GgufTensorInfo& t : file->tensor_infos())
+        EXPECT_TRUE(t.name.starts_with("blk.") || t.name.starts_with("token_embd") || t.name.starts_with("output"))
+            << t.name;
+    check_family("gemma3", *Model::load(gguf), kTolerance, true, e);
+    fmt::print("gemma3 multimodal max rel logit error: prefill {:.2e}, decode {:.2e}\n", e.prefill, e.decode);
+}
+
+// The same model under the config the Hub's Gemma 3 checkpoints have (transformers 4's form:
+// rope_theta with rope_scaling for the global layers, rope_local_base_freq, sliding_window_pattern
+// instead of layer_types), from which transformers 5 computed the same logits.
+TEST(FamilyLogitsGemma3, HubConfigFormGivesTheSameModel) {
+    const nlohmann::json ref = read_json(family_dir("gemma3") + "/reference.json");
+    ASSERT_EQ(ref["hub_config"]["max_abs_diff"].get<double>(), 0.0);
+    const std::string dir = temp_dir() + "/gemma3-hub-config";
+    std::filesystem::create_directories(dir);
+    write_file_atomic(dir + "/config.json", ref["hub_config"]["config"].dump(1));
+    std::filesystem::create_symlink(std::filesystem::absolute(family_dir("gemma3") + "/model.safetensors"),
+                                    dir + "/model.safetensors");
+    const auto model = Model::load(dir);
+    EXPECT_EQ(model->config().layer_types, ref["layer_types"].get<std::vector<std::string>>());
+    Errors e;
+    check_family("gemma3", *model, kTolerance, true, e);
+}
 
 }  // namespace
 }  // namespace slm::test

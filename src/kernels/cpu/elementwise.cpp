@@ -1,7 +1,7 @@
-// Fast row-wise and elementwise ops: rms_norm, silu_mul, gelu_tanh_mul, gelu_mul, softcap, softmax,
-// add, add_bias, multiply. f32 throughout
-// with eight-lane partial sums and a polynomial exp (fast_math.h), split over the pool by rows or
-// element ranges; results agree with the double-precision references to ~1e-6 relative.
+// Fast row-wise and elementwise ops: rms_norm, layer_norm, silu_mul, gelu_tanh_mul, gelu_mul, gelu,
+// gelu_tanh, softcap, softmax, add, add_bias, multiply. f32 throughout
+// with eight-lane partial sums and a polynomial exp and erf (fast_math.h), split over the pool by
+// rows or element ranges; results agree with the double-precision references to ~1e-6 relative.
 #include <slm/kernels.h>
 
 #include "kernels/cpu/fast_math.h"
@@ -16,6 +16,32 @@ namespace {
 void rms_norm_row(const float* x, const float* w, int64_t D, float eps, float* out) {
     const float inv_rms = 1.0f / std::sqrt(dot_f32(x, x, D) / float(D) + eps);
     for (int64_t i = 0; i < D; ++i) out[i] = x[i] * inv_rms * w[i];
+}
+
+// Two passes (mean, then the sum of squared deviations) rather than E[x^2] - mean^2, which loses
+// the variance to cancellation when a row's mean is large against its spread.
+void layer_norm_row(const float* x, const float* w, const float* b, int64_t D, float eps, float* out) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= D; i += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += x[i + l];
+    float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < D; ++i) sum += x[i];
+    const float mean = sum / float(D);
+    for (float& a : acc) a = 0;
+    for (i = 0; i + 8 <= D; i += 8)
+        for (int l = 0; l < 8; ++l) acc[l] += (x[i + l] - mean) * (x[i + l] - mean);
+    float sum_sq = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < D; ++i) sum_sq += (x[i] - mean) * (x[i] - mean);
+    const float inv_std = 1.0f / std::sqrt(sum_sq / float(D) + eps);
+    if (w != nullptr && b != nullptr)
+        for (i = 0; i < D; ++i) out[i] = (x[i] - mean) * inv_std * w[i] + b[i];
+    else if (w != nullptr)
+        for (i = 0; i < D; ++i) out[i] = (x[i] - mean) * inv_std * w[i];
+    else if (b != nullptr)
+        for (i = 0; i < D; ++i) out[i] = (x[i] - mean) * inv_std + b[i];
+    else
+        for (i = 0; i < D; ++i) out[i] = (x[i] - mean) * inv_std;
 }
 
 void softmax_row(float* x, int64_t n) {
@@ -43,6 +69,13 @@ void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, f
     }, min_rows_per_chunk(D));
 }
 
+void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
+                ThreadPool* pool) {
+    parallel_rows(pool, T, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) layer_norm_row(x + t * D, w, b, D, eps, out + t * D);
+    }, min_rows_per_chunk(D));
+}
+
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadPool* pool) {
     parallel_rows(pool, n, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) out[i] = gate[i] / (1.0f + fast_exp(-gate[i])) * up[i];
@@ -63,6 +96,23 @@ void gelu_mul(const float* gate, const float* up, int64_t n, float* out, ThreadP
     constexpr float kInvSqrt2 = 0.7071067811865476f;
     parallel_rows(pool, n, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) out[i] = 0.5f * gate[i] * (1.0f + std::erf(gate[i] * kInvSqrt2)) * up[i];
+    }, kMinElementsPerChunk);
+}
+
+void gelu(const float* x, int64_t n, float* out, ThreadPool* pool) {
+    constexpr float kInvSqrt2 = 0.7071067811865476f;
+    parallel_rows(pool, n, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) out[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * kInvSqrt2));
+    }, kMinElementsPerChunk);
+}
+
+void gelu_tanh(const float* x, int64_t n, float* out, ThreadPool* pool) {
+    constexpr float kSqrt2OverPi = 0.7978845608028654f;
+    parallel_rows(pool, n, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const float v = x[i];
+            out[i] = 0.5f * v * (1.0f + fast_tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
+        }
     }, kMinElementsPerChunk);
 }
 

@@ -24,11 +24,13 @@ void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* i
     }, min_rows_per_chunk(Dh * 16));  // a cos or a sin weighs some 16 elementwise ops
 }
 
-void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, RopeMode mode, ThreadPool* pool) {
-    const int64_t half = Dh / 2;
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, RopeMode mode, ThreadPool* pool,
+          int64_t rot_dim) {
+    const int64_t rot = rot_dim > 0 ? rot_dim : Dh;  // heads are Dh apart, the first rot dimensions turn
+    const int64_t half = rot / 2;
     auto rotate_tokens = [&](int64_t begin, int64_t end) {
         for (int64_t t = begin; t < end; ++t) {
-            const float* cos_v = cos_sin + t * Dh;
+            const float* cos_v = cos_sin + t * rot;
             const float* sin_v = cos_v + half;
             for (int64_t h = 0; h < H; ++h) {
                 float* head = x + (t * H + h) * Dh;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "model/architecture.h"
 #include "model_arg.h"
 
 namespace {
@@ -88,10 +89,23 @@ void describe_config(const ModelConfig& c, Json& out) {
         rope["factor"] = c.rope_scaling.factor;
         if (c.rope_scaling.original_max_position) rope["original_context_length"] = c.rope_scaling.original_max_position;
     }
+    if (c.partial_rotary_factor != 1.0) rope["dimensions"] = int(c.head_dim * c.partial_rotary_factor);  // Phi-2
+    if (c.rope_local_theta > 0) rope["local_theta"] = c.rope_local_theta;  // Gemma 3's sliding layers
     out["rope"] = rope;
     out["tied_embeddings"] = c.tie_word_embeddings;
     out["attention_bias"] = c.attention_bias;
     out["sliding_window"] = c.sliding_window;
+    // Which layers slide (Gemma 2/3), where the config lists them; without a list the
+    // architecture's pattern applies.
+    if (!c.layer_types.empty()) {
+        Json sliding = Json::array();
+        for (size_t l = 0; l < c.layer_types.size(); ++l)
+            if (c.layer_types[l] == "sliding_attention") sliding.push_back(l);
+        out["sliding_layers"] = sliding;
+    }
+    if (c.query_pre_attn_scalar > 0) out["query_pre_attn_scalar"] = c.query_pre_attn_scalar;
+    if (c.attn_logit_softcapping > 0) out["attn_logit_softcapping"] = c.attn_logit_softcapping;
+    if (c.final_logit_softcapping > 0) out["final_logit_softcapping"] = c.final_logit_softcapping;
     out["hidden_act"] = c.hidden_act;
     if (!c.torch_dtype.empty()) out["config_dtype"] = c.torch_dtype;
 }
@@ -194,7 +208,17 @@ Json collect_gguf(const std::string& path, bool list) {
         if (const GgufValue* tokens = gguf->find("tokenizer.ggml.tokens"))
             out["vocab_size"] = tokens->as_array("tokenizer.ggml.tokens").items.size();
     } else {
-        describe_config(config_from_gguf(*gguf), out);
+        ModelConfig config = config_from_gguf(*gguf);
+        // GGUF has no activation key, and llama.cpp fixes some architectures' layer pattern and
+        // local rope base: what the architecture's row says applies.
+        if (const model::Architecture* arch = model::architecture_row(config.architecture)) {
+            config.hidden_act = std::string(arch->gguf_activation);
+            if (config.layer_types.empty() && arch->global_every > 0 && config.sliding_window > 0)
+                for (int l = 0; l < config.num_layers; ++l)
+                    config.layer_types.push_back((l + 1) % arch->global_every == 0 ? "full_attention" : "sliding_attention");
+            if (config.rope_local_theta == 0) config.rope_local_theta = arch->local_rope_theta;
+        }
+        describe_config(config, out);
     }
     describe_gguf_tokenizer(*gguf, out);
     describe_tensors(*gguf, list, out);
@@ -245,10 +269,22 @@ void print_text(const Json& info) {
         const Json& rope = info["rope"];
         std::string r = fmt::format("theta {}, scaling {}", rope["theta"].get<double>(), text_of(rope["scaling"]));
         if (rope.contains("factor")) r += fmt::format(" ×{}", rope["factor"].get<double>());
+        if (rope.contains("dimensions")) r += fmt::format(", first {} dimensions of each head", text_of(rope["dimensions"]));
+        if (rope.contains("local_theta")) r += fmt::format("; sliding layers theta {}", rope["local_theta"].get<double>());
         line("rope", r);
         line("norm eps", fmt::format("{:g}", info["rms_norm_eps"].get<double>()));
         line("embeddings", info["tied_embeddings"].get<bool>() ? "tied (output = token embedding)" : "separate output matrix");
-        if (info["sliding_window"].get<int64_t>() > 0) line("sliding window", text_of(info["sliding_window"]));
+        if (info["sliding_window"].get<int64_t>() > 0) {
+            std::string w = text_of(info["sliding_window"]);
+            if (has("sliding_layers"))
+                w += fmt::format(" ({} of {} layers)", info["sliding_layers"].size(), text_of(info["layers"]));
+            line("sliding window", w);
+        }
+        if (has("query_pre_attn_scalar")) line("query scale", fmt::format("query_pre_attn_scalar {:g}", info["query_pre_attn_scalar"].get<double>()));
+        if (has("attn_logit_softcapping") || has("final_logit_softcapping"))
+            line("soft-capping", fmt::format("attention {}, final logits {}",
+                                             has("attn_logit_softcapping") ? text_of(info["attn_logit_softcapping"]) : "off",
+                                             has("final_logit_softcapping") ? text_of(info["final_logit_softcapping"]) : "off"));
     }
     if (has("vocab_size")) line("vocab size", text_of(info["vocab_size"]));
     const Json& tok = info["tokenizer"];

@@ -49,9 +49,11 @@ void run_serve(slm::ServerOptions options, const std::vector<std::string>& lora_
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     const std::string host = options.host;
+    const bool webui = options.webui;
     slm::Server server(std::move(options));
     const int port = server.start();
-    fmt::print(stderr, "slm serve: listening on http://{}:{} (OpenAI API under /v1, ollama API under /api)\n", host, port);
+    fmt::print(stderr, "slm serve: listening on http://{}:{} ({}OpenAI API under /v1, ollama API under /api)\n", host,
+               port, webui ? "chat page at /, " : "");
     int received = 0;
     sigwait(&signals, &received);
     fmt::print(stderr, "slm serve: {} received, finishing in-flight requests\n", received == SIGINT ? "SIGINT" : "SIGTERM");
@@ -92,6 +94,7 @@ void add_verb_serve(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::Range(1, 600000));
     cmd->add_flag("--quiet{false}", options->log_requests, "No request log on stderr");
+    cmd->add_flag("--no-webui{false}", options->webui, "Do not serve the web chat page at / (docs/webui.md)");
     cmd->add_option("--lora", *lora_specs,
                     "LoRA adapter requests may pick (PEFT directory or GGUF LoRA file; NAME defaults to its base name, "
                     "SCALE to 1); repeatable, ids in order from 0")

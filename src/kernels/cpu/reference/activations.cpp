@@ -1,5 +1,5 @@
 // Reference elementwise ops in double: the gated products of SwiGLU and GeGLU (tanh-approximated and
-// exact GELU), soft-capping and the row softmax.
+// exact GELU), the ungated GELUs, soft-capping and the row softmax.
 #include <slm/kernels.h>
 
 #include <cmath>
@@ -26,6 +26,21 @@ void gelu_mul(const float* gate, const float* up, int64_t n, float* out) {
     for (int64_t i = 0; i < n; ++i) {
         const double g = gate[i];
         out[i] = float(0.5 * g * (1.0 + std::erf(g / std::numbers::sqrt2)) * double(up[i]));
+    }
+}
+
+void gelu(const float* x, int64_t n, float* out) {
+    for (int64_t i = 0; i < n; ++i) {
+        const double v = x[i];
+        out[i] = float(0.5 * v * (1.0 + std::erf(v / std::numbers::sqrt2)));
+    }
+}
+
+void gelu_tanh(const float* x, int64_t n, float* out) {
+    const double k = std::sqrt(2.0 / std::numbers::pi);
+    for (int64_t i = 0; i < n; ++i) {
+        const double v = x[i];
+        out[i] = float(0.5 * v * (1.0 + std::tanh(k * (v + 0.044715 * v * v * v))));
     }
 }
 

@@ -1,5 +1,6 @@
 // Reference rotary position embedding: each pair (a, b) of a head is rotated by the angle
-// position * inv_freq[i], the pairing given by RopeMode (see kernels.h).
+// position * inv_freq[i], the pairing given by RopeMode (see kernels.h), over the first rot_dim
+// dimensions of each head (all of them by default).
 #include <slm/kernels.h>
 
 #include <cmath>
@@ -7,8 +8,8 @@
 namespace slm::kernels::ref {
 
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, const int32_t* positions, const float* inv_freq,
-          float mscale, RopeMode mode) {
-    const int64_t half = Dh / 2;
+          float mscale, RopeMode mode, int64_t rot_dim) {
+    const int64_t half = (rot_dim > 0 ? rot_dim : Dh) / 2;  // partial rotary: the first rot_dim turn
     for (int64_t t = 0; t < T; ++t) {
         for (int64_t h = 0; h < H; ++h) {
             float* head = x + (t * H + h) * Dh;

@@ -1,0 +1,126 @@
+// The small ops of a transformer step on the GPU: RMS normalisation, rotary embedding (the angle
+// table once per step, then q and k rotated by it), SiLU x up, residual add and row softmax.
+// Each matches its scalar reference in slm::kernels::ref (include/slm/kernels.h).
+#include "kernels/cuda/launch.h"
+
+namespace slm::cuda::launch {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned grid_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
+
+// The sum (or max) of v over a block of kThreads threads; every thread gets the result.
+template <bool Max>
+__device__ float block_reduce(float v) {
+    __shared__ float partial[kThreads / 32];
+    __shared__ float result;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float other = __shfl_xor_sync(0xffffffffu, v, o);
+        v = Max ? fmaxf(v, other) : v + other;
+    }
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float r = partial[0];
+        for (int w = 1; w < kThreads / 32; ++w) r = Max ? fmaxf(r, partial[w]) : r + partial[w];
+        result = r;
+    }
+    __syncthreads();
+    return result;
+}
+
+// One block per row.
+__global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t D, float eps, float* out) {
+    const float* xt = x + int64_t(blockIdx.x) * D;
+    float* ot = out + int64_t(blockIdx.x) * D;
+    float sum_sq = 0.0f;
+    for (int64_t i = threadIdx.x; i < D; i += kThreads) sum_sq += xt[i] * xt[i];
+    const float inv_rms = rsqrtf(block_reduce<false>(sum_sq) / float(D) + eps);
+    for (int64_t i = threadIdx.x; i < D; i += kThreads) ot[i] = xt[i] * inv_rms * w[i];
+}
+
+// Angles in double, as the reference computes them: positions reach 10^5 and more, where a float
+// product loses the low bits of the angle.
+__global__ void rope_angles_kernel(const int32_t* __restrict__ positions, int64_t T, int64_t half,
+                                   const float* __restrict__ inv_freq, float mscale, float* __restrict__ cos_sin) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= T * half) return;
+    const int64_t t = i / half, p = i % half;
+    double s, c;
+    sincos(double(positions[t]) * double(inv_freq[p]), &s, &c);
+    cos_sin[t * 2 * half + p] = float(c) * mscale;
+    cos_sin[t * 2 * half + half + p] = float(s) * mscale;
+}
+
+// One thread per rotated pair.
+__global__ void rope_kernel(float* x, int64_t T, int64_t H, int64_t half, const float* __restrict__ cos_sin, bool neox) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= T * H * half) return;
+    const int64_t p = i % half, th = i / half, t = th / H;
+    float* head = x + th * 2 * half;
+    const float c = cos_sin[t * 2 * half + p], s = cos_sin[t * 2 * half + half + p];
+    const int64_t ia = neox ? p : 2 * p, ib = neox ? p + half : 2 * p + 1;
+    const float a = head[ia], b = head[ib];
+    head[ia] = a * c - b * s;
+    head[ib] = a * s + b * c;
+}
+
+__global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float g = gate[i];
+    out[i] = g / (1.0f + expf(-g)) * up[i];
+}
+
+__global__ void add_kernel(float* y, const float* x, int64_t n) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) y[i] += x[i];
+}
+
+// One block per row: max, sum of exponentials, scale.
+__global__ void softmax_kernel(float* x, int64_t n) {
+    float* row = x + int64_t(blockIdx.x) * n;
+    float m = -INFINITY;
+    for (int64_t i = threadIdx.x; i < n; i += kThreads) m = fmaxf(m, row[i]);
+    m = block_reduce<true>(m);
+    float sum = 0.0f;
+    for (int64_t i = threadIdx.x; i < n; i += kThreads) {
+        const float e = expf(row[i] - m);
+        row[i] = e;
+        sum += e;
+    }
+    const float inv = 1.0f / block_reduce<false>(sum);
+    for (int64_t i = threadIdx.x; i < n; i += kThreads) row[i] *= inv;
+}
+
+}  // namespace
+
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream) {
+    if (T > 0) rms_norm_kernel<<<unsigned(T), kThreads, 0, stream>>>(x, w, D, eps, out);
+}
+
+void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
+                 float* cos_sin, cudaStream_t stream) {
+    if (T * Dh > 0)
+        rope_angles_kernel<<<grid_for(T * Dh / 2), kThreads, 0, stream>>>(positions, T, Dh / 2, inv_freq, mscale, cos_sin);
+}
+
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, bool neox, cudaStream_t stream) {
+    if (T * H * Dh > 0) rope_kernel<<<grid_for(T * H * Dh / 2), kThreads, 0, stream>>>(x, T, H, Dh / 2, cos_sin, neox);
+}
+
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
+    if (n > 0) silu_mul_kernel<<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out);
+}
+
+void add(float* y, const float* x, int64_t n, cudaStream_t stream) {
+    if (n > 0) add_kernel<<<grid_for(n), kThreads, 0, stream>>>(y, x, n);
+}
+
+void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream) {
+    if (T > 0 && n > 0) softmax_kernel<<<unsigned(T), kThreads, 0, stream>>>(x, n);
+}
+
+}  // namespace slm::cuda::launch

@@ -1,0 +1,49 @@
+// The launchers of the CUDA kernels (the .cu files), over raw device pointers and sizes already
+// checked by ops.cpp. This is the seam between nvcc-compiled code and the C++ host code: it holds
+// nothing nvcc cannot compile (no fmt), and ops.h is what the rest of slm calls.
+#pragma once
+
+#include <slm/dtype.h>
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace slm::cuda::launch {
+
+// matvec.cu
+constexpr int kMaxMatvecTokens = 8;
+bool matvec_reads(DType w);     // a kernel exists for this weight dtype
+bool matvec_takes_q8(DType w);  // ... and it reads 8-bit activations (quantize_q8 first)
+void quantize_q8(const float* x, int64_t T, int64_t K, void* q8, cudaStream_t stream);
+// rows_per_warp: 1, 2 or 4 rows of W per warp; 0 takes matvec_rows_per_warp (the benchmark
+// measures each choice, docs/cuda.md).
+int matvec_rows_per_warp(int64_t N, int T);
+void matvec(DType w, const void* W, int64_t N, int64_t K, const float* x, const void* x_q8, int T, float* y,
+            cudaStream_t stream, int rows_per_warp = 0);
+
+// get_rows.cu
+bool get_rows_reads(DType e);
+void get_rows(DType e, const void* E, int64_t D, const int32_t* ids, int64_t T, float* out, cudaStream_t stream);
+
+// elementwise.cu
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream);
+void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
+                 float* cos_sin, cudaStream_t stream);
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, bool neox, cudaStream_t stream);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+void add(float* y, const float* x, int64_t n, cudaStream_t stream);
+void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream);
+
+// attention.cu
+int attention_splits(int64_t S);
+constexpr int kMaxHeadDim = 256;
+void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
+               const void* v_cache, bool f16_cache, int64_t S, const int32_t* q_pos, int window, float scale,
+               float softcap, float* out, float* partials, cudaStream_t stream);
+
+// stream_read.cu
+void stream_read(const void* data, size_t bytes, unsigned long long* result, cudaStream_t stream);
+
+}  // namespace slm::cuda::launch

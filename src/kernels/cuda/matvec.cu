@@ -1,0 +1,246 @@
+// Matrix x vector for decode and small batches (T <= 8 tokens): y[t, n] = W[n, :] . x[t, :] with W
+// read in place in the file's layout. A warp takes R rows (1, 2 or 4), its lanes on consecutive
+// 32-element slices so that a warp's loads of a row are one contiguous stretch. Quantized weights
+// meet 8-bit activations (quantize_q8: one scale per 32 elements, as ggml's q8_1) in dp4a integer
+// dot products; f16/bf16 weights meet f32 activations.
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/weight_slices.cuh"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <type_traits>
+
+namespace slm::cuda::launch {
+namespace {
+
+constexpr int kWarpsPerBlock = 4;
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Activations in 8 bits: the T x K codes, then one (d, d * sum of codes) per 32 elements.
+// One warp per 32 elements, a lane per element: d = max |x| / 127, code = round(x / d).
+__global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ codes,
+                                   float2* __restrict__ ds) {
+    const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+    if (b >= blocks) return;
+    const int lane = threadIdx.x % 32;
+    const float v = x[b * 32 + lane];
+    const float amax = warp_max(fabsf(v));
+    const float d = amax / 127.0f;
+    const int q = d == 0.0f ? 0 : int(roundf(v / d));
+    codes[b * 32 + lane] = int8_t(q);
+    const float sum = warp_sum(float(q));
+    if (lane == 0) ds[b] = make_float2(d, d * sum);
+}
+
+// slice . activations of one token: the integer sums of each half, scaled, minus the offset
+// times the activations' scaled sum. Rounded operations (no contraction left to the compiler), so
+// that a (row, token) value is the same whatever the kernel's token count: batch invariance.
+__device__ __forceinline__ float slice_dot(const slices::Slice& w, const int a[8], float2 a_ds) {
+    int lo = 0, hi = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        lo = __dp4a(w.q[i], a[i], lo);
+        hi = __dp4a(w.q[4 + i], a[4 + i], hi);
+    }
+    const float x = __fmaf_rn(w.scale[1], float(hi), __fmul_rn(w.scale[0], float(lo)));
+    return __fmaf_rn(a_ds.x, x, -__fmul_rn(w.offset, a_ds.y));
+}
+
+// A warp computes R rows (R weight slices in flight per lane, and each token's activations loaded
+// once for the R of them: at T = 8 the activations, not the weights, are most of the bytes a lane
+// reads, from L1). Rows past N repeat the last row and are not written.
+template <class Type, int T, int R>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvec_q8_kernel(const uint8_t* __restrict__ W, size_t row_bytes, int N, int slices_per_row,
+                     const int8_t* __restrict__ codes, const float2* __restrict__ ds, float* __restrict__ y) {
+    const int row0 = (blockIdx.x * kWarpsPerBlock + threadIdx.x / 32) * R;
+    if (row0 >= N) return;  // whole warps leave together: the shuffles below see full warps
+    const int lane = threadIdx.x % 32;
+    const size_t K = size_t(slices_per_row) * 32;
+    const uint8_t* w[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) w[r] = W + size_t(min(row0 + r, N - 1)) * row_bytes;
+    float acc[R][T];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int t = 0; t < T; ++t) acc[r][t] = 0.0f;
+    for (int s = lane; s < slices_per_row; s += 32) {
+        slices::Slice ws[R];
+#pragma unroll
+        for (int r = 0; r < R; ++r) ws[r] = Type::load(w[r], s);
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            int a[8];
+            slices::ints_at_a16(reinterpret_cast<const uint8_t*>(codes + t * K + size_t(s) * 32), a);
+            const float2 a_ds = ds[size_t(t) * slices_per_row + s];
+#pragma unroll
+            for (int r = 0; r < R; ++r) acc[r][t] = __fadd_rn(acc[r][t], slice_dot(ws[r], a, a_ds));
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            const float v = warp_sum(acc[r][t]);
+            if (lane == 0 && row0 + r < N) y[size_t(t) * N + row0 + r] = v;
+        }
+}
+
+// Eight f16 or bf16 weights (one 128-bit load) as floats.
+template <class H> __device__ __forceinline__ void to_floats(int4 raw, float out[8]);
+template <> __device__ __forceinline__ void to_floats<__half>(int4 raw, float out[8]) {
+    const __half2* h = reinterpret_cast<const __half2*>(&raw);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 f = __half22float2(h[i]);
+        out[2 * i] = f.x, out[2 * i + 1] = f.y;
+    }
+}
+template <> __device__ __forceinline__ void to_floats<__nv_bfloat16>(int4 raw, float out[8]) {
+    const unsigned words[4] = {unsigned(raw.x), unsigned(raw.y), unsigned(raw.z), unsigned(raw.w)};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        out[2 * i] = __uint_as_float(words[i] << 16);
+        out[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
+    }
+}
+
+// f16 / bf16 weights with f32 activations: lanes on consecutive 8-element chunks, R rows a warp.
+template <class H, int T, int R>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvec_float_kernel(const H* __restrict__ W, int N, int K, const float* __restrict__ x, float* __restrict__ y) {
+    const int row0 = (blockIdx.x * kWarpsPerBlock + threadIdx.x / 32) * R;
+    if (row0 >= N) return;
+    const int lane = threadIdx.x % 32;
+    const int4* w[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const int4*>(W + size_t(min(row0 + r, N - 1)) * K);
+    const int chunks = K / 8;
+    float acc[R][T];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int t = 0; t < T; ++t) acc[r][t] = 0.0f;
+    for (int c = lane; c < chunks; c += 32) {
+        float f[R][8];
+#pragma unroll
+        for (int r = 0; r < R; ++r) to_floats<H>(w[r][c], f[r]);
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            const float4* xt = reinterpret_cast<const float4*>(x + size_t(t) * K) + 2 * c;
+            const float4 x0 = xt[0], x1 = xt[1];
+            const float xs[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+#pragma unroll
+            for (int r = 0; r < R; ++r) {
+                float sum = __fmul_rn(f[r][0], xs[0]);
+#pragma unroll
+                for (int i = 1; i < 8; ++i) sum = __fmaf_rn(f[r][i], xs[i], sum);
+                acc[r][t] = __fadd_rn(acc[r][t], sum);
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            const float v = warp_sum(acc[r][t]);
+            if (lane == 0 && row0 + r < N) y[size_t(t) * N + row0 + r] = v;
+        }
+}
+
+unsigned blocks_for(int64_t N, int R) {
+    const int64_t rows_per_block = int64_t(kWarpsPerBlock) * R;
+    return unsigned((N + rows_per_block - 1) / rows_per_block);
+}
+
+template <class Type, int T, int R>
+void launch_q8(const void* W, int64_t N, int64_t K, const void* x_q8, float* y, cudaStream_t stream) {
+    const int slices_per_row = int(K / 32);
+    const size_t row_bytes = size_t(K / (32 * Type::kSlicesPerBlock)) * Type::kBlockBytes;
+    const auto* codes = static_cast<const int8_t*>(x_q8);
+    const auto* ds = reinterpret_cast<const float2*>(codes + size_t(T) * K);
+    matvec_q8_kernel<Type, T, R><<<blocks_for(N, R), kWarpsPerBlock * 32, 0, stream>>>(
+        static_cast<const uint8_t*>(W), row_bytes, int(N), slices_per_row, codes, ds, y);
+}
+
+template <class H, int T, int R>
+void launch_float(const void* W, int64_t N, int64_t K, const float* x, float* y, cudaStream_t stream) {
+    matvec_float_kernel<H, T, R><<<blocks_for(N, R), kWarpsPerBlock * 32, 0, stream>>>(static_cast<const H*>(W),
+                                                                                      int(N), int(K), x, y);
+}
+
+// The kernel for T tokens and R rows a warp as compile-time counts (registers): T in
+// 1..kMaxMatvecTokens, R in {1, 2, 4}.
+template <class Type, int T = 1>
+void dispatch(int tokens, int rows, const void* W, int64_t N, int64_t K, const float* x, const void* x_q8, float* y,
+              cudaStream_t stream) {
+    if constexpr (T <= kMaxMatvecTokens) {
+        if (tokens != T) return dispatch<Type, T + 1>(tokens, rows, W, N, K, x, x_q8, y, stream);
+        if constexpr (std::is_same_v<Type, __half> || std::is_same_v<Type, __nv_bfloat16>) {
+            if (rows == 1) return launch_float<Type, T, 1>(W, N, K, x, y, stream);
+            if (rows == 2) return launch_float<Type, T, 2>(W, N, K, x, y, stream);
+            return launch_float<Type, T, 4>(W, N, K, x, y, stream);
+        } else {
+            if (rows == 1) return launch_q8<Type, T, 1>(W, N, K, x_q8, y, stream);
+            if (rows == 2) return launch_q8<Type, T, 2>(W, N, K, x_q8, y, stream);
+            return launch_q8<Type, T, 4>(W, N, K, x_q8, y, stream);
+        }
+    }
+}
+
+}  // namespace
+
+bool matvec_reads(DType w) {
+    return matvec_takes_q8(w) || w == DType::f16 || w == DType::bf16;
+}
+
+bool matvec_takes_q8(DType w) {
+    return w == DType::q4_0 || w == DType::q8_0 || w == DType::q4_k || w == DType::q5_k || w == DType::q6_k;
+}
+
+void quantize_q8(const float* x, int64_t T, int64_t K, void* q8, cudaStream_t stream) {
+    const int64_t blocks = T * K / 32;
+    auto* codes = static_cast<int8_t*>(q8);
+    auto* ds = reinterpret_cast<float2*>(codes + T * K);
+    constexpr int kThreads = 256;
+    const unsigned grid = unsigned((blocks * 32 + kThreads - 1) / kThreads);
+    quantize_q8_kernel<<<grid, kThreads, 0, stream>>>(x, blocks, codes, ds);
+}
+
+// Measured on an H200 over four 7B shapes (docs/cuda.md): more rows a warp reuse each token's
+// activations more, but leave fewer warps; one token needs the warps most, eight the reuse.
+int matvec_rows_per_warp(int64_t N, int T) {
+    if (T == 1) return N >= 16384 ? 2 : 1;
+    if (T == 2) return N >= 8192 ? 4 : N >= 4096 ? 2 : 1;
+    return 4;
+}
+
+void matvec(DType w, const void* W, int64_t N, int64_t K, const float* x, const void* x_q8, int T, float* y,
+            cudaStream_t stream, int rows_per_warp) {
+    const int R = rows_per_warp > 0 ? rows_per_warp : matvec_rows_per_warp(N, T);
+    switch (w) {
+        case DType::q4_0: return dispatch<slices::Q4_0>(T, R, W, N, K, x, x_q8, y, stream);
+        case DType::q8_0: return dispatch<slices::Q8_0>(T, R, W, N, K, x, x_q8, y, stream);
+        case DType::q4_k: return dispatch<slices::Q4_K>(T, R, W, N, K, x, x_q8, y, stream);
+        case DType::q5_k: return dispatch<slices::Q5_K>(T, R, W, N, K, x, x_q8, y, stream);
+        case DType::q6_k: return dispatch<slices::Q6_K>(T, R, W, N, K, x, x_q8, y, stream);
+        case DType::f16: return dispatch<__half>(T, R, W, N, K, x, x_q8, y, stream);
+        case DType::bf16: return dispatch<__nv_bfloat16>(T, R, W, N, K, x, x_q8, y, stream);
+        default: return;  // ops.cpp refuses other types before calling
+    }
+}
+
+}  // namespace slm::cuda::launch

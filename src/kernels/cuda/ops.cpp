@@ -1,0 +1,132 @@
+// The CUDA ops' checks (ops.h): shapes, types and alignment verified on the host with errors that
+// name the op and the value, then the kernel queued through launch.h, and its launch checked.
+#include "kernels/cuda/ops.h"
+
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/launch.h"
+
+#include <slm/error.h>
+
+#include <cstdint>
+
+namespace slm::cuda {
+
+static_assert(kMaxMatvecTokens == launch::kMaxMatvecTokens);
+
+namespace {
+
+void check_launch(const char* op) { check(cudaGetLastError(), op); }
+
+bool aligned(const void* p, size_t alignment) { return reinterpret_cast<uintptr_t>(p) % alignment == 0; }
+
+void check_device_matrix(const Tensor& W, const char* op) {
+    if (W.device != Device::cuda) fail("cuda::{}: the weight is not on the device", op);
+    if (W.layout != Layout::rows) fail("cuda::{}: the weight is not in the file's row layout", op);
+    if (W.ndim() != 2) fail("cuda::{}: the weight has {} dimensions, not 2", op, W.ndim());
+}
+
+}  // namespace
+
+bool matvec_reads(DType w) { return launch::matvec_reads(w); }
+bool matvec_takes_q8(DType w) { return launch::matvec_takes_q8(w); }
+
+size_t q8_activations_bytes(int64_t T, int64_t K) {
+    return size_t(T * K) + size_t(T * K / 32) * 2 * sizeof(float);
+}
+
+void quantize_activations(const float* x, int64_t T, int64_t K, void* x_q8, cudaStream_t stream) {
+    if (K % 32 != 0) fail("cuda::quantize_activations: row length {} is not a multiple of 32", K);
+    if (!aligned(x_q8, 16)) fail("cuda::quantize_activations: the output is not 16-byte aligned");
+    if (T * K == 0) return;
+    launch::quantize_q8(x, T, K, x_q8, stream);
+    check_launch("quantize_activations");
+}
+
+void matvec(const Tensor& W, const float* x, const void* x_q8, int64_t T, float* y, cudaStream_t stream) {
+    check_device_matrix(W, "matvec");
+    if (!launch::matvec_reads(W.dtype)) fail("cuda::matvec: no kernel for weights of dtype {}", name(W.dtype));
+    if (T < 1 || T > kMaxMatvecTokens) fail("cuda::matvec: {} tokens, the kernels take 1 to {}", T, kMaxMatvecTokens);
+    const int64_t N = W.dim(0), K = W.dim(1);
+    const bool q8 = launch::matvec_takes_q8(W.dtype);
+    const int64_t block = q8 ? traits(W.dtype).block_size : 8;
+    if (K % block != 0) fail("cuda::matvec: row length {} of a {} weight is not a multiple of {}", K, name(W.dtype), block);
+    if (q8 && x_q8 == nullptr) fail("cuda::matvec: {} weights read 8-bit activations, and none were given", name(W.dtype));
+    if (!q8 && !aligned(x, 16)) fail("cuda::matvec: the activations are not 16-byte aligned");
+    // q4_k and q5_k rows are read with 128-bit loads, f16/bf16 too; the others by 16-bit halves.
+    const size_t alignment = W.dtype == DType::q4_k || W.dtype == DType::q5_k || !q8 ? 16 : 2;
+    if (!aligned(W.data, alignment)) fail("cuda::matvec: the {} weight is not {}-byte aligned", name(W.dtype), alignment);
+    if (N == 0) return;
+    launch::matvec(W.dtype, W.data, N, K, x, x_q8, int(T), y, stream);
+    check_launch("matvec");
+}
+
+void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, cudaStream_t stream) {
+    check_device_matrix(E, "get_rows");
+    if (!launch::get_rows_reads(E.dtype)) fail("cuda::get_rows: no kernel for a table of dtype {}", name(E.dtype));
+    const int64_t D = E.dim(1);
+    if (D % traits(E.dtype).block_size != 0) fail("cuda::get_rows: row length {} is not whole blocks", D);
+    if ((E.dtype == DType::q4_k || E.dtype == DType::q5_k) && !aligned(E.data, 16))
+        fail("cuda::get_rows: the {} table is not 16-byte aligned", name(E.dtype));
+    if (T * D == 0) return;
+    launch::get_rows(E.dtype, E.data, D, ids, T, out, stream);
+    check_launch("get_rows");
+}
+
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream) {
+    launch::rms_norm(x, w, T, D, eps, out, stream);
+    check_launch("rms_norm");
+}
+
+void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
+                 float* cos_sin, cudaStream_t stream) {
+    if (Dh % 2 != 0) fail("cuda::rope_angles: head dimension {} is odd", Dh);
+    launch::rope_angles(positions, T, Dh, inv_freq, mscale, cos_sin, stream);
+    check_launch("rope_angles");
+}
+
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
+          cudaStream_t stream) {
+    if (Dh % 2 != 0) fail("cuda::rope: head dimension {} is odd", Dh);
+    launch::rope(x, T, H, Dh, cos_sin, mode == kernels::RopeMode::neox, stream);
+    check_launch("rope");
+}
+
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
+    launch::silu_mul(gate, up, n, out, stream);
+    check_launch("silu_mul");
+}
+
+void add(float* y, const float* x, int64_t n, cudaStream_t stream) {
+    launch::add(y, x, n, stream);
+    check_launch("add");
+}
+
+void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream) {
+    launch::softmax(x, T, n, stream);
+    check_launch("softmax");
+}
+
+size_t attention_scratch_bytes(int64_t T, int64_t H, int64_t Dh, int64_t S) {
+    return size_t(T * H) * size_t(launch::attention_splits(S)) * size_t(Dh + 2) * sizeof(float);
+}
+
+void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
+               const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window, float scale,
+               float* out, void* scratch, cudaStream_t stream, float softcap) {
+    if (cache_dtype != DType::f16 && cache_dtype != DType::f32)
+        fail("cuda::attention: KV cache dtype {} is not f16 or f32", name(cache_dtype));
+    if (Hkv <= 0 || H % Hkv != 0) fail("cuda::attention: {} query heads do not group over {} kv heads", H, Hkv);
+    if (Dh < 1 || Dh > launch::kMaxHeadDim) fail("cuda::attention: head dimension {} is not in 1..{}", Dh, launch::kMaxHeadDim);
+    if (S < 1) fail("cuda::attention: the KV cache is empty");
+    launch::attention(q, T, H, Hkv, Dh, k_cache, v_cache, cache_dtype == DType::f16, S, q_pos, window, scale, softcap,
+                      out, static_cast<float*>(scratch), stream);
+    check_launch("attention");
+}
+
+void stream_read(const void* data, size_t bytes, unsigned long long* result, cudaStream_t stream) {
+    if (bytes % 16 != 0 || !aligned(data, 16)) fail("cuda::stream_read: {} bytes are not whole aligned 16-byte words", bytes);
+    launch::stream_read(data, bytes, result, stream);
+    check_launch("stream_read");
+}
+
+}  // namespace slm::cuda

@@ -1,0 +1,58 @@
+// The CUDA backend's ops: the transformer step's fixed op set (include/slm/kernels.h) on device
+// memory, each queued on a CUDA stream. Pointers are device pointers; weights are Tensors with
+// device == Device::cuda in the file's layout (Layout::rows; ModelOptions::cpu_layouts = false).
+// Each op's meaning is its scalar reference in slm::kernels::ref; tests/cuda compares them.
+// Shapes and types a kernel cannot take throw slm::Error before anything is queued.
+#pragma once
+
+#include <slm/kernels.h>
+#include <slm/tensor.h>
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace slm::cuda {
+
+// --- Matrix x vector (decode and small batches) -------------------------------------------------
+// y[t, n] = sum_k W[n, k] x[t, k] for t < T <= kMaxMatvecTokens. W: [N, K] of q4_0, q8_0, q4_k,
+// q5_k, q6_k (K a multiple of the block size), f16 or bf16 (K a multiple of 8). The quantized
+// types read x as 8-bit activations, made once per input by quantize_activations and shared by
+// every weight that reads the same x (q/k/v, gate/up): pass them as x_q8. f16/bf16 read x.
+constexpr int kMaxMatvecTokens = 8;
+bool matvec_reads(DType w);
+bool matvec_takes_q8(DType w);
+// Device bytes of the 8-bit activations of T rows of K values (K a multiple of 32).
+size_t q8_activations_bytes(int64_t T, int64_t K);
+void quantize_activations(const float* x, int64_t T, int64_t K, void* x_q8, cudaStream_t stream);
+void matvec(const Tensor& W, const float* x, const void* x_q8, int64_t T, float* y, cudaStream_t stream);
+
+// --- Elementwise and row ops -------------------------------------------------------------------
+// out[t, :] = row ids[t] of E: [V, D] (f32, f16, bf16 or a type matvec reads), as f32. The ids
+// are on the device and must lie in [0, V): a kernel cannot report a bad id.
+void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, cudaStream_t stream);
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream);
+void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
+                 float* cos_sin, cudaStream_t stream);
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
+          cudaStream_t stream);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+void add(float* y, const float* x, int64_t n, cudaStream_t stream);
+void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream);
+
+// --- Attention over the KV cache (decode) ------------------------------------------------------
+// As kernels::attention: q [T, H, Dh], caches [S, Hkv, Dh] of f16 or f32, q_pos on the device,
+// Dh <= 256. The keys are split over blocks; `scratch` holds their partial sums and must have
+// attention_scratch_bytes(T, H, Dh, S) bytes.
+size_t attention_scratch_bytes(int64_t T, int64_t H, int64_t Dh, int64_t S);
+void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
+               const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window, float scale,
+               float* out, void* scratch, cudaStream_t stream, float softcap = 0.0f);
+
+// --- Bandwidth yardstick -----------------------------------------------------------------------
+// Reads `bytes` (a multiple of 16, 16-byte aligned) at `data` once; `result` (one device u64)
+// receives a value that depends on them. What matvec's GB/s are compared with.
+void stream_read(const void* data, size_t bytes, unsigned long long* result, cudaStream_t stream);
+
+}  // namespace slm::cuda

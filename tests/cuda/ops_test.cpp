@@ -1,0 +1,114 @@
+// The CUDA elementwise and row ops (get_rows, rms_norm, rope, silu_mul, add, softmax) against
+// their scalar references in kernels::ref, on random data and odd sizes.
+#include "cuda/cuda_testing.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/random_data.h"
+
+#include <slm/kernels.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+namespace slm::cuda {
+namespace {
+
+using test::DeviceTensor;
+using test::nmse;
+using test::to_device;
+using test::to_host;
+
+class CudaGetRows : public ::testing::TestWithParam<DType> {};
+
+TEST_P(CudaGetRows, MatchesReference) {
+    SLM_REQUIRE_CUDA();
+    const DType dtype = GetParam();
+    const int64_t V = 50, D = 512;
+    const OwnedTensor E = kernels::test::random_weights(dtype, V, D, 21);
+    const std::vector<int32_t> ids = {0, 49, 7, 7, 23, 1};
+    const int64_t T = int64_t(ids.size());
+    const DeviceTensor dE(E.tensor);
+    const DeviceBuffer dids = to_device(ids);
+    const DeviceBuffer dout = DeviceBuffer::allocate(size_t(T * D) * sizeof(float));
+    get_rows(dE.tensor, dids.as<int32_t>(), T, dout.as<float>(), nullptr);
+    const std::vector<float> got = to_host<float>(dout, size_t(T * D));
+    std::vector<float> want(size_t(T * D));
+    kernels::ref::get_rows(E.tensor, ids.data(), T, want.data());
+    // The same products of the same stored numbers: equal up to float rounding of d * scale.
+    for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-6f * (1.0f + std::fabs(want[i]))) << name(dtype) << " element " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGetRows,
+                         ::testing::Values(DType::f32, DType::f16, DType::bf16, DType::q4_0, DType::q8_0, DType::q4_k,
+                                           DType::q5_k, DType::q6_k),
+                         [](const auto& info) { return std::string(name(info.param)); });
+
+TEST(CudaOps, RmsNormMatchesReference) {
+    SLM_REQUIRE_CUDA();
+    for (const int64_t D : {1, 64, 300, 4096, 5000}) {
+        const int64_t T = 3;
+        const std::vector<float> x = kernels::test::random_floats(size_t(T * D), 1, 3.0f);
+        const std::vector<float> w = kernels::test::random_floats(size_t(D), 2);
+        const DeviceBuffer dx = to_device(x), dw = to_device(w);
+        const DeviceBuffer dout = DeviceBuffer::allocate(x.size() * sizeof(float));
+        rms_norm(dx.as<float>(), dw.as<float>(), T, D, 1e-5f, dout.as<float>(), nullptr);
+        std::vector<float> want(x.size());
+        kernels::ref::rms_norm(x.data(), w.data(), T, D, 1e-5f, want.data());
+        EXPECT_LT(nmse(to_host<float>(dout, x.size()), want), 1e-12) << "D=" << D;
+        // In place, as the forward calls it.
+        rms_norm(dx.as<float>(), dw.as<float>(), T, D, 1e-5f, dx.as<float>(), nullptr);
+        EXPECT_LT(nmse(to_host<float>(dx, x.size()), want), 1e-12) << "in place, D=" << D;
+    }
+}
+
+TEST(CudaOps, RopeMatchesReferenceInBothPairings) {
+    SLM_REQUIRE_CUDA();
+    const int64_t T = 5, H = 6, Dh = 128;
+    const std::vector<int32_t> positions = {0, 1, 17, 4095, 131071};
+    std::vector<float> inv_freq(size_t(Dh / 2));
+    for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = float(std::pow(500000.0, -2.0 * double(i) / double(Dh)));
+    const float mscale = 1.25f;
+    const DeviceBuffer dpos = to_device(positions), dfreq = to_device(inv_freq);
+    const DeviceBuffer dcs = DeviceBuffer::allocate(size_t(T * Dh) * sizeof(float));
+    rope_angles(dpos.as<int32_t>(), T, Dh, dfreq.as<float>(), mscale, dcs.as<float>(), nullptr);
+    for (const kernels::RopeMode mode : {kernels::RopeMode::normal, kernels::RopeMode::neox}) {
+        const std::vector<float> x = kernels::test::random_floats(size_t(T * H * Dh), 9);
+        const DeviceBuffer dx = to_device(x);
+        cuda::rope(dx.as<float>(), T, H, Dh, dcs.as<float>(), mode, nullptr);  // not ADL's kernels::rope
+        std::vector<float> want = x;
+        kernels::ref::rope(want.data(), T, H, Dh, positions.data(), inv_freq.data(), mscale, mode);
+        EXPECT_LT(nmse(to_host<float>(dx, x.size()), want), 1e-12) << (mode == kernels::RopeMode::neox ? "neox" : "normal");
+    }
+}
+
+TEST(CudaOps, SiluMulAddAndSoftmaxMatchReference) {
+    SLM_REQUIRE_CUDA();
+    const int64_t n = 11008 + 3;
+    const std::vector<float> gate = kernels::test::random_floats(size_t(n), 3, 4.0f);
+    const std::vector<float> up = kernels::test::random_floats(size_t(n), 4);
+    const DeviceBuffer dg = to_device(gate), du = to_device(up);
+    const DeviceBuffer dout = DeviceBuffer::allocate(size_t(n) * sizeof(float));
+    silu_mul(dg.as<float>(), du.as<float>(), n, dout.as<float>(), nullptr);
+    std::vector<float> want(static_cast<size_t>(n));
+    kernels::ref::silu_mul(gate.data(), up.data(), n, want.data());
+    EXPECT_LT(nmse(to_host<float>(dout, size_t(n)), want), 1e-12);
+
+    add(dout.as<float>(), du.as<float>(), n, nullptr);
+    for (size_t i = 0; i < want.size(); ++i) want[i] += up[i];
+    EXPECT_LT(nmse(to_host<float>(dout, size_t(n)), want), 1e-12);
+
+    for (const int64_t cols : {1, 7, 32000}) {
+        const int64_t T = 3;
+        const std::vector<float> logits = kernels::test::random_floats(size_t(T * cols), 5, 8.0f);
+        const DeviceBuffer dl = to_device(logits);
+        softmax(dl.as<float>(), T, cols, nullptr);
+        std::vector<float> p = logits;
+        kernels::ref::softmax(p.data(), T, cols);
+        EXPECT_LT(nmse(to_host<float>(dl, logits.size()), p), 1e-12) << "row length " << cols;
+    }
+}
+
+}  // namespace
+}  // namespace slm::cuda

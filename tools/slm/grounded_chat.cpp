@@ -1,0 +1,74 @@
+// GroundedChat: renders the grounded conversation through the model's own template (the plain
+// fallback for a model without one) and generates with the Generator, greedy unless asked.
+#include "grounded_chat.h"
+
+#include <slm/error.h>
+#include <slm/grounded_prompt.h>
+
+#include <algorithm>
+
+namespace slm::cli {
+
+GroundedChat::GroundedChat(const GroundedChatOptions& options) : options_(options) {
+    model_ = Model::load(options.model);
+    tokenizer_ = Tokenizer::from_model_path(options.model);
+    template_ = std::make_unique<ChatTemplate>(
+        model_->files().chat_template.empty() ? ChatTemplate::plain() : ChatTemplate::from_model(model_->files()));
+    SessionOptions so;
+    const int model_ctx = model_->config().max_position > 0 ? model_->config().max_position : 4096;
+    so.n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min(model_ctx, 4096);
+    so.threads = options.threads;
+    session_ = std::make_unique<Session>(*model_, so);
+}
+
+std::vector<int32_t> GroundedChat::end_of_generation_ids() const {
+    std::vector<int32_t> ids;
+    auto add = [&](int id) {
+        if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    };
+    for (int id : model_->config().eos_token_ids) add(id);
+    for (int id : model_->files().generation.eos_token_ids) add(id);
+    for (int32_t id : tokenizer_->eos_ids()) add(id);
+    return ids;
+}
+
+GroundedAnswer GroundedChat::ask(std::string_view question, std::vector<rag::Passage> passages,
+                                 const std::function<void(std::string_view)>& on_text) {
+    ChatRenderOptions render;
+    render.add_generation_prompt = true;
+    const int room = std::max(1, options_.max_tokens);
+    std::vector<int32_t> ids;
+    while (true) {
+        const std::string prompt = template_->render(rag::grounded_messages(history_, question, passages), render);
+        ids = tokenizer_->encode(prompt, /*add_special=*/false, /*parse_special=*/true);
+        if (int(ids.size()) + room <= session_->n_ctx()) break;
+        if (!passages.empty()) {
+            passages.pop_back();
+        } else if (!history_.empty()) {
+            history_.erase(history_.begin(), history_.begin() + std::min<long>(2, long(history_.size())));
+        } else {
+            fail("the question does not fit the model's context of {} tokens", session_->n_ctx());
+        }
+    }
+    SamplerParams params;
+    params.temperature = options_.temperature;
+    params.seed = options_.seed;
+    SamplerChain sampler(params);
+    Generator generator(*session_, *tokenizer_, end_of_generation_ids());
+    GenerationOptions go;
+    go.max_tokens = options_.max_tokens;
+    GroundedAnswer answer;
+    answer.result = generator.generate(ids, sampler, go, on_text);
+    answer.text = answer.result.text;
+    answer.passages = std::move(passages);
+    history_.push_back({{"role", "user"}, {"content", std::string(question)}});
+    history_.push_back({{"role", "assistant"}, {"content", answer.text}});
+    return answer;
+}
+
+void GroundedChat::clear() {
+    history_ = nlohmann::ordered_json::array();
+    session_->clear();
+}
+
+}  // namespace slm::cli
