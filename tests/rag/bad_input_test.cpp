@@ -16,13 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-IndexOptions quiet() {
-    IndexOptions o;
-    o.progress = false;
-    o.chunking = {64, 8};
-    return o;
-}
-
 std::string error_of(const std::function<void()>& fn) {
     try {
         fn();
@@ -69,7 +62,7 @@ TEST(KnowledgeBaseBadInput, AnIndexRunReportsRejectedFilesAndIndexesTheOthers) {
     test::HashingEmbedder embedder;
     auto kb = KnowledgeBase::open(dir + "/../mixed.kb", KnowledgeBase::Access::write);
     const std::string docs[] = {dir};
-    const IndexReport report = kb.index(docs, embedder, "", quiet());
+    const IndexReport report = kb.index(docs, embedder, "", test::quiet_index_options());
     EXPECT_EQ(report.files_seen, 4);
     EXPECT_EQ(report.files_indexed, 2);
     ASSERT_EQ(report.rejected.size(), 2u);
@@ -89,8 +82,8 @@ TEST(KnowledgeBaseBadInput, AnotherEmbeddingModelIsRefusedUnlessReembedding) {
     test::HashingEmbedder first("model-a", 64), second("model-b", 32);
     auto kb = KnowledgeBase::open(dir + "/kb", KnowledgeBase::Access::write);
     const std::string docs[] = {dir + "/docs"};
-    kb.index(docs, first, "", quiet());
-    const std::string refused = error_of([&] { kb.index(docs, second, "", quiet()); });
+    kb.index(docs, first, "", test::quiet_index_options());
+    const std::string refused = error_of([&] { kb.index(docs, second, "", test::quiet_index_options()); });
     EXPECT_NE(refused.find("built with embedding model 'model-a' (64 dims), not 'model-b' (32 dims)"),
               std::string::npos)
         << refused;
@@ -103,11 +96,11 @@ TEST(KnowledgeBaseBadInput, AnotherEmbeddingModelIsRefusedUnlessReembedding) {
               }).find("built with embedding model 'model-a'"),
               std::string::npos);
     // Other chunking is refused the same way.
-    IndexOptions rechunk = quiet();
+    IndexOptions rechunk = test::quiet_index_options();
     rechunk.chunking = {128, 16};
     EXPECT_NE(error_of([&] { kb.index(docs, first, "", rechunk); }).find("--reembed"), std::string::npos);
     // --reembed rebuilds every vector with the new model.
-    IndexOptions reembed = quiet();
+    IndexOptions reembed = test::quiet_index_options();
     reembed.reembed = true;
     const IndexReport report = kb.index(docs, second, "", reembed);
     EXPECT_EQ(report.files_indexed, 2);
@@ -123,7 +116,7 @@ TEST(KnowledgeBaseBadInput, EmptyQueryIsRefused) {
     test::HashingEmbedder embedder;
     auto kb = KnowledgeBase::open(dir + "/kb", KnowledgeBase::Access::write);
     const std::string docs[] = {dir + "/docs"};
-    kb.index(docs, embedder, "", quiet());
+    kb.index(docs, embedder, "", test::quiet_index_options());
     EXPECT_NE(error_of([&] { kb.retrieve("", 3, RetrievalMode::hybrid, &embedder); }).find("empty query"),
               std::string::npos);
     EXPECT_NE(error_of([&] { kb.retrieve(" \n\t", 3, RetrievalMode::bm25, nullptr); }).find("empty query"),
@@ -138,12 +131,12 @@ TEST(KnowledgeBaseBadInput, ASecondWriterIsRefusedAndReadersStillRead) {
     test::HashingEmbedder embedder;
     auto writer = KnowledgeBase::open(dir + "/kb", KnowledgeBase::Access::write);
     const std::string docs[] = {dir + "/docs"};
-    writer.index(docs, embedder, "", quiet());
+    writer.index(docs, embedder, "", test::quiet_index_options());
     const std::string locked = error_of([&] { KnowledgeBase::open(dir + "/kb", KnowledgeBase::Access::write); });
     EXPECT_NE(locked.find(dir + "/kb: KB locked by another writer"), std::string::npos) << locked;
     auto reader = KnowledgeBase::open(dir + "/kb", KnowledgeBase::Access::read);
     EXPECT_EQ(reader.retrieve("writers", 1, RetrievalMode::bm25, nullptr).size(), 1u);
-    EXPECT_EQ(writer.index(docs, embedder, "", quiet()).files_unchanged, 1);
+    EXPECT_EQ(writer.index(docs, embedder, "", test::quiet_index_options()).files_unchanged, 1);
 }
 
 TEST(KnowledgeBaseBadInput, MissingFilesAndNonKnowledgeBasesAreNamed) {
@@ -160,7 +153,7 @@ TEST(KnowledgeBaseBadInput, MissingFilesAndNonKnowledgeBasesAreNamed) {
     test::HashingEmbedder embedder;
     auto kb = KnowledgeBase::open(dir + "/kb", KnowledgeBase::Access::write);
     const std::string docs[] = {dir + "/missing-folder"};
-    const IndexReport report = kb.index(docs, embedder, "", quiet());
+    const IndexReport report = kb.index(docs, embedder, "", test::quiet_index_options());
     ASSERT_EQ(report.rejected.size(), 1u);
     EXPECT_EQ(report.rejected[0].reason, "no such file or folder");
 }

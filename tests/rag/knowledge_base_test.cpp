@@ -15,13 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-IndexOptions quiet() {
-    IndexOptions o;
-    o.progress = false;
-    o.chunking = {64, 8};
-    return o;
-}
-
 struct Corpus {
     std::string dir, kb;
     explicit Corpus(const std::string& name) {
@@ -39,7 +32,7 @@ TEST(KnowledgeBase, Bm25RanksTheMatchingDocumentFirst) {
     test::HashingEmbedder embedder;
     auto kb = KnowledgeBase::open(c.kb, KnowledgeBase::Access::write);
     const std::string docs[] = {c.dir};
-    const IndexReport report = kb.index(docs, embedder, "", quiet());
+    const IndexReport report = kb.index(docs, embedder, "", test::quiet_index_options());
     EXPECT_EQ(report.files_seen, 4);
     EXPECT_EQ(report.files_indexed, 4);
     EXPECT_TRUE(report.rejected.empty());
@@ -63,7 +56,7 @@ TEST(KnowledgeBase, VectorAndHybridRetrieval) {
     test::HashingEmbedder embedder;
     auto kb = KnowledgeBase::open(c.kb, KnowledgeBase::Access::write);
     const std::string docs[] = {c.dir};
-    kb.index(docs, embedder, "", quiet());
+    kb.index(docs, embedder, "", test::quiet_index_options());
     const auto vec = kb.retrieve("a dog fetches sticks", 2, RetrievalMode::vector, &embedder);
     ASSERT_EQ(vec.size(), 2u);
     EXPECT_EQ(fs::path(vec[0].path).filename(), "dogs.txt");
@@ -82,13 +75,13 @@ TEST(KnowledgeBase, ReindexEmbedsOnlyNewAndChangedFilesAndDropsDeletedOnes) {
     const std::string docs[] = {c.dir};
     {
         auto kb = KnowledgeBase::open(c.kb, KnowledgeBase::Access::write);
-        kb.index(docs, embedder, "", quiet());
+        kb.index(docs, embedder, "", test::quiet_index_options());
     }
     EXPECT_EQ(embedder.texts_embedded, 4);  // each small file is one chunk
     // Nothing changed: nothing embedded. A rewrite with the same bytes (new mtime) is not re-embedded either.
     test::write_file(c.dir + "/cats.md", "# Cats\n\nCats purr and chase mice. A cat sleeps most of the day.\n");
     auto kb = KnowledgeBase::open(c.kb, KnowledgeBase::Access::write);
-    IndexReport same = kb.index(docs, embedder, "", quiet());
+    IndexReport same = kb.index(docs, embedder, "", test::quiet_index_options());
     EXPECT_EQ(embedder.texts_embedded, 4);
     EXPECT_EQ(same.files_unchanged, 4);
     // Change one, delete one, add one.
@@ -97,7 +90,7 @@ TEST(KnowledgeBase, ReindexEmbedsOnlyNewAndChangedFilesAndDropsDeletedOnes) {
     test::write_file(c.dir + "/sub/owls.md", "Owls hunt at night.\n");
     embedder.texts_embedded = 0;
     embedder.calls = 0;
-    const IndexReport report = kb.index(docs, embedder, "", quiet());
+    const IndexReport report = kb.index(docs, embedder, "", test::quiet_index_options());
     EXPECT_EQ(embedder.texts_embedded, 2);
     EXPECT_EQ(embedder.calls, 2);
     EXPECT_EQ(report.files_indexed, 2);
@@ -116,7 +109,7 @@ TEST(KnowledgeBase, RmRemovesFilesAndFoldersAndLsListsTheRest) {
     test::HashingEmbedder embedder;
     auto kb = KnowledgeBase::open(c.kb, KnowledgeBase::Access::write);
     const std::string docs[] = {c.dir};
-    kb.index(docs, embedder, "", quiet());
+    kb.index(docs, embedder, "", test::quiet_index_options());
     const std::string sub[] = {c.dir + "/sub"};
     EXPECT_EQ(kb.remove(sub), 2);
     const auto sources = kb.sources();
@@ -139,7 +132,7 @@ TEST(KnowledgeBase, LargeKnowledgeBaseUsesTheHnswIndexFile) {
     for (int i = 0; i < 20500; ++i) text += paragraph(i) + "\n\n";  // 6 tokens: one paragraph per 8-token chunk
     test::write_file(root + "/big.txt", text);
     auto kb = KnowledgeBase::open(root + "/kb.sqlite", KnowledgeBase::Access::write);
-    IndexOptions o = quiet();
+    IndexOptions o = test::quiet_index_options();
     o.chunking = {8, 0};
     o.batch = 4096;
     const std::string docs[] = {root + "/big.txt"};

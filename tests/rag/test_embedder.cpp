@@ -49,6 +49,13 @@ std::vector<std::vector<float>> HashingEmbedder::embed(std::span<const std::stri
     return out;
 }
 
+IndexOptions quiet_index_options() {
+    IndexOptions o;
+    o.progress = false;
+    o.chunking = {64, 8};
+    return o;
+}
+
 void write_file(const std::string& path, const std::string& contents) {
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
     std::ofstream(path, std::ios::binary) << contents;

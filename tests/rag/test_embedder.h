@@ -1,5 +1,6 @@
 // Test support for tests/rag: a deterministic bag-of-words embedder (each word hashed to a few
-// signed dimensions) that counts its calls, and helpers that write small document trees and PDFs.
+// signed dimensions) that counts its calls, quiet index options, and helpers that write small
+// document trees and PDFs.
 #pragma once
 
 #include <slm/rag.h>
@@ -27,6 +28,9 @@ private:
     std::string id_;
     int dim_;
 };
+
+// Index options for tests: no progress bar, chunks of 64 tokens overlapping by 8.
+IndexOptions quiet_index_options();
 
 void write_file(const std::string& path, const std::string& contents);
 // A minimal PDF whose pages hold the given lines of text (Helvetica, one text object per page).
