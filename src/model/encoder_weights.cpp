@@ -2,9 +2,9 @@
 // the Hugging Face name (under encoder.layer.N. for a layer's) and llama.cpp's GGUF name.
 #include "model/encoder_weights.h"
 
+#include "model/cpu_layouts.h"
+
 #include <slm/error.h>
-#include <slm/kernels.h>
-#include <slm/thread_pool.h>
 
 #include <fmt/format.h>
 
@@ -193,22 +193,7 @@ void EncoderWeights::use_cpu_layouts(const TensorSource& source) {
     std::vector<Tensor*> matrices;
     for (EncoderLayerWeights& w : layers)
         for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_up, &w.w_down}) matrices.push_back(t);
-    std::vector<std::optional<OwnedTensor>> copies(matrices.size());
-    ThreadPool pool;
-    pool.for_each_chunk(int64_t(matrices.size()), [&](int64_t i) {
-        const Tensor& W = *matrices[size_t(i)];
-        copies[size_t(i)] = kernels::interleave_for_matmul(W, [&](int64_t first, int64_t end) {
-            Tensor rows = W;
-            rows.data = W.row(first);
-            rows.shape = {end - first, W.row_length()};
-            source.release_pages(rows);
-        });
-    });
-    for (size_t i = 0; i < matrices.size(); ++i)
-        if (copies[i]) {
-            *matrices[i] = copies[i]->tensor;
-            copies_.push_back(std::move(*copies[i]));
-        }
+    interleave_matrices(matrices, source, copies_);
 }
 
 }  // namespace slm

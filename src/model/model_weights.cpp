@@ -3,9 +3,9 @@
 #include "model/model_weights.h"
 
 #include "model/architecture.h"
+#include "model/cpu_layouts.h"
 
 #include <slm/error.h>
-#include <slm/kernels.h>
 #include <slm/thread_pool.h>
 
 #include "quant/nf4.h"
@@ -196,28 +196,7 @@ void ModelWeights::use_cpu_layouts(const TensorSource& source) {
     // lookup reads its rows back out of their groups (one row per token).
     const bool tied = output.data == token_embedding.data;
     matrices.push_back(&output);
-    // One matrix per chunk of a pool made for the load: most of the time goes to the kernel
-    // zeroing the copies' fresh pages, which threads share out (1.1B q8_0 here: 3.3 s of load on
-    // one thread).
-    // An error (out of memory) is rethrown by the pool once every matrix has stopped.
-    std::vector<std::optional<OwnedTensor>> copies(matrices.size());
-    ThreadPool pool;
-    pool.for_each_chunk(int64_t(matrices.size()), [&](int64_t i) {
-        // The file's pages of each slice of rows go as soon as it is copied: memory holds little
-        // of a matrix twice, even a tied table of 128k rows.
-        const Tensor& W = *matrices[size_t(i)];
-        copies[size_t(i)] = kernels::interleave_for_matmul(W, [&](int64_t first, int64_t end) {
-            Tensor rows = W;
-            rows.data = W.row(first);
-            rows.shape = {end - first, W.row_length()};
-            source.release_pages(rows);
-        });
-    });
-    for (size_t i = 0; i < matrices.size(); ++i)
-        if (copies[i]) {
-            *matrices[i] = copies[i]->tensor;
-            copies_.push_back(std::move(*copies[i]));
-        }
+    interleave_matrices(matrices, source, copies_);  // even a tied table of 128k rows
     if (tied) token_embedding = output;
 }
 
