@@ -24,7 +24,9 @@ file(GLOB slm_cuda_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/kernels/c
 add_library(slm_cuda STATIC ${slm_cuda_sources})
 target_include_directories(slm_cuda PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
 # The static CUDA runtime: a binary needs only the driver (libcuda) where it runs.
-target_link_libraries(slm_cuda PUBLIC slm_kernels CUDA::cudart_static)
+# cuBLAS for the prompt GEMM, shared: its static archive is hundreds of megabytes, and the CUDA
+# toolkit that a GPU machine has provides the library.
+target_link_libraries(slm_cuda PUBLIC slm_kernels CUDA::cudart_static CUDA::cublas)
 target_compile_options(slm_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra -lineinfo>)
 if(SLM_WERROR)

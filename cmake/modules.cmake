@@ -10,7 +10,7 @@ function(slm_module name)
   set(sources "")
   foreach(folder ${ARG_FOLDERS})
     file(GLOB_RECURSE found CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${folder}/*.cpp)
-    list(FILTER found EXCLUDE REGEX "/src/kernels/cuda/")  # slm_cuda's, built only with SLM_CUDA
+    list(FILTER found EXCLUDE REGEX "/src/(kernels|model)/cuda/")  # built only with SLM_CUDA
     list(APPEND sources ${found})
   endforeach()
   if(sources)

@@ -5,7 +5,8 @@
 
 #include <slm/rag.h>
 
-#include <nlohmann/json_fwd.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +23,19 @@ std::string source_label(const Passage& passage);
 // the model's own chat template by the caller.
 nlohmann::ordered_json grounded_messages(const nlohmann::ordered_json& history, std::string_view question,
                                          std::span<const Passage> passages);
+
+// grounded_messages with as many passages as fit: `fits` renders and measures a candidate
+// conversation (through the model's chat template, with room for the answer) and says whether it
+// fits; passages are dropped from the end until it does. `slm rag query|chat` and `slm serve
+// --rag` build their prompts through this one function.
+struct FittedConversation {
+    nlohmann::ordered_json messages;  // the last candidate `fits` saw
+    std::vector<Passage> passages;    // those in it, numbered 1..n
+    bool fits = false;                // false: even without passages it does not fit
+};
+FittedConversation fit_grounded_messages(const nlohmann::ordered_json& history, std::string_view question,
+                                         std::vector<Passage> passages,
+                                         const std::function<bool(const nlohmann::ordered_json& messages)>& fits);
 
 struct Citation {
     int number = 0;      // as written in the answer: [number]

@@ -33,15 +33,17 @@ struct Batch {
 
 // Keys and values of every layer for up to `n_seq` sequences of up to `n_ctx` positions each.
 // Position p of a sequence lives in slot p, so a sequence's cache is one contiguous
-// [n_ctx, Hkv, Dh] block per layer (what kernels::attention reads).
+// [n_ctx, Hkv, Dh] block per layer (what kernels::attention reads). The blocks live in the memory
+// of `device`, which must be the model's (Model::device()).
 class KvCache {
 public:
-    KvCache(const ModelConfig& config, int n_ctx, int n_seq = 1, DType dtype = DType::f16);
+    KvCache(const ModelConfig& config, int n_ctx, int n_seq = 1, DType dtype = DType::f16, Device device = Device::cpu);
 
     int n_ctx() const { return n_ctx_; }
     int n_seq() const { return int(lengths_.size()); }
     DType dtype() const { return dtype_; }
-    size_t bytes() const { return k_.size() + v_.size(); }
+    Device device() const { return device_; }
+    size_t bytes() const { return 2 * block_bytes_; }
 
     // Positions 0..length-1 of the sequence hold valid entries.
     int length(int seq) const;
@@ -62,14 +64,17 @@ private:
     void check_seq(int seq) const;
     int n_ctx_, n_layers_;
     DType dtype_;
-    size_t slot_bytes_;
-    std::vector<uint8_t> k_, v_;
+    Device device_;
+    size_t slot_bytes_, block_bytes_;
+    std::shared_ptr<uint8_t> k_, v_;
     std::vector<int> lengths_;
 };
 
 class ModelWeights;  // src/model/model_weights.h
 namespace model {
-struct Architecture;  // src/model/architecture.h
+struct Architecture;   // src/model/architecture.h
+class Backend;         // src/model/backend.h
+enum class Activation : uint8_t;
 }
 
 struct ModelOptions {
@@ -82,7 +87,15 @@ struct ModelOptions {
     // output head, as bitsandbytes leaves them) quantized to NF4 at load, with double
     // quantization exactly as bitsandbytes' quantize_4bit does; already quantized ones stay.
     bool nf4_matrices = false;
+    // Where the forward runs: the CPU, or the GPU (a build with SLM_CUDA), which then holds a copy
+    // of every weight in the file's layout (cpu_layouts does not apply) and the KV caches.
+    Device device = Device::cpu;
 };
+
+// "cpu", "cuda", or "auto" (the GPU when this build has CUDA and one is present, else the CPU);
+// anything else is an slm::Error naming the choices.
+Device device_from_name(const std::string& name);
+const char* device_name(Device device);
 
 class Model {
 public:
@@ -97,6 +110,8 @@ public:
 
     const ModelConfig& config() const { return files_.config; }
     const ModelFiles& files() const { return files_; }
+    // Where the forward runs (ModelOptions::device); KV caches must live there too.
+    Device device() const;
     int vocab_size() const { return files_.config.vocab_size; }
 
     // Rotary embedding as bound: pairing of dimensions, per-pair inverse frequencies (scaling
@@ -142,10 +157,11 @@ private:
     std::vector<int> layer_window_;   // per layer: the config's sliding_window or 0
     float attn_scale_ = 1.0f;         // 1/√head_dim, or query_pre_attn_scalar^(-1/2) (Gemma 2)
     float embedding_scale_ = 1.0f;    // √hidden_size where the architecture scales embeddings (Gemma)
-    // act(gate) * up of the gated MLP: silu (SwiGLU), gelu_tanh or gelu (GeGLU).
-    void (*gated_activation_)(const float*, const float*, int64_t, float*, ThreadPool*) = nullptr;
-    // act(x) of a plain MLP (Phi-2's gelu_new between fc1 and fc2).
-    void (*activation_)(const float*, int64_t, float*, ThreadPool*) = nullptr;
+    // act(gate) * up of the gated MLP (silu: SwiGLU; gelu_tanh or gelu: GeGLU), or act(x) of a
+    // plain one (Phi-2's gelu_new between fc1 and fc2).
+    model::Activation activation_{};
+    Device device_ = Device::cpu;
+    std::unique_ptr<model::Backend> gpu_;  // the GPU's ops and weights (device_ == cuda)
 };
 
 // The dimensions of each head that rope turns: head_dim, or int(head_dim · partial_rotary_factor)

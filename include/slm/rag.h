@@ -25,7 +25,9 @@ public:
 
 // An embedding model file as a TextEmbedder (slm::Embedder: a BERT-family encoder, or a decoder
 // in embedding mode); tokens are counted without special tokens.
-std::unique_ptr<TextEmbedder> open_model_embedder(const std::string& path, int threads = 0);
+// `pooling`: "" for the model's own, else cls | mean | last (slm::EmbedderOptions::pooling).
+std::unique_ptr<TextEmbedder> open_model_embedder(const std::string& path, int threads = 0,
+                                                  const std::string& pooling = "");
 
 struct ChunkingOptions {
     int chunk_tokens = 256;
@@ -36,6 +38,24 @@ enum class RetrievalMode { bm25, vector, hybrid };
 RetrievalMode parse_retrieval_mode(std::string_view name);  // "bm25", "vector", "hybrid"
 std::string_view retrieval_mode_name(RetrievalMode mode);
 
+// How hybrid retrieval merges the BM25 and vector candidate lists (docs/rag.md, "Retrieval
+// quality", measures both): rrf scores sum weight / (60 + rank); relative scores sum weight times
+// the score min-max normalised within its list. The default, relative with 0.95 / 0.05, is what
+// the SQuAD measurement calibrated on questions disjoint from the reported ones, for each of the
+// decoders available as embedding models: it keeps BM25's order unless the vector list strongly
+// prefers another chunk, so a weak embedding model cannot drag hybrid below BM25 alone. With a
+// strong encoder, weigh the vectors more (e.g. relative:0.5,0.5).
+enum class FusionMethod { rrf, relative };
+struct Fusion {
+    FusionMethod method = FusionMethod::relative;
+    double bm25_weight = 0.95, vector_weight = 0.05;
+};
+// "rrf" or "relative", optionally with ":BM25_WEIGHT,VECTOR_WEIGHT" ("relative:0.7,0.3",
+// "rrf:1,0.2"); without weights rrf weighs both lists 1 (plain RRF) and relative takes the
+// defaults above. Weights must be finite, >= 0 and not both 0; slm::Error otherwise.
+Fusion parse_fusion(std::string_view spec);
+std::string fusion_name(const Fusion& fusion);  // the spec that parse_fusion reads back
+
 // One retrieved chunk. `page` is 0 for documents without pages; lines are 1-based, within the
 // page for a PDF, within the file otherwise.
 struct Passage {
@@ -43,7 +63,7 @@ struct Passage {
     std::string path;  // as indexed (absolute)
     int page = 0, line_begin = 0, line_end = 0;
     std::string text;
-    double score = 0;                    // the mode's score: bm25, cosine similarity, or fused RRF
+    double score = 0;                    // the mode's score: bm25, cosine similarity, or the fused one
     double bm25_score = 0;               // 0 when not among the BM25 candidates
     double vector_score = 0;             // cosine similarity; 0 when not among the vector candidates
     int bm25_rank = 0, vector_rank = 0;  // 1-based among the candidates; 0 when absent
@@ -105,8 +125,9 @@ public:
     int remove(std::span<const std::string> paths);
 
     // The k best passages for `query`. `embedder` is needed for vector and hybrid modes and must
-    // be the KB's model. An empty query is an slm::Error.
-    std::vector<Passage> retrieve(std::string_view query, int k, RetrievalMode mode, TextEmbedder* embedder) const;
+    // be the KB's model; `fusion` applies to hybrid mode. An empty query is an slm::Error.
+    std::vector<Passage> retrieve(std::string_view query, int k, RetrievalMode mode, TextEmbedder* embedder,
+                                  const Fusion& fusion = {}) const;
 
 private:
     explicit KnowledgeBase(std::unique_ptr<KnowledgeBaseStore> store);

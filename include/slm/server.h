@@ -21,6 +21,12 @@ struct ServerLora {
     std::string name;   // empty: the path's base name without extension
 };
 
+// One `--rag` of the server: a knowledge base (docs/rag.md) that requests may ground answers in.
+struct ServerKnowledgeBase {
+    std::string name;  // what requests call it ("rag": {"kb": NAME}); default: the file's stem
+    std::string path;  // the KB file `slm rag index` made
+};
+
 struct ServerOptions {
     std::string model_path;            // HF directory or .gguf file
     std::string model_name;            // id in /v1/models and /api/tags; default: the file/folder name
@@ -34,6 +40,7 @@ struct ServerOptions {
     int context = 0;                   // tokens per sequence; 0: the model's, capped at 4096
     int batch_tokens = 256;            // most tokens in one forward (prompt chunks + decode tokens)
     int threads = 0;                   // compute threads; 0: one per core
+    std::string device = "cpu";        // where the model runs: cpu, cuda or auto (device_from_name)
     int http_threads = 64;             // connections served at once (each streaming client holds one)
     std::string api_key;               // when set, every route but /health needs "Authorization: Bearer KEY"
     size_t max_body_bytes = 4 << 20;   // larger request bodies get 413
@@ -53,6 +60,9 @@ struct ServerOptions {
     std::optional<HubOptions> hub;
     // The web chat page at / and /assets/ (docs/webui.md); `slm serve --no-webui` turns it off.
     bool webui = true;
+    // Knowledge bases opened read-only at start, each with its own embedding model loaded once;
+    // a chat request opts in with its `rag` field (docs/serving.md, Grounded answers).
+    std::vector<ServerKnowledgeBase> rag;
 };
 
 class HttpServer;  // src/server/http_server.h

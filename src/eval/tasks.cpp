@@ -49,7 +49,9 @@ struct Runtime {
     std::vector<int32_t> eos_ids;
 
     explicit Runtime(const TaskOptions& o) {
-        model = Model::load(o.model_path);
+        ModelOptions mo;
+        mo.device = device_from_name(o.device);
+        model = Model::load(o.model_path, mo);
         tokenizer = Tokenizer::from_model_path(o.model_path);
         SessionOptions so;
         so.n_ctx = o.n_ctx;

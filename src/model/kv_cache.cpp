@@ -3,8 +3,9 @@
 #include <slm/error.h>
 #include <slm/model.h>
 
+#include "model/backend.h"
+
 #include <algorithm>
-#include <cstring>
 
 namespace slm {
 
@@ -24,15 +25,15 @@ void Batch::clear() {
 
 size_t Batch::n_logits() const { return size_t(std::count(want_logits.begin(), want_logits.end(), uint8_t(1))); }
 
-KvCache::KvCache(const ModelConfig& config, int n_ctx, int n_seq, DType dtype)
-    : n_ctx_(n_ctx), n_layers_(config.num_layers), dtype_(dtype) {
+KvCache::KvCache(const ModelConfig& config, int n_ctx, int n_seq, DType dtype, Device device)
+    : n_ctx_(n_ctx), n_layers_(config.num_layers), dtype_(dtype), device_(device) {
     if (dtype != DType::f16 && dtype != DType::f32) fail("KV cache: dtype {} is not f16 or f32", name(dtype));
     if (n_ctx <= 0) fail("KV cache: context size {} is not positive", n_ctx);
     if (n_seq <= 0) fail("KV cache: {} sequences requested", n_seq);
     slot_bytes_ = row_bytes(dtype, int64_t(config.num_kv_heads) * config.head_dim);
-    const size_t total = slot_bytes_ * size_t(n_ctx) * size_t(n_seq) * size_t(n_layers_);
-    k_.assign(total, 0);
-    v_.assign(total, 0);
+    block_bytes_ = slot_bytes_ * size_t(n_ctx) * size_t(n_seq) * size_t(n_layers_);
+    k_ = model::allocate_zeroed(device, block_bytes_);
+    v_ = model::allocate_zeroed(device, block_bytes_);
     lengths_.assign(size_t(n_seq), 0);
 }
 
@@ -61,8 +62,8 @@ void KvCache::copy_prefix(int src, int dst, int length) {
     check_seq(dst);
     length = std::min(length, lengths_[size_t(src)]);
     for (int l = 0; l < n_layers_; ++l) {
-        std::memcpy(keys(l, dst), keys(l, src), slot_bytes_ * size_t(length));
-        std::memcpy(values(l, dst), values(l, src), slot_bytes_ * size_t(length));
+        model::copy_bytes(device_, keys(l, dst), keys(l, src), slot_bytes_ * size_t(length));
+        model::copy_bytes(device_, values(l, dst), values(l, src), slot_bytes_ * size_t(length));
     }
     lengths_[size_t(dst)] = length;
 }
@@ -71,7 +72,7 @@ size_t KvCache::block_offset(int layer, int seq) const {
     return (size_t(layer) * size_t(n_seq()) + size_t(seq)) * size_t(n_ctx_) * slot_bytes_;
 }
 
-uint8_t* KvCache::keys(int layer, int seq) { return k_.data() + block_offset(layer, seq); }
-uint8_t* KvCache::values(int layer, int seq) { return v_.data() + block_offset(layer, seq); }
+uint8_t* KvCache::keys(int layer, int seq) { return k_.get() + block_offset(layer, seq); }
+uint8_t* KvCache::values(int layer, int seq) { return v_.get() + block_offset(layer, seq); }
 
 }  // namespace slm

@@ -7,40 +7,24 @@
 // input norm), MLP (gated SwiGLU or GeGLU, or Phi-2's fc1, GELU, fc2), post-norm (Gemma 2/3),
 // residual), final norm, the vocabulary projection (with bias for Phi-2) and its soft-capping
 // (Gemma 2). What differs between architectures is data (model/architecture.h) bound at load.
-// Active LoRA adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h).
+// Active LoRA adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h). The ops are
+// those of a Backend (backend.h): the CPU's kernels, or the GPU's over its copies of the weights.
 #include <slm/error.h>
 #include <slm/half.h>
 #include <slm/model.h>
 #include <slm/thread_pool.h>
 
 #include "model/architecture.h"
+#include "model/backend.h"
+#include "model/cpu_backend.h"
 #include "model/lora_apply.h"
 #include "model/model_weights.h"
 
 #include <cmath>
-#include <cstring>
 
 namespace slm {
 
 namespace {
-
-// Stores rows of f32 values [T, Hkv*Dh] into cache slots at the given positions.
-void store_rows(const float* rows, int64_t row_len, const int32_t* positions, int64_t T, uint8_t* block,
-                size_t slot_bytes, DType dtype) {
-    for (int64_t t = 0; t < T; ++t) {
-        uint8_t* slot = block + size_t(positions[t]) * slot_bytes;
-        const float* src = rows + t * row_len;
-        if (dtype == DType::f32) {
-            std::memcpy(slot, src, size_t(row_len) * sizeof(float));
-        } else {
-            auto* dst = reinterpret_cast<uint16_t*>(slot);
-            for (int64_t i = 0; i < row_len; ++i) dst[i] = f32_to_f16(src[i]);
-        }
-    }
-}
-
-// Runs of at most this many tokens of one sequence attend on one thread each (see forward).
-constexpr int64_t kShortRun = 8;
 
 void check_config(const ModelConfig& c, const std::string& source) {
     auto positive = [&](int v, const char* field) {
@@ -59,23 +43,14 @@ void check_config(const ModelConfig& c, const std::string& source) {
         fail("{}: soft-capping values and query_pre_attn_scalar must not be negative", source);
 }
 
-using GatedActivation = void (*)(const float*, const float*, int64_t, float*, ThreadPool*);
-
-// The gated MLP's act(gate) * up for config.json's hidden_act (transformers' ACT2FN names).
-GatedActivation gated_activation(const std::string& act, const std::string& source) {
-    if (act == "silu" || act == "swish") return kernels::silu_mul;
-    // gelu_new and gelu_fast are the same tanh approximation written differently.
-    if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return kernels::gelu_tanh_mul;
-    if (act == "gelu") return kernels::gelu_mul;
-    fail("{}: activation '{}' is not supported (silu, gelu_pytorch_tanh, gelu_new, gelu_fast, gelu)", source, act);
-}
-
-using Activation = void (*)(const float*, int64_t, float*, ThreadPool*);
-
-// The plain MLP's act(x) for hidden_act (Phi-2: gelu_new).
-Activation plain_activation(const std::string& act, const std::string& source) {
-    if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return kernels::gelu_tanh;
-    if (act == "gelu") return kernels::gelu;
+// The MLP's activation for config.json's hidden_act (transformers' ACT2FN names): the gated
+// MLP's act(gate) * up (silu: SwiGLU; gelu_pytorch_tanh, gelu: GeGLU), or the plain MLP's act(x)
+// (Phi-2's gelu_new). gelu_new and gelu_fast are the same tanh approximation written differently.
+model::Activation mlp_activation(const std::string& act, bool gated, const std::string& source) {
+    if (gated && (act == "silu" || act == "swish")) return model::Activation::silu;
+    if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return model::Activation::gelu_tanh;
+    if (act == "gelu") return model::Activation::gelu;
+    if (gated) fail("{}: activation '{}' is not supported (silu, gelu_pytorch_tanh, gelu_new, gelu_fast, gelu)", source, act);
     fail("{}: activation '{}' is not supported for a plain MLP (gelu_new, gelu_pytorch_tanh, gelu_fast, gelu)", source,
          act);
 }
@@ -117,15 +92,15 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
     // GGUF names no activation: the architecture implies the one llama.cpp's graph applies.
     if (files_.naming == TensorNaming::gguf) files_.config.hidden_act = std::string(arch.gguf_activation);
     rope_mode_ = files_.naming == TensorNaming::gguf ? arch.gguf_rope : arch.hf_rope;
-    if (arch.gated_mlp) gated_activation_ = gated_activation(c.hidden_act, source);
-    else activation_ = plain_activation(c.hidden_act, source);
+    activation_ = mlp_activation(c.hidden_act, arch.gated_mlp, source);
     layer_window_ = layer_windows(c, arch, source);
     attn_scale_ = float(1.0 / std::sqrt(c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : double(c.head_dim)));
     // transformers: hidden_size ** 0.5 in the activations' dtype.
     if (arch.embedding_scale) embedding_scale_ = float(std::sqrt(double(c.hidden_size)));
     weights_ = std::make_unique<ModelWeights>(files_, arch);
     if (options.nf4_matrices) weights_->quantize_layers_nf4(*files_.tensors);
-    if (options.cpu_layouts) weights_->use_cpu_layouts(*files_.tensors);
+    // A GPU reads the weights in the file's layout (src/kernels/cuda/weight_slices.cuh).
+    if (options.cpu_layouts && options.device == Device::cpu) weights_->use_cpu_layouts(*files_.tensors);
 
     RopeFrequencies rope = rope_frequencies(c);
     // GGUF llama3 models carry their rope scaling as per-frequency divisors (rope_freqs.weight).
@@ -143,9 +118,13 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
         local_config.rope_scaling = RopeScaling{};
         rope_local_inv_freq_ = rope_frequencies(local_config).inv_freq;
     }
+    device_ = options.device;
+    if (device_ == Device::cuda) gpu_ = model::make_cuda_backend(*this);
 }
 
 Model::~Model() = default;
+
+Device Model::device() const { return device_; }
 
 void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool,
                     std::vector<float>* hidden, const LoraStack* adapters) const {
@@ -162,10 +141,13 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     if (T == 0) return;
     if (batch.positions.size() != size_t(T) || batch.seq_ids.size() != size_t(T) || batch.want_logits.size() != size_t(T))
         fail("forward: batch arrays differ in length");
+    if (cache.device() != device_)
+        fail("forward: the KV cache is in {} memory, the model on the {}", device_name(cache.device()), device_name(device_));
     if (adapters && !adapters->empty() && adapters->model() != this)
         fail("forward: the LoRA adapters were bound to another model ({}), not to {}", adapters->model()->files().path,
              files_.path);
     const model::BoundLoras* lora = adapters ? adapters->bound() : nullptr;
+    if (lora && device_ != Device::cpu) fail("forward: LoRA adapters run on the CPU only for now (the model is on the GPU)");
     using model::WeightRole;
     // y += Σ s·(x Aᵀ) Bᵀ over the adapters of linear `role` of layer `l` (none: nothing).
     auto add_lora = [&](int l, WeightRole role, const float* x, float* y) {
@@ -187,6 +169,8 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         ++next_pos[size_t(seq)];
     }
 
+    // Runs of consecutive entries of one sequence: each writes its keys and values into that
+    // sequence's cache at consecutive slots, then attends over it.
     struct SequenceRun {
         int64_t begin, end;  // batch entries [begin, end), all of sequence `seq`
         int32_t seq;
@@ -199,135 +183,135 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         runs.push_back({begin, end, seq});
         begin = end;
     }
+    std::vector<model::AttentionRun> attention_runs(runs.size());
 
-    std::vector<float> x(size_t(T * D)), xn(size_t(T * D));
-    std::vector<float> q(size_t(T * q_dim)), k(size_t(T * kv_dim)), v(size_t(T * kv_dim)), att(size_t(T * q_dim));
-    std::vector<float> gate(size_t(T * F)), up(size_t(T * F)), proj(size_t(T * D));
-    const int32_t* positions = batch.positions.data();
-    std::vector<float> rope_cos_sin(size_t(T * rot));
+    // The CPU's ops on host memory, or the GPU's on the model's copies of the weights.
+    model::CpuBackend cpu(pool);
+    model::Backend& be = device_ == Device::cpu ? static_cast<model::Backend&>(cpu) : *gpu_;
+    using Slot = model::Backend::Slot;
+    float* x = be.buffer(Slot::x, size_t(T * D));
+    float* xn = be.buffer(Slot::xn, size_t(T * D));
+    float* q = be.buffer(Slot::q, size_t(T * q_dim));
+    float* k = be.buffer(Slot::k, size_t(T * kv_dim));
+    float* v = be.buffer(Slot::v, size_t(T * kv_dim));
+    float* att = be.buffer(Slot::att, size_t(T * q_dim));
+    float* gate = be.buffer(Slot::gate, size_t(T * F));
+    float* up = be.buffer(Slot::up, size_t(T * F));
+    float* proj = be.buffer(Slot::proj, size_t(T * D));
+    const int32_t* tokens = be.ints(model::Backend::IntSlot::tokens, batch.tokens);
+    const int32_t* positions = be.ints(model::Backend::IntSlot::positions, batch.positions);
+    float* rope_cos_sin = be.buffer(Slot::rope, size_t(T * rot));
     // longrope: a cache longer than the original context rotates every position by the long factors.
     const bool long_rope = !rope_long_inv_freq_.empty() && cache.n_ctx() > rope_long_context_;
-    kernels::rope_angles(positions, T, rot, (long_rope ? rope_long_inv_freq_ : rope_inv_freq_).data(), rope_mscale_,
-                         rope_cos_sin.data(), pool);
+    be.rope_angles(positions, T, rot, long_rope ? rope_long_inv_freq_ : rope_inv_freq_, rope_mscale_, rope_cos_sin);
     // Gemma 3: the sliding layers' rotation.
-    std::vector<float> rope_local_cos_sin;
+    float* rope_local_cos_sin = nullptr;
     if (!rope_local_inv_freq_.empty()) {
-        rope_local_cos_sin.resize(size_t(T * rot));
-        kernels::rope_angles(positions, T, rot, rope_local_inv_freq_.data(), 1.0f, rope_local_cos_sin.data(), pool);
+        rope_local_cos_sin = be.buffer(Slot::rope_local, size_t(T * rot));
+        be.rope_angles(positions, T, rot, rope_local_inv_freq_, 1.0f, rope_local_cos_sin);
     }
 
     // Every norm of the model: RMSNorm x·w, or LayerNorm with bias (Phi-2).
     auto norm = [&](const float* in, const std::vector<float>& w, const std::vector<float>& b, int64_t rows, float* out) {
-        if (arch.norm_kind == model::NormKind::layer)
-            kernels::layer_norm(in, w.data(), b.empty() ? nullptr : b.data(), rows, D, eps, out, pool);
-        else
-            kernels::rms_norm(in, w.data(), rows, D, eps, out, pool);
+        if (arch.norm_kind == model::NormKind::layer) be.layer_norm(in, w, b, rows, D, eps, out);
+        else be.rms_norm(in, w, rows, D, eps, out);
     };
 
     // x: [T, D] = token embeddings (times √D for Gemma)
-    kernels::get_rows(weights_->token_embedding, batch.tokens.data(), T, x.data(), pool);
-    if (embedding_scale_ != 1.0f) kernels::multiply(x.data(), T * D, embedding_scale_);
+    be.get_rows(weights_->token_embedding, tokens, T, x);
+    if (embedding_scale_ != 1.0f) be.multiply(x, T * D, embedding_scale_);
 
     for (int l = 0; l < c.num_layers; ++l) {
         const LayerWeights& w = weights_->layers[size_t(l)];
 
         // Attention block. xn: [T, D] = norm(x)
-        norm(x.data(), w.attn_norm, w.attn_norm_bias, T, xn.data());
+        norm(x, w.attn_norm, w.attn_norm_bias, T, xn);
         // q: [T, H, Dh], k and v: [T, Hkv, Dh]
-        const kernels::MatmulOut qkv[] = {{&w.wq, q.data()}, {&w.wk, k.data()}, {&w.wv, v.data()}};
-        kernels::matmul(qkv, xn.data(), T, pool);
-        add_lora(l, WeightRole::attn_q, xn.data(), q.data());
-        add_lora(l, WeightRole::attn_k, xn.data(), k.data());
-        add_lora(l, WeightRole::attn_v, xn.data(), v.data());
+        const kernels::MatmulOut qkv[] = {{&w.wq, q}, {&w.wk, k}, {&w.wv, v}};
+        be.matmul(qkv, xn, T);
+        add_lora(l, WeightRole::attn_q, xn, q);
+        add_lora(l, WeightRole::attn_k, xn, k);
+        add_lora(l, WeightRole::attn_v, xn, v);
         if (!w.bq.empty()) {
-            kernels::add_bias(q.data(), w.bq.data(), T, q_dim);
-            kernels::add_bias(k.data(), w.bk.data(), T, kv_dim);
-            kernels::add_bias(v.data(), w.bv.data(), T, kv_dim);
+            be.add_bias(q, w.bq, T, q_dim);
+            be.add_bias(k, w.bk, T, kv_dim);
+            be.add_bias(v, w.bv, T, kv_dim);
         }
         // Gemma 3: each head of q and k RMS-normed over its Dh values.
         if (!w.q_norm.empty()) {
-            kernels::rms_norm(q.data(), w.q_norm.data(), T * H, Dh, eps, q.data(), pool);
-            kernels::rms_norm(k.data(), w.k_norm.data(), T * Hkv, Dh, eps, k.data(), pool);
+            be.rms_norm(q, w.q_norm, T * H, Dh, eps, q);
+            be.rms_norm(k, w.k_norm, T * Hkv, Dh, eps, k);
         }
-        const bool local_rope = !rope_local_cos_sin.empty() && layer_window_[size_t(l)] > 0;
-        const float* cos_sin = (local_rope ? rope_local_cos_sin : rope_cos_sin).data();
-        kernels::rope(q.data(), T, H, Dh, cos_sin, rope_mode_, pool, rot);
-        kernels::rope(k.data(), T, Hkv, Dh, cos_sin, rope_mode_, pool, rot);
+        const bool local_rope = rope_local_cos_sin != nullptr && layer_window_[size_t(l)] > 0;
+        const float* cos_sin = local_rope ? rope_local_cos_sin : rope_cos_sin;
+        be.rope(q, T, H, Dh, cos_sin, rope_mode_, rot);
+        be.rope(k, T, Hkv, Dh, cos_sin, rope_mode_, rot);
 
-        // Each run of consecutive entries of one sequence: write its k/v into the cache, then
-        // attend over that sequence's cache. att: [T, H, Dh]
-        for (const SequenceRun& run : runs) {
+        // Each run: its k/v into the cache, then attention over that sequence's cache. att: [T, H, Dh]
+        for (size_t r = 0; r < runs.size(); ++r) {
+            const SequenceRun& run = runs[r];
             const int64_t n = run.end - run.begin;
-            store_rows(k.data() + run.begin * kv_dim, kv_dim, positions + run.begin, n, cache.keys(l, run.seq),
-                       cache.slot_bytes(), cache.dtype());
-            store_rows(v.data() + run.begin * kv_dim, kv_dim, positions + run.begin, n, cache.values(l, run.seq),
-                       cache.slot_bytes(), cache.dtype());
+            const size_t slot = size_t(batch.positions[size_t(run.begin)]) * cache.slot_bytes();
+            be.store_kv(k + run.begin * kv_dim, n * kv_dim, cache.keys(l, run.seq) + slot, cache.dtype());
+            be.store_kv(v + run.begin * kv_dim, n * kv_dim, cache.values(l, run.seq) + slot, cache.dtype());
+            // cache positions 0..length-1 are now valid
+            attention_runs[r] = {run.begin, run.end, cache.keys(l, run.seq), cache.values(l, run.seq),
+                                 int64_t(batch.positions[size_t(run.end - 1)]) + 1};
         }
-        auto attend = [&](const SequenceRun& run, ThreadPool* threads) {
-            const int64_t S = positions[run.end - 1] + 1;  // cache positions 0..S-1 are now valid
-            kernels::attention(q.data() + run.begin * q_dim, run.end - run.begin, H, Hkv, Dh, cache.keys(l, run.seq),
-                               cache.values(l, run.seq), cache.dtype(), S, positions + run.begin, layer_window_[size_t(l)],
-                               attn_scale_, att.data() + run.begin * q_dim, threads, attn_softcap);
-        };
-        // A prompt chunk is split over the threads by query blocks and heads; the single tokens
-        // of a batched decode step are too little work to split, so those sequences are spread
-        // over the threads instead.
-        std::vector<const SequenceRun*> short_runs;
-        for (const SequenceRun& run : runs) {
-            if (run.end - run.begin > kShortRun || runs.size() == 1) attend(run, pool);
-            else short_runs.push_back(&run);
-        }
-        if (pool == nullptr) {
-            for (const SequenceRun* run : short_runs) attend(*run, nullptr);
-        } else {
-            pool->parallel_for(int64_t(short_runs.size()), [&](int64_t begin, int64_t end) {
-                for (int64_t r = begin; r < end; ++r) attend(*short_runs[size_t(r)], nullptr);
-            });
-        }
+        be.attention(q, attention_runs, H, Hkv, Dh, cache.dtype(), positions, layer_window_[size_t(l)], attn_scale_,
+                     attn_softcap, att);
 
         // x += att @ Wo^T  (Gemma 2/3: x += rmsnorm(att @ Wo^T))
-        kernels::matmul(w.wo, att.data(), T, proj.data(), pool);
-        add_lora(l, WeightRole::attn_o, att.data(), proj.data());
-        if (!w.bo.empty()) kernels::add_bias(proj.data(), w.bo.data(), T, D);
-        if (!w.attn_post_norm.empty()) kernels::rms_norm(proj.data(), w.attn_post_norm.data(), T, D, eps, proj.data(), pool);
-        kernels::add(x.data(), proj.data(), T * D);
+        be.matmul(w.wo, att, T, proj);
+        add_lora(l, WeightRole::attn_o, att, proj);
+        if (!w.bo.empty()) be.add_bias(proj, w.bo, T, D);
+        if (!w.attn_post_norm.empty()) be.rms_norm(proj, w.attn_post_norm, T, D, eps, proj);
+        be.add(x, proj, T * D);
 
         // MLP block (SwiGLU, or GeGLU for Gemma). xn = norm(x); h: [T, F] = act(xn Wg^T) * (xn Wu^T);
         // x += h Wd^T  (Gemma 2/3: x += rmsnorm(h Wd^T)). Phi-2 runs it in parallel with the
         // attention: xn stays the attention's input norm, h = gelu(xn Wu^T + bu), x += h Wd^T + bd.
-        if (!arch.parallel_block) norm(x.data(), w.ffn_norm, {}, T, xn.data());
+        if (!arch.parallel_block) norm(x, w.ffn_norm, {}, T, xn);
         if (arch.gated_mlp) {
-            const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate.data()}, {&w.w_up, up.data()}};
-            kernels::matmul(gate_up, xn.data(), T, pool);
-            add_lora(l, WeightRole::ffn_gate, xn.data(), gate.data());
-            add_lora(l, WeightRole::ffn_up, xn.data(), up.data());
-            gated_activation_(gate.data(), up.data(), T * F, gate.data(), pool);
+            const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate}, {&w.w_up, up}};
+            be.matmul(gate_up, xn, T);
+            add_lora(l, WeightRole::ffn_gate, xn, gate);
+            add_lora(l, WeightRole::ffn_up, xn, up);
+            be.gated(activation_, gate, up, T * F, gate);
         } else {
-            kernels::matmul(w.w_up, xn.data(), T, gate.data(), pool);
-            add_lora(l, WeightRole::ffn_up, xn.data(), gate.data());
-            if (!w.b_up.empty()) kernels::add_bias(gate.data(), w.b_up.data(), T, F);
-            activation_(gate.data(), T * F, gate.data(), pool);
+            be.matmul(w.w_up, xn, T, gate);
+            add_lora(l, WeightRole::ffn_up, xn, gate);
+            if (!w.b_up.empty()) be.add_bias(gate, w.b_up, T, F);
+            be.activation(activation_, gate, T * F, gate);
         }
-        kernels::matmul(w.w_down, gate.data(), T, proj.data(), pool);
-        add_lora(l, WeightRole::ffn_down, gate.data(), proj.data());
-        if (!w.b_down.empty()) kernels::add_bias(proj.data(), w.b_down.data(), T, D);
-        if (!w.ffn_post_norm.empty()) kernels::rms_norm(proj.data(), w.ffn_post_norm.data(), T, D, eps, proj.data(), pool);
-        kernels::add(x.data(), proj.data(), T * D);
+        be.matmul(w.w_down, gate, T, proj);
+        add_lora(l, WeightRole::ffn_down, gate, proj);
+        if (!w.b_down.empty()) be.add_bias(proj, w.b_down, T, D);
+        if (!w.ffn_post_norm.empty()) be.rms_norm(proj, w.ffn_post_norm, T, D, eps, proj);
+        be.add(x, proj, T * D);
     }
     for (int64_t t = 0; t < T; ++t) cache.extend(batch.seq_ids[size_t(t)], batch.positions[size_t(t)] + 1);
 
     // Only the rows whose logits are wanted go through the (large) vocabulary projection.
     // rows: [N, D] -> norm -> logits: [N, V] (Phi-2: plus a bias; Gemma 2: soft-capped)
     int64_t N = 0;
-    for (int64_t t = 0; t < T; ++t)
-        if (batch.want_logits[size_t(t)]) std::memmove(x.data() + (N++) * D, x.data() + t * D, size_t(D) * sizeof(float));
+    for (int64_t t = 0; t < T; ++t) {
+        if (!batch.want_logits[size_t(t)]) continue;
+        if (N != t) be.copy(x + N * D, x + t * D, size_t(D));
+        ++N;
+    }
     if (N == 0) return;
-    norm(x.data(), weights_->output_norm, weights_->output_norm_bias, N, xn.data());
-    if (hidden) hidden->assign(xn.begin(), xn.begin() + N * D);
+    norm(x, weights_->output_norm, weights_->output_norm_bias, N, xn);
+    if (hidden) {
+        hidden->resize(size_t(N * D));
+        be.to_host(xn, size_t(N * D), hidden->data());
+    }
     logits.resize(size_t(N * V));
-    kernels::matmul(weights_->output, xn.data(), N, logits.data(), pool);
-    if (!weights_->output_bias.empty()) kernels::add_bias(logits.data(), weights_->output_bias.data(), N, V);
-    if (logit_softcap > 0) kernels::softcap(logits.data(), N * V, logit_softcap, pool);
+    float* y = be.result(Slot::logits, logits.data(), size_t(N * V));
+    be.matmul(weights_->output, xn, N, y);
+    if (!weights_->output_bias.empty()) be.add_bias(y, weights_->output_bias, N, V);
+    if (logit_softcap > 0) be.softcap(y, N * V, logit_softcap);
+    be.to_host(y, size_t(N * V), logits.data());
 }
 
 }  // namespace slm

@@ -37,6 +37,20 @@ nlohmann::ordered_json grounded_messages(const nlohmann::ordered_json& history, 
     return messages;
 }
 
+FittedConversation fit_grounded_messages(const nlohmann::ordered_json& history, std::string_view question,
+                                         std::vector<Passage> passages,
+                                         const std::function<bool(const nlohmann::ordered_json& messages)>& fits) {
+    FittedConversation out;
+    while (true) {
+        out.messages = grounded_messages(history, question, passages);
+        out.fits = fits(out.messages);
+        if (out.fits || passages.empty()) break;
+        passages.pop_back();
+    }
+    out.passages = std::move(passages);
+    return out;
+}
+
 std::vector<Citation> cited_passages(std::string_view answer, std::span<const Passage> passages) {
     std::vector<Citation> out;
     auto add = [&](int number) {

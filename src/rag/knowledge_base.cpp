@@ -1,11 +1,14 @@
 // KnowledgeBase: opening (reader or writer), listing and removing sources, and retrieval by
-// BM25, vectors, or both fused by reciprocal rank.
+// BM25, vectors, or both fused (by reciprocal rank or by normalised score).
+#include <fmt/format.h>
 #include <slm/error.h>
 #include <slm/file_io.h>
 #include <slm/rag.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "rag/kb_store.h"
@@ -31,6 +34,39 @@ std::string_view retrieval_mode_name(RetrievalMode mode) {
             return "hybrid";
     }
     return "?";
+}
+
+Fusion parse_fusion(std::string_view spec) {
+    Fusion f;
+    const size_t colon = spec.find(':');
+    const std::string_view method = spec.substr(0, colon);
+    if (method == "rrf")
+        f = {FusionMethod::rrf, 1.0, 1.0};
+    else if (method != "relative")
+        fail("fusion '{}': expected rrf or relative, optionally with :BM25_WEIGHT,VECTOR_WEIGHT", spec);
+    if (colon == std::string_view::npos) return f;
+    const std::string weights(spec.substr(colon + 1));
+    const size_t comma = weights.find(',');
+    double w[2] = {0, 0};
+    try {
+        size_t used0 = 0, used1 = 0;
+        if (comma == std::string::npos) throw std::invalid_argument("one weight");
+        w[0] = std::stod(weights.substr(0, comma), &used0);
+        w[1] = std::stod(weights.substr(comma + 1), &used1);
+        if (used0 != comma || used1 != weights.size() - comma - 1) throw std::invalid_argument("trailing text");
+    } catch (const std::exception&) {
+        fail("fusion '{}': the weights are two numbers, BM25's and the vectors', e.g. {}:0.7,0.3", spec, method);
+    }
+    if (!std::isfinite(w[0]) || !std::isfinite(w[1]) || w[0] < 0 || w[1] < 0 || w[0] + w[1] <= 0)
+        fail("fusion '{}': weights must be finite, at least 0 and not both 0", spec);
+    f.bm25_weight = w[0];
+    f.vector_weight = w[1];
+    return f;
+}
+
+std::string fusion_name(const Fusion& fusion) {
+    return fmt::format("{}:{:g},{:g}", fusion.method == FusionMethod::rrf ? "rrf" : "relative", fusion.bm25_weight,
+                       fusion.vector_weight);
 }
 
 KnowledgeBase::KnowledgeBase(std::unique_ptr<KnowledgeBaseStore> store) : store_(std::move(store)) {}
@@ -66,7 +102,7 @@ int KnowledgeBase::remove(std::span<const std::string> paths) {
 }
 
 std::vector<Passage> KnowledgeBase::retrieve(std::string_view query, int k, RetrievalMode mode,
-                                             TextEmbedder* embedder) const {
+                                             TextEmbedder* embedder, const Fusion& fusion) const {
     if (std::all_of(query.begin(), query.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
         fail("empty query: ask a question");
     if (k <= 0) fail("--k {}: at least one passage must be retrieved", k);
@@ -99,10 +135,14 @@ std::vector<Passage> KnowledgeBase::retrieve(std::string_view query, int k, Retr
     } else if (mode == RetrievalMode::vector) {
         for (auto& [id, s] : semantic) order.push_back(id), fused[id] = s;
     } else {
-        std::vector<int64_t> a, b;
-        for (auto& [id, s] : lexical) a.push_back(id);
-        for (auto& [id, s] : semantic) b.push_back(id);
-        for (const FusedRank& r : reciprocal_rank_fusion({a, b})) order.push_back(r.id), fused[r.id] = r.score;
+        std::vector<RankedList> lists(2);
+        lists[0].weight = fusion.bm25_weight;
+        lists[1].weight = fusion.vector_weight;
+        for (auto& [id, s] : lexical) lists[0].items.push_back({id, s});
+        for (auto& [id, s] : semantic) lists[1].items.push_back({id, double(s)});
+        const auto ranked = fusion.method == FusionMethod::rrf ? reciprocal_rank_fusion(lists)
+                                                               : relative_score_fusion(lists);
+        for (const FusedRank& r : ranked) order.push_back(r.id), fused[r.id] = r.score;
     }
     if (order.size() > size_t(k)) order.resize(size_t(k));
     std::vector<Passage> out = store_->passages(order);

@@ -27,9 +27,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<TextEmbedder> open_model_embedder(const std::string& path, int threads) {
+std::unique_ptr<TextEmbedder> open_model_embedder(const std::string& path, int threads, const std::string& pooling) {
     EmbedderOptions options;
     options.threads = threads;
+    options.pooling = pooling;
     return std::make_unique<ModelEmbedder>(Embedder::open(path, options));
 }
 

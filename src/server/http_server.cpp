@@ -3,6 +3,7 @@
 #include "server/http_server.h"
 
 #include "server/engine.h"
+#include "server/knowledge_bases.h"
 #include "server/request_log.h"
 #include "server/route_handler.h"
 #include "server/routes.h"
@@ -22,9 +23,11 @@ using server::ErrorShape;
 
 HttpServer::HttpServer(ServerOptions options, std::unique_ptr<server::Engine> model)
     : options_(std::move(options)), model_(std::move(model)) {
+    knowledge_bases_ = std::make_unique<server::ServedKnowledgeBases>(options_.rag, options_.threads);
     log_ = std::make_unique<server::RequestLog>(options_.log_requests);
     http_ = std::make_unique<httplib::Server>();
-    context_ = std::make_unique<server::RouteContext>(server::RouteContext{options_, model_.get(), *log_, shutting_down_});
+    context_ = std::make_unique<server::RouteContext>(
+        server::RouteContext{options_, model_.get(), *log_, shutting_down_, *knowledge_bases_});
     install_routes();
 }
 
@@ -101,6 +104,7 @@ void HttpServer::install_routes() {
     server::add_ollama_routes(http, *context_);
     server::add_lora_routes(http, *context_);
     server::add_pull_routes(http, *context_);
+    server::add_rag_routes(http, *context_);
     if (options_.webui) server::add_webui_routes(http, *context_);
 }
 

@@ -19,6 +19,7 @@ namespace slm::server {
 
 class Engine;
 class RequestLog;
+class ServedKnowledgeBases;
 
 // What route handlers share.
 struct RouteContext {
@@ -26,6 +27,7 @@ struct RouteContext {
     Engine* model;  // null when the server runs without a model (HTTP-layer tests)
     RequestLog& log;
     const std::atomic<bool>& shutting_down;
+    ServedKnowledgeBases& knowledge_bases;  // the --rag KBs (none: empty)
 };
 
 }  // namespace slm::server
@@ -34,7 +36,8 @@ namespace slm {
 
 class HttpServer {
 public:
-    // `model` may be null: then only the routes that need no model answer normally.
+    // `model` may be null: then only the routes that need no model answer normally. The
+    // knowledge bases of options.rag are opened here (slm::Error naming a KB that cannot be).
     HttpServer(ServerOptions options, std::unique_ptr<server::Engine> model);
     ~HttpServer();
 
@@ -48,6 +51,7 @@ private:
     void install_routes();
     ServerOptions options_;
     std::unique_ptr<server::Engine> model_;
+    std::unique_ptr<server::ServedKnowledgeBases> knowledge_bases_;
     std::unique_ptr<server::RequestLog> log_;
     std::unique_ptr<httplib::Server> http_;
     std::unique_ptr<server::RouteContext> context_;

@@ -89,6 +89,12 @@ std::string adapter_name(const ServerLora& lora) {
     return std::filesystem::is_directory(p) ? p.filename().string() : p.stem().string();
 }
 
+ModelOptions model_options(const ServerOptions& options) {
+    ModelOptions mo;
+    mo.device = device_from_name(options.device);
+    return mo;
+}
+
 // The --lora adapters read, each bound alone to the model once, so that a file that does not fit
 // fails at start (naming it) rather than at the first request that picks it.
 std::vector<LoraUse> load_adapters(const Model& model, const ServerOptions& options, std::vector<ServedAdapter>& served) {
@@ -108,7 +114,7 @@ std::vector<LoraUse> load_adapters(const Model& model, const ServerOptions& opti
 class ModelEngine : public Engine {
 public:
     explicit ModelEngine(const ServerOptions& options)
-        : model_(Model::load(options.model_path)), tokenizer_(Tokenizer::from_model_path(options.model_path)),
+        : model_(Model::load(options.model_path, model_options(options))), tokenizer_(Tokenizer::from_model_path(options.model_path)),
           template_(load_template(*model_)) {
         const int trained = model_->config().max_position > 0 ? model_->config().max_position : 4096;
         const int context = options.context > 0 ? options.context : std::min(trained, 4096);

@@ -16,6 +16,7 @@ void add_openai_routes(httplib::Server& http, RouteContext& context);  // /v1/ch
 void add_ollama_routes(httplib::Server& http, RouteContext& context);  // /api/chat, /api/generate, /api/embed
 void add_lora_routes(httplib::Server& http, RouteContext& context);    // GET/POST /lora-adapters
 void add_pull_routes(httplib::Server& http, RouteContext& context);    // POST /api/pull
+void add_rag_routes(httplib::Server& http, RouteContext& context);     // GET /v1/rag/kbs
 void add_webui_routes(httplib::Server& http, RouteContext& context);   // GET / (the chat page), /assets/*
 
 // Whether `path` is one of the chat page's files (served without the API key: they hold no data).

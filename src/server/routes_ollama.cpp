@@ -4,6 +4,7 @@
 #include "server/api_error.h"
 #include "server/completion_request.h"
 #include "server/engine.h"
+#include "server/grounding.h"
 #include "server/json_fields.h"
 #include "server/route_handler.h"
 #include "server/routes.h"
@@ -87,11 +88,12 @@ void add_final_stats(json& line, const GenerationSummary& s) {
     line["eval_duration"] = ns(s.total_ms - s.time_to_first_token_ms);
 }
 
-// NDJSON lines of /api/chat (chat = true) and /api/generate.
+// NDJSON lines of /api/chat (chat = true) and /api/generate. A grounded chat (`passages` set)
+// carries its `citations` in the last line, the one with "done": true.
 class OllamaStreamFormat : public StreamFormat {
 public:
-    OllamaStreamFormat(std::string model, bool chat, std::vector<int32_t> context)
-        : model_(std::move(model)), chat_(chat), context_(std::move(context)) {}
+    OllamaStreamFormat(std::string model, bool chat, std::vector<int32_t> context, GroundedPassages passages = nullptr)
+        : model_(std::move(model)), chat_(chat), context_(std::move(context)), passages_(std::move(passages)) {}
 
     std::string pieces(int, const std::vector<GeneratedPiece>& pieces) override {
         std::string text;
@@ -99,6 +101,7 @@ public:
             text += p.text;
             if (p.token >= 0) context_.push_back(p.token);
         }
+        answer_ += text;
         if (text.empty()) return "";
         return line(text) + "\n";
     }
@@ -107,6 +110,7 @@ public:
         json last = json::parse(line(""));
         add_final_stats(last, summary);
         if (!chat_) last["context"] = context_;
+        if (passages_) last["citations"] = citations_json(*passages_, std::span<const std::string>(&answer_, 1));
         return to_json_text(last) + "\n";
     }
     std::string end(const std::vector<GenerationSummary>&) override { return ""; }
@@ -123,6 +127,8 @@ private:
     std::string model_;
     bool chat_;
     std::vector<int32_t> context_;
+    GroundedPassages passages_;
+    std::string answer_;
 };
 
 // The fields /api/chat and /api/generate share: the model's name, stream (ollama streams by
@@ -139,11 +145,12 @@ CompletionRequest common_request(const JsonFields& f, Engine& engine, const std:
 
 // Shared tail of /api/chat and /api/generate: submit, then stream or answer once.
 void run_ollama(RouteContext& context, const httplib::Request& req, httplib::Response& res, RequestRecord& record,
-                Engine& engine, CompletionRequest& r, bool chat, const std::string& model_name) {
+                Engine& engine, CompletionRequest& r, bool chat, const std::string& model_name,
+                GroundedPassages passages = nullptr) {
     auto jobs = make_jobs(r, engine);
     record.tokens_in = int64_t(r.prompt.size());
     auto streams = engine.scheduler().submit(std::move(jobs));
-    auto format = std::make_unique<OllamaStreamFormat>(model_name, chat, r.prompt);
+    auto format = std::make_unique<OllamaStreamFormat>(model_name, chat, r.prompt, std::move(passages));
     if (r.stream) {
         stream_response(res, "application/x-ndjson", std::move(streams), std::move(format), context.log.record(&req));
         return;
@@ -188,15 +195,17 @@ void ollama_chat(RouteContext& context, const httplib::Request& req, httplib::Re
     check_keep_alive(f);
     Engine& engine = require_generating_model(context);
     CompletionRequest r = common_request(f, engine, *model);
+    const auto rag_choice = context.knowledge_bases.parse_field(f);
     if (normalized.empty()) {  // ollama: an empty chat loads the model and answers at once
         json out = {{"model", *model}, {"created_at", rfc3339_now()}, {"message", {{"role", "assistant"}, {"content", ""}}},
                     {"done_reason", "load"}, {"done", true}};
         write_json(res, to_json_text(out));
         return;
     }
-    r.prompt = engine.tokenize(engine.render_chat(normalized), false);
+    ChatPrompt prompt = chat_prompt(engine, context.knowledge_bases, rag_choice, normalized, r.max_tokens);
+    r.prompt = std::move(prompt.prompt);
     r.prompt_param = "messages";
-    run_ollama(context, req, res, record, engine, r, true, *model);
+    run_ollama(context, req, res, record, engine, r, true, *model, std::move(prompt.passages));
 }
 
 void ollama_generate(RouteContext& context, const httplib::Request& req, httplib::Response& res, RequestRecord& record) {

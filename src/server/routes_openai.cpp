@@ -3,6 +3,7 @@
 #include "server/api_error.h"
 #include "server/completion_request.h"
 #include "server/engine.h"
+#include "server/grounding.h"
 #include "server/json_fields.h"
 #include "server/route_handler.h"
 #include "server/routes.h"
@@ -77,11 +78,12 @@ void check_summaries(const std::vector<GenerationSummary>& summaries) {
 }
 
 // The body of a non-streaming chat.completion / text_completion: one object per choice from
-// `choice_json(index, choice)`, usage, and the record's completion token count.
+// `choice_json(index, choice)`, usage, the fields of `extra` (a grounded answer's citations), and
+// the record's completion token count.
 template <typename ChoiceJson>
 std::string completion_body(const std::string& model, const std::string& id, const char* object,
                             const std::vector<CollectedChoice>& choices, const ChoiceJson& choice_json,
-                            RequestRecord& record) {
+                            RequestRecord& record, const json& extra = json::object()) {
     std::vector<GenerationSummary> summaries;
     json out_choices = json::array();
     for (size_t i = 0; i < choices.size(); ++i) {
@@ -91,8 +93,10 @@ std::string completion_body(const std::string& model, const std::string& id, con
     check_summaries(summaries);
     const json usage = usage_json(summaries);
     record.tokens_out = usage["completion_tokens"].get<int64_t>();
-    return to_json_text({{"id", id}, {"object", object}, {"created", unix_now()}, {"model", model},
-                         {"choices", out_choices}, {"usage", usage}, {"system_fingerprint", system_fingerprint()}});
+    json body = {{"id", id}, {"object", object}, {"created", unix_now()}, {"model", model},
+                 {"choices", out_choices}, {"usage", usage}, {"system_fingerprint", system_fingerprint()}};
+    for (const auto& [key, value] : extra.items()) body[key] = value;
+    return to_json_text(body);
 }
 
 std::string token_string(const Engine& engine, int32_t token) {
@@ -252,8 +256,8 @@ public:
 protected:
     OpenAiStreamFormat(const Engine& engine, std::string id, std::string model, const char* object,
                        const char* content_key, bool logprobs, bool usage)
-        : engine_(engine), id_(std::move(id)), model_(std::move(model)), object_(object), content_key_(content_key),
-          logprobs_(logprobs), usage_(usage) {}
+        : engine_(engine), usage_(usage), id_(std::move(id)), model_(std::move(model)), object_(object),
+          content_key_(content_key), logprobs_(logprobs) {}
 
     // A choice's content for streamed text, and for the chunk that carries the finish reason.
     virtual json content(const std::string& text) const = 0;
@@ -274,26 +278,50 @@ protected:
     static std::string event(const json& c) { return "data: " + to_json_text(c) + "\n\n"; }
 
     const Engine& engine_;
+    bool usage_;
 
 private:
     std::string id_, model_;
     const char* object_;
     const char* content_key_;
-    bool logprobs_, usage_;
+    bool logprobs_;
     int64_t created_ = unix_now();
 };
 
-// /v1/chat/completions: a first chunk per choice with the assistant role, then content deltas.
+// The answers' texts, for the citations they make.
+std::vector<std::string> answer_texts(const std::vector<CollectedChoice>& choices) {
+    std::vector<std::string> texts;
+    for (const auto& c : choices) texts.push_back(c.text());
+    return texts;
+}
+
+// /v1/chat/completions: a first chunk per choice with the assistant role, then content deltas. A
+// grounded request (`passages` set) gets one more chunk after every choice's finish chunk, before
+// the usage chunk and [DONE]: no choices, and the `citations`.
 class ChatStreamFormat : public OpenAiStreamFormat {
 public:
-    ChatStreamFormat(const Engine& engine, std::string id, std::string model, int n, bool logprobs, bool usage)
+    ChatStreamFormat(const Engine& engine, std::string id, std::string model, int n, bool logprobs, bool usage,
+                     GroundedPassages passages)
         : OpenAiStreamFormat(engine, std::move(id), std::move(model), "chat.completion.chunk", "delta", logprobs, usage),
-          n_(n) {}
+          n_(n), passages_(std::move(passages)), texts_(size_t(n)) {}
 
     std::string begin() override {
         std::string out;
         for (int i = 0; i < n_; ++i) out += event(chunk(i, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
         return out;
+    }
+    std::string pieces(int index, const std::vector<GeneratedPiece>& pieces) override {
+        if (passages_)
+            for (const auto& p : pieces) texts_[size_t(index)] += p.text;
+        return OpenAiStreamFormat::pieces(index, pieces);
+    }
+    std::string end(const std::vector<GenerationSummary>& summaries) override {
+        if (!passages_) return OpenAiStreamFormat::end(summaries);
+        json c = header();
+        c["choices"] = json::array();
+        c["citations"] = citations_json(*passages_, texts_);
+        if (usage_) c["usage"] = nullptr;
+        return event(c) + OpenAiStreamFormat::end(summaries);
     }
 
 private:
@@ -301,6 +329,8 @@ private:
     json finish_content() const override { return json::object(); }
     json logprobs_json(const std::vector<GeneratedPiece>& pieces) const override { return chat_logprobs(engine_, pieces); }
     int n_;
+    GroundedPassages passages_;
+    std::vector<std::string> texts_;
 };
 
 // /v1/completions: text pieces.
@@ -341,7 +371,10 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
     if (f.get("tools") || f.get("functions")) {
         // Accepted for compatibility; the template may render them, the model answers in text.
     }
-    r.prompt = engine.tokenize(engine.render_chat(messages), /*add_special=*/false);
+    ChatPrompt prompt =
+        chat_prompt(engine, context.knowledge_bases, context.knowledge_bases.parse_field(f), messages, r.max_tokens);
+    r.prompt = std::move(prompt.prompt);
+    const GroundedPassages passages = std::move(prompt.passages);
     r.prompt_param = "messages";
     auto jobs = make_jobs(r, engine);
     record.tokens_in = int64_t(r.prompt.size());
@@ -349,7 +382,8 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
     const std::string id = new_id("chatcmpl");
 
     if (r.stream) {
-        auto format = std::make_unique<ChatStreamFormat>(engine, id, r.model, r.n, logprobs, r.include_usage);
+        auto format =
+            std::make_unique<ChatStreamFormat>(engine, id, r.model, r.n, logprobs, r.include_usage, passages);
         stream_response(res, "text/event-stream", std::move(streams), std::move(format), context.log.record(&req));
         return;
     }
@@ -359,8 +393,10 @@ void chat_completions(RouteContext& context, const httplib::Request& req, httpli
                     {"logprobs", logprobs ? chat_logprobs(engine, choice.pieces) : json(nullptr)},
                     {"finish_reason", OpenAiStreamFormat::finish_reason(choice.summary)}};
     };
-    auto build = [model = r.model, id, choice_json](std::vector<CollectedChoice> choices, RequestRecord& rec) {
-        return completion_body(model, id, "chat.completion", choices, choice_json, rec);
+    auto build = [model = r.model, id, choice_json, passages](std::vector<CollectedChoice> choices, RequestRecord& rec) {
+        json extra = json::object();
+        if (passages) extra["citations"] = citations_json(*passages, answer_texts(choices));
+        return completion_body(model, id, "chat.completion", choices, choice_json, rec, extra);
     };
     respond_when_done(res, std::move(streams), context.log.record(&req), context.options.heartbeat_ms, build, openai_error_body);
 }

@@ -1,9 +1,11 @@
-// The CUDA elementwise and row ops (get_rows, rms_norm, rope, silu_mul, add, softmax) against
-// their scalar references in kernels::ref, on random data and odd sizes.
+// The CUDA elementwise and row ops (get_rows, rms_norm, layer_norm, rope whole and partial, the
+// activations, softcap, multiply, add, add_bias, softmax, the f16 store) against their scalar
+// references in kernels::ref, on random data and odd sizes.
 #include "cuda/cuda_testing.h"
 #include "kernels/cuda/ops.h"
 #include "kernels/random_data.h"
 
+#include <slm/half.h>
 #include <slm/kernels.h>
 
 #include <gtest/gtest.h>
@@ -108,6 +110,110 @@ TEST(CudaOps, SiluMulAddAndSoftmaxMatchReference) {
         kernels::ref::softmax(p.data(), T, cols);
         EXPECT_LT(nmse(to_host<float>(dl, logits.size()), p), 1e-12) << "row length " << cols;
     }
+}
+
+
+TEST(CudaOps, LayerNormMatchesReferenceWithAndWithoutAffine) {
+    SLM_REQUIRE_CUDA();
+    for (const int64_t D : {1, 80, 2560, 5001}) {
+        const int64_t T = 3;
+        // An offset mean, as LayerNorm's inputs have: the two-pass variance must not cancel.
+        std::vector<float> x = kernels::test::random_floats(size_t(T * D), 11, 2.0f);
+        for (float& v : x) v += 30.0f;
+        const std::vector<float> w = kernels::test::random_floats(size_t(D), 12);
+        const std::vector<float> b = kernels::test::random_floats(size_t(D), 13);
+        const DeviceBuffer dx = to_device(x), dw = to_device(w), db = to_device(b);
+        const DeviceBuffer dout = DeviceBuffer::allocate(x.size() * sizeof(float));
+        for (const bool affine : {true, false}) {
+            layer_norm(dx.as<float>(), affine ? dw.as<float>() : nullptr, affine ? db.as<float>() : nullptr, T, D, 1e-5f,
+                       dout.as<float>(), nullptr);
+            std::vector<float> want(x.size());
+            kernels::ref::layer_norm(x.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, T, D, 1e-5f,
+                                     want.data());
+            EXPECT_LT(nmse(to_host<float>(dout, x.size()), want), 1e-11) << "D=" << D << " affine=" << affine;
+        }
+    }
+}
+
+TEST(CudaOps, PartialRopeTurnsOnlyTheFirstDimensions) {
+    SLM_REQUIRE_CUDA();
+    // Phi-2: heads of 80, the first 32 turned.
+    const int64_t T = 4, H = 3, Dh = 80, rot = 32;
+    const std::vector<int32_t> positions = {0, 5, 999, 2047};
+    std::vector<float> inv_freq(size_t(rot / 2));
+    for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = float(std::pow(10000.0, -2.0 * double(i) / double(rot)));
+    const DeviceBuffer dpos = to_device(positions), dfreq = to_device(inv_freq);
+    const DeviceBuffer dcs = DeviceBuffer::allocate(size_t(T * rot) * sizeof(float));
+    rope_angles(dpos.as<int32_t>(), T, rot, dfreq.as<float>(), 1.0f, dcs.as<float>(), nullptr);
+    for (const kernels::RopeMode mode : {kernels::RopeMode::normal, kernels::RopeMode::neox}) {
+        const std::vector<float> x = kernels::test::random_floats(size_t(T * H * Dh), 14);
+        const DeviceBuffer dx = to_device(x);
+        cuda::rope(dx.as<float>(), T, H, Dh, dcs.as<float>(), mode, nullptr, rot);
+        std::vector<float> want = x;
+        kernels::ref::rope(want.data(), T, H, Dh, positions.data(), inv_freq.data(), 1.0f, mode, rot);
+        const std::vector<float> got = to_host<float>(dx, x.size());
+        EXPECT_LT(nmse(got, want), 1e-12);
+        for (int64_t th = 0; th < T * H; ++th)
+            for (int64_t d = rot; d < Dh; ++d) ASSERT_EQ(got[size_t(th * Dh + d)], x[size_t(th * Dh + d)]);
+    }
+    EXPECT_THROW(cuda::rope(nullptr, T, H, Dh, nullptr, kernels::RopeMode::neox, nullptr, 31), Error);
+}
+
+TEST(CudaOps, GeluActivationsSoftcapAndScalingMatchReference) {
+    SLM_REQUIRE_CUDA();
+    const int64_t n = 10240 + 5;
+    const std::vector<float> gate = kernels::test::random_floats(size_t(n), 15, 6.0f);
+    const std::vector<float> up = kernels::test::random_floats(size_t(n), 16);
+    const DeviceBuffer dg = to_device(gate), du = to_device(up);
+    const DeviceBuffer dout = DeviceBuffer::allocate(size_t(n) * sizeof(float));
+    std::vector<float> want(static_cast<size_t>(n));
+    gelu_tanh_mul(dg.as<float>(), du.as<float>(), n, dout.as<float>(), nullptr);
+    kernels::ref::gelu_tanh_mul(gate.data(), up.data(), n, want.data());
+    EXPECT_LT(nmse(to_host<float>(dout, size_t(n)), want), 1e-12) << "gelu_tanh_mul";
+    gelu_mul(dg.as<float>(), du.as<float>(), n, dout.as<float>(), nullptr);
+    kernels::ref::gelu_mul(gate.data(), up.data(), n, want.data());
+    EXPECT_LT(nmse(to_host<float>(dout, size_t(n)), want), 1e-12) << "gelu_mul";
+    gelu_tanh(dg.as<float>(), n, dout.as<float>(), nullptr);
+    kernels::ref::gelu_tanh(gate.data(), n, want.data());
+    EXPECT_LT(nmse(to_host<float>(dout, size_t(n)), want), 1e-12) << "gelu_tanh";
+    gelu(dg.as<float>(), n, dout.as<float>(), nullptr);
+    kernels::ref::gelu(gate.data(), n, want.data());
+    EXPECT_LT(nmse(to_host<float>(dout, size_t(n)), want), 1e-12) << "gelu";
+
+    // Logits of +-200 against a cap of 30 (Gemma 2), then the embedding scale.
+    const std::vector<float> logits = kernels::test::random_floats(size_t(n), 17, 200.0f);
+    const DeviceBuffer dl = to_device(logits);
+    softcap(dl.as<float>(), n, 30.0f, nullptr);
+    std::vector<float> capped = logits;
+    kernels::ref::softcap(capped.data(), n, 30.0f);
+    EXPECT_LT(nmse(to_host<float>(dl, size_t(n)), capped), 1e-12) << "softcap";
+    multiply(dl.as<float>(), n, 48.0f, nullptr);
+    for (float& v : capped) v *= 48.0f;
+    EXPECT_LT(nmse(to_host<float>(dl, size_t(n)), capped), 1e-12) << "multiply";
+    EXPECT_THROW(softcap(dl.as<float>(), n, 0.0f, nullptr), Error);
+}
+
+TEST(CudaOps, AddBiasRepeatsTheBiasOverRows) {
+    SLM_REQUIRE_CUDA();
+    const int64_t T = 7, D = 2560 + 1;
+    const std::vector<float> y = kernels::test::random_floats(size_t(T * D), 18);
+    const std::vector<float> b = kernels::test::random_floats(size_t(D), 19);
+    const DeviceBuffer dy = to_device(y), db = to_device(b);
+    add_bias(dy.as<float>(), db.as<float>(), T, D, nullptr);
+    std::vector<float> want = y;
+    kernels::add_bias(want.data(), b.data(), T, D);
+    EXPECT_EQ(to_host<float>(dy, y.size()), want);
+}
+
+TEST(CudaOps, StoreF16RoundsAsTheCpuCache) {
+    SLM_REQUIRE_CUDA();
+    std::vector<float> x = kernels::test::random_floats(1000, 20, 100.0f);
+    x.insert(x.end(), {0.0f, -0.0f, 65504.0f, 1e-7f, -3.0e-5f, 70000.0f});
+    const DeviceBuffer dx = to_device(x);
+    const DeviceBuffer dout = DeviceBuffer::allocate(x.size() * sizeof(uint16_t));
+    store_f16(dx.as<float>(), int64_t(x.size()), dout.data(), nullptr);
+    const std::vector<uint16_t> got = to_host<uint16_t>(dout, x.size());
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(got[i], f32_to_f16(x[i])) << "value " << x[i];
 }
 
 }  // namespace

@@ -43,6 +43,34 @@ TEST(GroundedMessages, NumbersPassagesAfterTheHistory) {
     EXPECT_EQ(content.substr(content.size() - 30), "Question: How do I install it?");
 }
 
+TEST(FitGroundedMessages, DropsPassagesFromTheEndUntilTheRenderingFits) {
+    const auto passages = sample_passages();
+    const nlohmann::ordered_json history = nlohmann::ordered_json::array({{{"role", "user"}, {"content", "Hi"}}});
+    auto size_of = [](const nlohmann::ordered_json& m) { return m.back()["content"].get<std::string>().size(); };
+    const size_t both = size_of(grounded_messages(history, "Q?", passages));
+    const size_t first = size_of(grounded_messages(history, "Q?", std::span(passages).first(1)));
+    int calls = 0;
+    auto fits_under = [&](size_t limit) {
+        return [&, limit](const nlohmann::ordered_json& m) { return ++calls, size_of(m) <= limit; };
+    };
+    FittedConversation all = fit_grounded_messages(history, "Q?", passages, fits_under(both));
+    EXPECT_TRUE(all.fits);
+    EXPECT_EQ(all.passages.size(), 2u);
+    EXPECT_EQ(calls, 1);
+    FittedConversation one = fit_grounded_messages(history, "Q?", passages, fits_under(both - 1));
+    EXPECT_TRUE(one.fits);
+    ASSERT_EQ(one.passages.size(), 1u);
+    EXPECT_EQ(one.passages[0].text, "Install with apt.");  // the best passage stays
+    EXPECT_EQ(one.messages, grounded_messages(history, "Q?", one.passages));
+    FittedConversation none = fit_grounded_messages(history, "Q?", passages, fits_under(first - 1));
+    EXPECT_TRUE(none.fits);  // the question alone is shorter still
+    EXPECT_TRUE(none.passages.empty());
+    FittedConversation never = fit_grounded_messages(history, "Q?", passages, fits_under(0));
+    EXPECT_FALSE(never.fits);
+    EXPECT_TRUE(never.passages.empty());
+    EXPECT_EQ(never.messages.size(), 2u);  // history kept: dropping turns is the caller's choice
+}
+
 TEST(CitedPassages, MapsNumbersInOrderOfFirstMention) {
     const auto p = sample_passages();
     const auto cited = cited_passages("Press it [2]. Then install [1][2], see [2, 1] and [7] and [x] and [1.5].", p);

@@ -65,7 +65,12 @@ TEST(KnowledgeBase, VectorAndHybridRetrieval) {
     ASSERT_EQ(fs::path(hybrid[0].path).filename(), "dogs.txt");
     EXPECT_EQ(hybrid[0].bm25_rank, 1);
     EXPECT_EQ(hybrid[0].vector_rank, 1);
-    EXPECT_NEAR(hybrid[0].score, 2.0 / 61, 1e-12);
+    // First in both lists: the whole of both weights under relative-score fusion (the default),
+    // 1/61 from each list under plain RRF.
+    EXPECT_NEAR(hybrid[0].score, Fusion{}.bm25_weight + Fusion{}.vector_weight, 1e-12);
+    const auto rrf = kb.retrieve("a dog fetches sticks", 4, RetrievalMode::hybrid, &embedder, parse_fusion("rrf"));
+    ASSERT_EQ(fs::path(rrf[0].path).filename(), "dogs.txt");
+    EXPECT_NEAR(rrf[0].score, 2.0 / 61, 1e-12);
     EXPECT_THROW(kb.retrieve("dogs", 2, RetrievalMode::vector, nullptr), Error);
 }
 

@@ -9,7 +9,11 @@
 
 namespace slm::test {
 
-std::string source_dir() { return SLM_SOURCE_DIR; }
+// $SLM_SOURCE_DIR moves it: binaries built here and run on another machine (tests/cuda/run_on_device.sh).
+std::string source_dir() {
+    if (const char* env = std::getenv("SLM_SOURCE_DIR"); env && *env) return env;
+    return SLM_SOURCE_DIR;
+}
 std::string fixtures_dir() { return source_dir() + "/tests/fixtures"; }
 
 std::string shared_dir() {

@@ -4,7 +4,7 @@
 // exits 77 (skipped) with a message when Chromium, playwright-core or the model is missing.
 // Usage: node webui_test.mjs --slm PATH [--model DIR] [--screenshots DIR]
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +36,7 @@ process.on('exit', () => { for (const f of cleanup.reverse()) try { f(); } catch
 // `slm serve` on any free loopback port; resolves with its base URL once it listens.
 function serve(extra = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(args.slm, ['serve', modelDir, '--host', '127.0.0.1', '--port', '0', '--ctx', '512',
+    const child = spawn(args.slm, ['serve', modelDir, '--host', '127.0.0.1', '--port', '0', '--ctx', '2048',
       '--parallel', '2', '--threads', '2', '--quiet', '--grace-ms', '100', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
     cleanup.push(() => child.kill('SIGKILL'));
     let log = '';
@@ -96,18 +96,20 @@ async function sendAndWait(page, text) {
     && document.getElementById('stop-button').hidden, count, { timeout: 60000 });
 }
 
-// A scripted SSE answer (the tiny model writes nonsense): for the screenshots and the inertness test.
-function sseBody(text) {
+// A scripted SSE answer (the tiny model writes nonsense): for the screenshots and the inertness
+// test; `citations` as a grounded answer's chunk before the usage.
+function sseBody(text, citations = null) {
   const events = [];
   for (const piece of text.match(/[\s\S]{1,12}/g)) events.push({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
   events.push({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+  if (citations) events.push({ choices: [], citations });
   events.push({
     choices: [], usage: { prompt_tokens: 31, completion_tokens: 87, total_tokens: 118 },
     timings: { prompt_n: 31, prompt_ms: 41.2, prompt_per_second: 752.4, predicted_n: 87, predicted_ms: 601.7, predicted_per_second: 141.3 },
   });
   return `${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('')}data: [DONE]\n\n`;
 }
-const scripted = (text) => (route) => route.fulfill({ status: 200, contentType: 'text/event-stream', body: sseBody(text) });
+const scripted = (text, citations) => (route) => route.fulfill({ status: 200, contentType: 'text/event-stream', body: sseBody(text, citations) });
 
 // The tiny model rarely ends on its own: answers whose request sets no max_tokens are capped on
 // the way to the server (the page's own request, as recorded, is unchanged), so the run stays short.
@@ -119,10 +121,23 @@ function rewrite(change) {
   };
 }
 const capped = rewrite((body) => ({ max_tokens: 48, ...body }));
-// A long answer: the end-of-text, <|im_start|> and <|im_end|> tokens banned, so only Stop ends it.
-const endless = rewrite((body) => ({ ...body, max_tokens: 400, logit_bias: { 0: -100, 1: -100, 2: -100 } }));
+// A long answer: the end-of-text, <|im_start|> and <|im_end|> tokens banned, so only Stop ends it
+// (or, seconds later, the context: 400 tokens took the server under a second, which a busy
+// machine's browser could miss before Stop was clicked).
+const endless = rewrite((body) => ({ ...body, max_tokens: 1900, logit_bias: { 0: -100, 1: -100, 2: -100 } }));
 
-const server = await serve();
+// A small knowledge base for the grounded answers (`slm serve --rag`): two notes, and one whose
+// name and text are HTML and script, which the page must show as text.
+const kbDocs = path.join(work, 'kb-docs');
+fs.mkdirSync(kbDocs);
+fs.writeFileSync(path.join(kbDocs, 'lighthouse.md'), '# The lighthouse\n\nThe lighthouse keeper lights the lamp at dusk.\n');
+fs.writeFileSync(path.join(kbDocs, 'bakery.txt'), 'The bakery opens at six and sells rye bread.\n');
+fs.writeFileSync(path.join(kbDocs, '<img src=x onerror=window.__xss=1>.md'),
+  'The lamp <img src="data:," onerror="window.__xss = \'kb\'"> <script>window.__xss = "kb"</script>\n');
+const kbPath = path.join(work, 'notes.kb');
+execFileSync(args.slm, ['rag', 'index', kbPath, kbDocs, '--embed', modelDir, '--no-progress', '--threads', '2'], { stdio: 'ignore' });
+
+const server = await serve(['--rag', kbPath]);
 const modelId = path.basename(modelDir);
 const { page, problems } = await openBrowser();
 const requests = recordChatRequests(page);
@@ -251,7 +266,7 @@ await check('rename and delete a conversation', async () => {
 
 await check('a 4xx from the server is shown as a readable error', async () => {
   await page.getByRole('button', { name: 'New chat' }).click();
-  await sendAndWait(page, `Too long: ${'many words here '.repeat(300)}`);
+  await sendAndWait(page, `Too long: ${'many words here '.repeat(1200)}`);
   const alert = page.locator('.message.error [role="alert"]');
   assert.match(await alert.innerText(), /The server answered with an error: .*(context|tokens)/i);
   assert.match(await page.locator('#status').innerText(), /^Error:/);
@@ -288,6 +303,60 @@ await check('Markdown from the model cannot run script: <script>, <img onerror>,
   assert.deepEqual(found, { tags: [], handlers: [], urls: [] });
   assert.match(await answer.innerText(), /<script>window.__xss = "script"<\/script>/);  // shown as text
   assert.equal(await page.locator('.message.assistant a[href]').count(), 0);
+});
+
+await check('a knowledge base grounds the answer: the picker, the request, sources under it, chunk text inert', async () => {
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByRole('button', { name: 'Conversation settings' }).click();
+  const picker = page.getByLabel('Knowledge base');
+  assert.equal(await picker.isVisible(), true);
+  assert.deepEqual(await picker.locator('option').allInnerTexts(), ['None (the model alone)', 'notes (3 files, 3 passages)']);
+  await picker.selectOption('notes');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await sendAndWait(page, 'When does the keeper light the lamp?');
+  assert.deepEqual(requests.at(-1).rag, { kb: 'notes' });
+  const answer = page.locator('.message.assistant').last();
+  const sources = answer.getByRole('region', { name: 'Sources' }).locator('li');
+  assert.equal(await sources.count(), 3);
+  const labels = await sources.locator('.citation-source').allInnerTexts();
+  assert.ok(labels.some((l) => l.endsWith('lighthouse.md:1-3')), labels.join(', '));
+  assert.ok(labels.some((l) => l.includes('<img src=x onerror=window.__xss=1>.md')), labels.join(', '));
+  for (const summary of await sources.locator('summary').all()) await summary.click();
+  assert.match(await sources.locator('.citation-text').allInnerTexts().then((t) => t.join('\n')), /<script>window.__xss = "kb"<\/script>/);
+  await page.waitForTimeout(200);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  assert.equal(await answer.locator('img, script').count(), 0);
+  // The choice belongs to the conversation: a new one starts without it.
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await sendAndWait(page, 'No knowledge base here');
+  assert.equal(requests.at(-1).rag, undefined);
+  assert.equal(await page.locator('.citations').count(), 0);
+});
+
+await check('[n] in a grounded answer links to its numbered source', async () => {
+  const citations = [
+    { number: 1, source: 'docs/lighthouse.md:1-3', path: '/d/lighthouse.md', page: 0, line_begin: 1, line_end: 3, score: 0.03, text: 'The keeper lights the lamp at dusk.', cited: true },
+    { number: 2, source: 'manual.pdf p.4:10-12', path: '/d/manual.pdf', page: 4, line_begin: 10, line_end: 12, score: 0.02, text: 'Page four.', cited: true },
+    { number: 3, source: '<img src=x onerror="window.__xss=\'source\'">.md:1-2', path: '/d/x.md', page: 0, line_begin: 1, line_end: 2, score: 0.01, text: '<script>window.__xss="text"</script>', cited: false },
+  ];
+  await page.getByRole('button', { name: 'New chat' }).click();
+  const grounded = scripted('The keeper lights the lamp at dusk [1]. See also [2, 3], but not [7] or `[1]` in code.', citations);
+  await page.route(chatUrl, grounded);
+  await sendAndWait(page, 'When is the lamp lit?');
+  await page.unroute(chatUrl, grounded);
+  const answer = page.locator('.message.assistant').last();
+  const refs = answer.locator('a.citation-ref');
+  assert.deepEqual(await refs.allInnerTexts(), ['1', '2', '3']);
+  assert.match(await answer.locator('.content').innerText(), /not \[7\] or \[1\] in code/);
+  await refs.nth(1).click();
+  const second = answer.locator('.citations li').nth(1);
+  assert.equal(await second.evaluate((li) => document.activeElement === li && li.querySelector('details').open), true);
+  assert.equal(await page.evaluate(() => window.location.hash), '');
+  assert.deepEqual(await answer.locator('.citations li.cited').count(), 2);
+  assert.equal(await answer.locator('.citations li').nth(2).locator('.citation-source').innerText(), citations[2].source);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  assert.equal(await answer.locator('img, script').count(), 0);
+  await page.screenshot({ path: path.join(shots, 'desktop-light-sources.png') });
 });
 
 await check('the page works with the keyboard alone', async () => {
@@ -376,6 +445,10 @@ await check('with --api-key the page asks for the key, refuses a wrong one, then
   await p.waitForFunction((id) => [...document.querySelectorAll('#model-select option')].some((o) => o.value === id), modelId);
   await sendAndWait(p, 'Hello with a key');
   assert.equal(await p.locator('.message.error').count(), 0);
+  // This server has no knowledge bases: the settings show no picker.
+  await p.getByRole('button', { name: 'Conversation settings' }).click();
+  assert.equal(await p.locator('#kb-setting').isHidden(), true);
+  await p.keyboard.press('Escape');
   assert.ok((await answers(p).last().innerText()).length > 0);
   // The page's own files needed no key; its API calls did. Two 401s (the models list, twice) are
   // the browser's console errors for the refused requests, and nothing else.

@@ -38,17 +38,17 @@ GroundedAnswer GroundedChat::ask(std::string_view question, std::vector<rag::Pas
     render.add_generation_prompt = true;
     const int room = std::max(1, options_.max_tokens);
     std::vector<int32_t> ids;
+    rag::FittedConversation fitted;
+    auto fits = [&](const nlohmann::ordered_json& messages) {
+        ids = tokenizer_->encode(template_->render(messages, render), /*add_special=*/false, /*parse_special=*/true);
+        return int(ids.size()) + room <= session_->n_ctx();
+    };
     while (true) {
-        const std::string prompt = template_->render(rag::grounded_messages(history_, question, passages), render);
-        ids = tokenizer_->encode(prompt, /*add_special=*/false, /*parse_special=*/true);
-        if (int(ids.size()) + room <= session_->n_ctx()) break;
-        if (!passages.empty()) {
-            passages.pop_back();
-        } else if (!history_.empty()) {
-            history_.erase(history_.begin(), history_.begin() + std::min<long>(2, long(history_.size())));
-        } else {
-            fail("the question does not fit the model's context of {} tokens", session_->n_ctx());
-        }
+        fitted = rag::fit_grounded_messages(history_, question, std::move(passages), fits);
+        if (fitted.fits) break;
+        passages = std::move(fitted.passages);  // none left: earlier turns go next
+        if (history_.empty()) fail("the question does not fit the model's context of {} tokens", session_->n_ctx());
+        history_.erase(history_.begin(), history_.begin() + std::min<long>(2, long(history_.size())));
     }
     SamplerParams params;
     params.temperature = options_.temperature;
@@ -60,7 +60,7 @@ GroundedAnswer GroundedChat::ask(std::string_view question, std::vector<rag::Pas
     GroundedAnswer answer;
     answer.result = generator.generate(ids, sampler, go, on_text);
     answer.text = answer.result.text;
-    answer.passages = std::move(passages);
+    answer.passages = std::move(fitted.passages);
     history_.push_back({{"role", "user"}, {"content", std::string(question)}});
     history_.push_back({{"role", "assistant"}, {"content", answer.text}});
     return answer;

@@ -1,5 +1,6 @@
-// The server's OpenAI routes as this page uses them: /v1/models, and /v1/chat/completions streamed
-// as server-sent events; the API key (when the server has one) is kept in this browser.
+// The server's OpenAI routes as this page uses them: /v1/models, /v1/rag/kbs, and
+// /v1/chat/completions streamed as server-sent events; the API key (when the server has one) is
+// kept in this browser.
 
 const keyStorage = 'slm.apiKey';
 
@@ -47,6 +48,14 @@ export async function listModels() {
   return served.map((m) => ({ id: m.id, adapter: Boolean(m.parent) }));
 }
 
+// The knowledge bases the server can ground answers in (`slm serve --rag`): [{name, chunks, sources}].
+export async function listKnowledgeBases() {
+  const response = await fetch('/v1/rag/kbs', { headers: headers() });
+  if (!response.ok) throw await errorFrom(response);
+  const body = await response.json();
+  return body.data.map((kb) => ({ name: kb.name, chunks: kb.chunks, sources: kb.sources }));
+}
+
 // The request body for one answer: the conversation's messages and its sampling settings (fields
 // left empty are not sent, so the server's defaults apply).
 export function chatRequest(model, settings, messages) {
@@ -60,18 +69,22 @@ export function chatRequest(model, settings, messages) {
     const value = parse(text, 10);
     if (!Number.isNaN(value)) body[key] = value;
   }
+  if (settings.kb) body.rag = { kb: settings.kb };  // answers grounded in that knowledge base
   return body;
 }
 
 // Streams one answer: onText(piece) for each content delta; resolves with the usage and timings
-// (the server's, and this page's own clock) when the stream ends, or with `stopped: true` when `signal` aborted it.
+// (the server's, and this page's own clock) and a grounded answer's citations (the chunk the
+// server sends before [DONE]) when the stream ends, or with `stopped: true` when `signal` aborted it.
 export async function streamChat(body, { signal, onText }) {
   const started = performance.now();
   const response = await fetch('/v1/chat/completions', {
     method: 'POST', headers: headers(), body: JSON.stringify(body), signal,
   });
   if (!response.ok) throw await errorFrom(response);
-  const result = { usage: null, timings: null, finishReason: null, stopped: false, firstTokenMs: null, elapsedMs: 0, reads: 0 };
+  const result = {
+    usage: null, timings: null, citations: null, finishReason: null, stopped: false, firstTokenMs: null, elapsedMs: 0, reads: 0,
+  };
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -81,6 +94,7 @@ export async function streamChat(body, { signal, onText }) {
     if (event.error) throw new ApiError(500, event.error.message);
     if (event.usage) result.usage = event.usage;
     if (event.timings) result.timings = event.timings;  // slm's and llama.cpp's speed figures
+    if (Array.isArray(event.citations)) result.citations = event.citations.map(citationFrom);
     for (const choice of event.choices || []) {
       const text = choice.delta && choice.delta.content;
       if (text) {
@@ -110,4 +124,11 @@ export async function streamChat(body, { signal, onText }) {
   }
   result.elapsedMs = performance.now() - started;
   return result;
+}
+
+// The fields of a citation this page shows and keeps; anything else the server sends is dropped.
+function citationFrom(c) {
+  return {
+    number: Number(c.number), source: String(c.source ?? ''), text: String(c.text ?? ''), cited: Boolean(c.cited),
+  };
 }

@@ -1,7 +1,7 @@
 // The chat page's wiring: conversations in the sidebar, the current one's messages, sending and
-// streaming an answer (stop, regenerate, edit and resend), per-conversation settings and model,
-// themes, import/export, and the API key prompt when the server answers 401.
-import { ApiError, chatRequest, listModels, setApiKey, streamChat } from './api.js';
+// streaming an answer (stop, regenerate, edit and resend), per-conversation settings, model and
+// knowledge base, themes, import/export, and the API key prompt when the server answers 401.
+import { ApiError, chatRequest, listKnowledgeBases, listModels, setApiKey, streamChat } from './api.js';
 import {
   ConversationStore, createConversation, defaultSettings, exportConversation, importConversation, titleFrom,
 } from './conversations.js';
@@ -16,13 +16,14 @@ const ui = {
   stop: $('stop-button'), status: $('status'), theme: $('theme-button'), themeLabel: $('theme-label'),
   settingsDialog: $('settings-dialog'), settingsForm: $('settings-form'), keyDialog: $('key-dialog'),
   keyInput: $('key-input'), keyMessage: $('key-message'), renameDialog: $('rename-dialog'),
-  renameInput: $('rename-input'), importFile: $('import-file'),
+  renameInput: $('rename-input'), importFile: $('import-file'), kbSetting: $('kb-setting'), kb: $('set-kb'),
 };
 
 const store = new ConversationStore();
 const state = {
   current: null,        // the conversation shown
   models: [],           // [{id, adapter}]
+  knowledgeBases: [],   // [{name, chunks, sources}]: the server's --rag
   streaming: null,      // {controller, message, element} while an answer streams
   editing: -1,          // index of the user message being edited
   afterKey: null,       // what to retry once an API key is entered
@@ -222,6 +223,7 @@ async function generate() {
       },
     });
     answer.stats = statsFrom(result);
+    if (result.citations) answer.citations = result.citations;
     announce(result.stopped ? 'Stopped.' : `Answer finished: ${statsText(answer.stats)}.`);
   } catch (e) {
     if (e.name === 'AbortError') {
@@ -303,6 +305,16 @@ ui.stop.addEventListener('click', () => {
 
 // ---- per-message actions: copy, edit and resend, regenerate, copy code ----
 ui.messageList.addEventListener('click', async (event) => {
+  const ref = event.target.closest('a.citation-ref');
+  if (ref) {  // [n]: show that source, without touching the address
+    event.preventDefault();
+    const item = document.getElementById(ref.getAttribute('href').slice(1));
+    if (!item) return;
+    item.querySelector('details').open = true;
+    item.scrollIntoView({ block: 'nearest' });
+    item.focus({ preventScroll: true });
+    return;
+  }
   const target = event.target.closest('button');
   if (!target) return;
   const item = target.closest('li.message');
@@ -358,12 +370,34 @@ $('new-chat').addEventListener('click', () => {
 });
 
 $('settings-button').addEventListener('click', () => {
-  for (const [key, value] of Object.entries(state.current.settings)) {
+  renderKnowledgeBases();
+  for (const key of Object.keys(defaultSettings)) {
     const field = ui.settingsForm.elements.namedItem(key);
-    if (field) field.value = value;
+    if (field) field.value = state.current.settings[key] ?? '';
   }
   ui.settingsDialog.showModal();
 });
+
+// The knowledge-base picker: "None" and the server's KBs (and the conversation's own, should the
+// server no longer have it); hidden when neither exists.
+function renderKnowledgeBases() {
+  const chosen = state.current.settings.kb || '';
+  const none = document.createElement('option');
+  none.value = '';
+  none.textContent = 'None (the model alone)';
+  const options = [none];
+  const names = state.knowledgeBases.map((kb) => kb.name);
+  if (chosen && !names.includes(chosen)) names.push(chosen);
+  for (const name of names) {
+    const kb = state.knowledgeBases.find((k) => k.name === name);
+    const option = document.createElement('option');
+    option.value = name;
+    option.textContent = kb ? `${name} (${kb.sources} files, ${kb.chunks} passages)` : `${name} (not served)`;
+    options.push(option);
+  }
+  ui.kb.replaceChildren(...options);
+  ui.kbSetting.hidden = names.length === 0;
+}
 $('settings-reset').addEventListener('click', () => {
   for (const key of Object.keys(defaultSettings)) ui.settingsForm.elements.namedItem(key).value = '';
 });
@@ -425,6 +459,8 @@ async function loadModels() {
   try {
     state.models = await listModels();
     renderModels();
+    state.knowledgeBases = await listKnowledgeBases();
+    renderKnowledgeBases();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) askForKey(e.message, loadModels);
     else announce(`Cannot list the models: ${e.message}`, true);

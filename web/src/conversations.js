@@ -4,7 +4,7 @@
 const storageKey = 'slm.conversations';
 
 export const defaultSettings = Object.freeze({
-  system: '', temperature: '', top_p: '', top_k: '', min_p: '', max_tokens: '', seed: '',
+  system: '', temperature: '', top_p: '', top_k: '', min_p: '', max_tokens: '', seed: '', kb: '',
 });
 
 function newId() {

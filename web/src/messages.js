@@ -1,5 +1,6 @@
 // The message list: one <li> per turn, Markdown for answers and plain text for the user's own
-// words, with each turn's actions (copy, edit, regenerate) and an answer's token counts and speed.
+// words, with each turn's actions (copy, edit, regenerate), an answer's token counts and speed,
+// and a grounded answer's sources (its [n] linked to them).
 import { renderMarkdown } from './markdown.js';
 
 function button(label, action, text) {
@@ -22,6 +23,85 @@ export function statsText(stats) {
   if (stats.tokensPerSecond != null) parts.push(`${stats.tokensPerSecond.toFixed(1)} tokens/s`);
   if (stats.promptTokens != null) parts.push(`${stats.promptTokens} prompt tokens`);
   return parts.join(' · ');
+}
+
+// The id of citation `number` of message `index`, which its [number] links to.
+const citationId = (index, number) => `cite-${index}-${number}`;
+
+// "Sources": the passages a grounded answer was given, numbered as the model saw them; each shows
+// its source (path:lines, or path p.N:lines) and, folded, its text. Text only, never HTML: a
+// chunk's text is whatever the indexed file held.
+function citationList(citations, index) {
+  const section = document.createElement('section');
+  section.className = 'citations';
+  const heading = document.createElement('h4');
+  heading.id = `sources-${index}`;
+  heading.textContent = 'Sources';
+  section.setAttribute('aria-labelledby', heading.id);
+  const list = document.createElement('ol');
+  for (const c of citations) {
+    const item = document.createElement('li');
+    item.id = citationId(index, c.number);
+    item.value = c.number;
+    item.tabIndex = -1;  // a [n] link moves the focus here
+    if (c.cited) item.className = 'cited';
+    const details = document.createElement('details');
+    const summary = document.createElement('summary');
+    const source = document.createElement('span');
+    source.className = 'citation-source';
+    source.textContent = c.source;
+    summary.append(source);
+    if (c.cited) {
+      const mark = document.createElement('span');
+      mark.className = 'citation-cited';
+      mark.textContent = 'cited';
+      summary.append(' ', mark);
+    }
+    const text = document.createElement('p');
+    text.className = 'citation-text';
+    text.textContent = c.text;
+    details.append(summary, text);
+    item.append(details);
+    list.append(item);
+  }
+  section.append(heading, list);
+  return section;
+}
+
+// Each [n] / [n, m] in the answer's text (outside code) becomes links to those sources; numbers
+// no source has stay text. Built as DOM nodes from the text nodes DOMPurify left.
+function linkCitations(content, citations, index) {
+  const numbers = new Set(citations.map((c) => c.number));
+  const walker = document.createTreeWalker(content, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) => (node.parentElement.closest('pre, code, a') ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  });
+  const nodes = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) if (/\[\d/.test(node.nodeValue)) nodes.push(node);
+  for (const node of nodes) {
+    const parts = node.nodeValue.split(/(\[\d+(?:[, ]+\d+)*\])/);
+    if (parts.length === 1) continue;
+    const fragment = document.createDocumentFragment();
+    for (const part of parts) {
+      const group = /^\[([\d, ]+)\]$/.exec(part);
+      const cited = group ? group[1].split(/[, ]+/).map(Number) : [];
+      if (!group || !cited.every((n) => numbers.has(n))) {
+        fragment.append(part);
+        continue;
+      }
+      fragment.append('[');
+      cited.forEach((n, i) => {
+        if (i) fragment.append(', ');
+        const link = document.createElement('a');
+        link.className = 'citation-ref';
+        link.href = `#${citationId(index, n)}`;
+        link.textContent = String(n);
+        link.setAttribute('aria-label', `source ${n}`);
+        fragment.append(link);
+      });
+      fragment.append(']');
+    }
+    node.replaceWith(fragment);
+  }
 }
 
 // The <li> of message `index`; `isLastAnswer` gives an answer its regenerate button.
@@ -48,8 +128,10 @@ export function messageItem(message, index, { isLastAnswer, streaming }) {
     content.classList.add('markdown');
     renderMarkdown(content, message.content);
     if (streaming) content.classList.add('streaming');
+    else if (message.citations && message.citations.length) linkCitations(content, message.citations, index);
   }
   body.append(content);
+  if (!streaming && message.citations && message.citations.length) body.append(citationList(message.citations, index));
   const foot = document.createElement('div');
   foot.className = 'message-foot';
   if (message.role === 'assistant' && !streaming) {

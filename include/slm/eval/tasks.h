@@ -26,6 +26,7 @@ struct TaskOptions {
     int n_ctx = 0;       // 0: the model's context length
     int threads = 0;     // 0: all cores
     std::vector<LoraSpec> lora;  // adapters applied to the model (--lora)
+    std::string device = "cpu";  // where the model runs: cpu, cuda or auto (device_from_name)
     // Generation tasks: the prompt is sent as a user message through the model's chat template
     // (after `system`, when given, as a system message) and the answer generated as the assistant.
     bool chat = false;

@@ -1,7 +1,11 @@
-// The small ops of a transformer step on the GPU: RMS normalisation, rotary embedding (the angle
-// table once per step, then q and k rotated by it), SiLU x up, residual add and row softmax.
+// The small ops of a transformer step on the GPU: RMS and layer normalisation, rotary embedding
+// (the angle table once per step, then q and k rotated by it, wholly or in their first rot_dim
+// dimensions), the activations (SiLU x up, GELU x up in both forms, plain GELU), soft-capping,
+// scaling, bias and residual adds, row softmax, and the f32 -> f16 store of the KV cache.
 // Each matches its scalar reference in slm::kernels::ref (include/slm/kernels.h).
 #include "kernels/cuda/launch.h"
+
+#include <cuda_fp16.h>
 
 namespace slm::cuda::launch {
 namespace {
@@ -54,12 +58,29 @@ __global__ void rope_angles_kernel(const int32_t* __restrict__ positions, int64_
     cos_sin[t * 2 * half + half + p] = float(s) * mscale;
 }
 
-// One thread per rotated pair.
-__global__ void rope_kernel(float* x, int64_t T, int64_t H, int64_t half, const float* __restrict__ cos_sin, bool neox) {
+// One block per row, the mean first and then the variance around it (as the reference: no
+// cancellation from E[x^2] - E[x]^2); w or b null mean ones or zeros.
+__global__ void layer_norm_kernel(const float* x, const float* __restrict__ w, const float* __restrict__ b, int64_t D,
+                                  float eps, float* out) {
+    const float* xt = x + int64_t(blockIdx.x) * D;
+    float* ot = out + int64_t(blockIdx.x) * D;
+    float sum = 0.0f;
+    for (int64_t i = threadIdx.x; i < D; i += kThreads) sum += xt[i];
+    const float mean = block_reduce<false>(sum) / float(D);
+    float sum_sq = 0.0f;
+    for (int64_t i = threadIdx.x; i < D; i += kThreads) sum_sq += (xt[i] - mean) * (xt[i] - mean);
+    const float inv_std = rsqrtf(block_reduce<false>(sum_sq) / float(D) + eps);
+    for (int64_t i = threadIdx.x; i < D; i += kThreads)
+        ot[i] = (xt[i] - mean) * inv_std * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
+// One thread per rotated pair; pairs lie within the first 2 * half dimensions of each head of Dh.
+__global__ void rope_kernel(float* x, int64_t T, int64_t H, int64_t Dh, int64_t half, const float* __restrict__ cos_sin,
+                            bool neox) {
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= T * H * half) return;
     const int64_t p = i % half, th = i / half, t = th / H;
-    float* head = x + th * 2 * half;
+    float* head = x + th * Dh;
     const float c = cos_sin[t * 2 * half + p], s = cos_sin[t * 2 * half + half + p];
     const int64_t ia = neox ? p : 2 * p, ib = neox ? p + half : 2 * p + 1;
     const float a = head[ia], b = head[ib];
@@ -74,9 +95,57 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, f
     out[i] = g / (1.0f + expf(-g)) * up[i];
 }
 
+__device__ float gelu_tanh_of(float g) {
+    constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
+    return 0.5f * g * (1.0f + tanhf(k * (g + 0.044715f * g * g * g)));
+}
+
+__device__ float gelu_of(float g) { return 0.5f * g * (1.0f + erff(g * 0.7071067811865476f)); }
+
+__global__ void gelu_tanh_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = gelu_tanh_of(gate[i]) * up[i];
+}
+
+__global__ void gelu_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = gelu_of(gate[i]) * up[i];
+}
+
+__global__ void gelu_tanh_kernel(const float* x, int64_t n, float* out) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = gelu_tanh_of(x[i]);
+}
+
+__global__ void gelu_kernel(const float* x, int64_t n, float* out) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = gelu_of(x[i]);
+}
+
+__global__ void softcap_kernel(float* x, int64_t n, float cap) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) x[i] = cap * tanhf(x[i] / cap);
+}
+
+__global__ void scale_kernel(float* x, int64_t n, float s) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) x[i] *= s;
+}
+
 __global__ void add_kernel(float* y, const float* x, int64_t n) {
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i < n) y[i] += x[i];
+}
+
+__global__ void add_bias_kernel(float* y, const float* __restrict__ b, int64_t n, int64_t D) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) y[i] += b[i % D];
+}
+
+// Round to nearest even, as the CPU's f32_to_f16 (slm/half.h) does.
+__global__ void to_f16_kernel(const float* x, int64_t n, __half* out) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __float2half_rn(x[i]);
 }
 
 // One block per row: max, sum of exponentials, scale.
@@ -107,8 +176,47 @@ void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* i
         rope_angles_kernel<<<grid_for(T * Dh / 2), kThreads, 0, stream>>>(positions, T, Dh / 2, inv_freq, mscale, cos_sin);
 }
 
-void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, bool neox, cudaStream_t stream) {
-    if (T * H * Dh > 0) rope_kernel<<<grid_for(T * H * Dh / 2), kThreads, 0, stream>>>(x, T, H, Dh / 2, cos_sin, neox);
+void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
+                cudaStream_t stream) {
+    if (T > 0) layer_norm_kernel<<<unsigned(T), kThreads, 0, stream>>>(x, w, b, D, eps, out);
+}
+
+void rope(float* x, int64_t T, int64_t H, int64_t Dh, int64_t rot_dim, const float* cos_sin, bool neox,
+          cudaStream_t stream) {
+    if (T * H * rot_dim > 0)
+        rope_kernel<<<grid_for(T * H * rot_dim / 2), kThreads, 0, stream>>>(x, T, H, Dh, rot_dim / 2, cos_sin, neox);
+}
+
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
+    if (n > 0) gelu_tanh_mul_kernel<<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out);
+}
+
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
+    if (n > 0) gelu_mul_kernel<<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out);
+}
+
+void gelu_tanh(const float* x, int64_t n, float* out, cudaStream_t stream) {
+    if (n > 0) gelu_tanh_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, n, out);
+}
+
+void gelu(const float* x, int64_t n, float* out, cudaStream_t stream) {
+    if (n > 0) gelu_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, n, out);
+}
+
+void softcap(float* x, int64_t n, float cap, cudaStream_t stream) {
+    if (n > 0) softcap_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, n, cap);
+}
+
+void scale(float* x, int64_t n, float s, cudaStream_t stream) {
+    if (n > 0) scale_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, n, s);
+}
+
+void add_bias(float* y, const float* b, int64_t T, int64_t D, cudaStream_t stream) {
+    if (T * D > 0) add_bias_kernel<<<grid_for(T * D), kThreads, 0, stream>>>(y, b, T * D, D);
+}
+
+void to_f16(const float* x, int64_t n, void* out, cudaStream_t stream) {
+    if (n > 0) to_f16_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, n, static_cast<__half*>(out));
 }
 
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {

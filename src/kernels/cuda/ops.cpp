@@ -84,10 +84,18 @@ void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* i
     check_launch("rope_angles");
 }
 
+void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
+                cudaStream_t stream) {
+    launch::layer_norm(x, w, b, T, D, eps, out, stream);
+    check_launch("layer_norm");
+}
+
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
-          cudaStream_t stream) {
-    if (Dh % 2 != 0) fail("cuda::rope: head dimension {} is odd", Dh);
-    launch::rope(x, T, H, Dh, cos_sin, mode == kernels::RopeMode::neox, stream);
+          cudaStream_t stream, int64_t rot_dim) {
+    if (rot_dim == 0) rot_dim = Dh;
+    if (rot_dim % 2 != 0 || rot_dim > Dh)
+        fail("cuda::rope: {} rotated dimensions of a head of {} (expected an even number, at most the head's)", rot_dim, Dh);
+    launch::rope(x, T, H, Dh, rot_dim, cos_sin, mode == kernels::RopeMode::neox, stream);
     check_launch("rope");
 }
 
@@ -96,9 +104,51 @@ void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStr
     check_launch("silu_mul");
 }
 
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
+    launch::gelu_tanh_mul(gate, up, n, out, stream);
+    check_launch("gelu_tanh_mul");
+}
+
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
+    launch::gelu_mul(gate, up, n, out, stream);
+    check_launch("gelu_mul");
+}
+
+void gelu_tanh(const float* x, int64_t n, float* out, cudaStream_t stream) {
+    launch::gelu_tanh(x, n, out, stream);
+    check_launch("gelu_tanh");
+}
+
+void gelu(const float* x, int64_t n, float* out, cudaStream_t stream) {
+    launch::gelu(x, n, out, stream);
+    check_launch("gelu");
+}
+
+void softcap(float* x, int64_t n, float cap, cudaStream_t stream) {
+    if (!(cap > 0)) fail("cuda::softcap: the cap {} is not positive", cap);
+    launch::softcap(x, n, cap, stream);
+    check_launch("softcap");
+}
+
+void multiply(float* x, int64_t n, float s, cudaStream_t stream) {
+    launch::scale(x, n, s, stream);
+    check_launch("multiply");
+}
+
 void add(float* y, const float* x, int64_t n, cudaStream_t stream) {
     launch::add(y, x, n, stream);
     check_launch("add");
+}
+
+void add_bias(float* y, const float* b, int64_t T, int64_t D, cudaStream_t stream) {
+    launch::add_bias(y, b, T, D, stream);
+    check_launch("add_bias");
+}
+
+void store_f16(const float* x, int64_t n, void* out, cudaStream_t stream) {
+    if (!aligned(out, 2)) fail("cuda::store_f16: the output is not 2-byte aligned");
+    launch::to_f16(x, n, out, stream);
+    check_launch("store_f16");
 }
 
 void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream) {

@@ -8,6 +8,7 @@
 #include <slm/kernels.h>
 #include <slm/tensor.h>
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -28,6 +29,17 @@ size_t q8_activations_bytes(int64_t T, int64_t K);
 void quantize_activations(const float* x, int64_t T, int64_t K, void* x_q8, cudaStream_t stream);
 void matvec(const Tensor& W, const float* x, const void* x_q8, int64_t T, float* y, cudaStream_t stream);
 
+// --- Matrix x matrix (prompts) ------------------------------------------------------------------
+// y[t, n] = sum_k W[n, k] x[t, k] for any T, on the tensor cores through cuBLAS: f16 inputs, f32
+// accumulation. x comes as f16 (store_f16 of the f32 activations, once for every weight that
+// reads it); W, of any type matvec reads, is dequantized to f16 gemm_slice_rows(K) rows at a time
+// into `w_f16` (gemm_scratch_bytes(K) bytes; f16 weights are read as they are). `blas` must run
+// on `stream` (cublasSetStream).
+int64_t gemm_slice_rows(int64_t K);
+size_t gemm_scratch_bytes(int64_t K);
+void gemm(const Tensor& W, const void* x_f16, int64_t T, float* y, void* w_f16, cublasHandle_t blas,
+          cudaStream_t stream);
+
 // --- Elementwise and row ops -------------------------------------------------------------------
 // out[t, :] = row ids[t] of E: [V, D] (f32, f16, bf16 or a type matvec reads), as f32. The ids
 // are on the device and must lie in [0, V): a kernel cannot report a bad id.
@@ -35,11 +47,23 @@ void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, cudaSt
 void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream);
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream);
+void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
+                cudaStream_t stream);
+// rot_dim > 0: only the first rot_dim dimensions of each head turn (Phi-2), cos_sin [T, rot_dim].
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
-          cudaStream_t stream);
+          cudaStream_t stream, int64_t rot_dim = 0);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+void gelu_tanh(const float* x, int64_t n, float* out, cudaStream_t stream);
+void gelu(const float* x, int64_t n, float* out, cudaStream_t stream);
+void softcap(float* x, int64_t n, float cap, cudaStream_t stream);
+void multiply(float* x, int64_t n, float s, cudaStream_t stream);
 void add(float* y, const float* x, int64_t n, cudaStream_t stream);
+void add_bias(float* y, const float* b, int64_t T, int64_t D, cudaStream_t stream);
 void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream);
+// n f32 values stored as f16 (round to nearest even): keys and values into an f16 cache.
+void store_f16(const float* x, int64_t n, void* out, cudaStream_t stream);
 
 // --- Attention over the KV cache (decode) ------------------------------------------------------
 // As kernels::attention: q [T, H, Dh], caches [S, Hkv, Dh] of f16 or f32, q_pos on the device,

@@ -25,6 +25,7 @@
 #include <sstream>
 #include <string>
 
+#include "device_option.h"
 #include "lora_option.h"
 #include "model_arg.h"
 
@@ -34,7 +35,7 @@ using namespace slm;
 using nlohmann::ordered_json;
 
 struct ChatOptions {
-    std::string model, system, template_file;
+    std::string model, system, template_file, device = "auto";
     std::vector<std::string> lora;
     bool plain = false, verbose = false, greedy = false;
     int n_predict = 512, n_ctx = 0, threads = 0;
@@ -63,7 +64,7 @@ const char* const kHelp =
 class ChatLoop {
 public:
     explicit ChatLoop(const ChatOptions& o) : o_(o) {
-        model_ = Model::load(o.model);
+        model_ = Model::load(o.model, cli::model_options_for(o.device));
         tokenizer_ = Tokenizer::from_model_path(o.model);
         if (!o.template_file.empty()) chat_ = std::make_unique<ChatTemplate>(read_text_file(o.template_file), special_tokens(), o.template_file);
         else if (model_->files().chat_template.empty() && o.plain) chat_ = std::make_unique<ChatTemplate>(ChatTemplate::plain());
@@ -324,6 +325,7 @@ void add_verb_chat(CLI::App& app) {
     cmd->add_option("--ctx,-c", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)");
     cmd->add_option("--threads,-t", o->threads, "Worker threads (default: one per CPU)");
     cli::add_lora_option(cmd, o->lora);
+    cli::add_device_option(cmd, o->device);
     cmd->add_flag("--verbose", o->verbose, "After each answer, print one JSON line of prompt and token counts to stderr");
     cmd->callback([o, models] {
         models->resolve();

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "device_option.h"
 #include "lora_option.h"
 #include "model_arg.h"
 
@@ -263,6 +264,8 @@ void add_task(CLI::App* eval) {
         cmd->add_option("--threads,-t", o->threads, "Threads (0: all cores)")->capture_default_str();
         auto lora = std::make_shared<std::vector<std::string>>();
         cli::add_lora_option(cmd, *lora);
+        o->device = "auto";
+        cli::add_device_option(cmd, o->device);
         if (n.kind != eval::TaskKind::multiple_choice) {
             cmd->add_flag("--chat", o->chat,
                           "Send each prompt as a user message through the model's chat template; the answer is the "

@@ -28,13 +28,25 @@ using namespace slm;
 using nlohmann::ordered_json;
 
 struct RagOptions {
-    std::string kb, embed, question, queries_file, mode = "hybrid";
+    std::string kb, embed, question, queries_file, mode = "hybrid", fusion, pooling;
     std::vector<std::string> paths;
     int chunk_tokens = 256, overlap = 32, k = 5, threads = 0;
     bool reembed = false, json = false, no_progress = false;
     cli::GroundedChatOptions chat;
     CLI::Option* chunk_opt = nullptr;
 };
+
+// --fusion, or the library's default.
+rag::Fusion fusion_of(const RagOptions& o) { return o.fusion.empty() ? rag::Fusion{} : rag::parse_fusion(o.fusion); }
+
+// The pooling a KB was indexed with, as its recorded model id names it ("... pooling=last ..."), so
+// that queries embed the way the chunks were; "" (the model's own) when the id does not say.
+std::string recorded_pooling(const std::string& model_id) {
+    const size_t at = model_id.find(" pooling=");
+    if (at == std::string::npos) return "";
+    const size_t begin = at + 9;
+    return model_id.substr(begin, model_id.find(' ', begin) - begin);
+}
 
 // The KB's own embedding model unless --embed names one; vector and hybrid queries need it.
 std::unique_ptr<rag::TextEmbedder> query_embedder(const RagOptions& o, const rag::KnowledgeBase& kb,
@@ -45,11 +57,12 @@ std::unique_ptr<rag::TextEmbedder> query_embedder(const RagOptions& o, const rag
     if (path.empty()) fail("{}: the KB does not record its embedding model's path; pass --embed MODEL", o.kb);
     if (o.embed.empty() && !std::filesystem::exists(path))
         fail("{}: its embedding model {} is gone; pass --embed MODEL (the same model) or use --mode bm25", o.kb, path);
-    return rag::open_model_embedder(path, o.threads);
+    return rag::open_model_embedder(path, o.threads, recorded_pooling(info.embed_model_id));
 }
 
 ordered_json passage_json(const rag::Passage& p, size_t number) {
     return {{"number", number},
+            {"chunk_id", p.chunk_id},
             {"source", rag::source_label(p)},
             {"path", p.path},
             {"page", p.page},
@@ -77,7 +90,7 @@ void print_citations(const cli::GroundedAnswer& a) {
 }
 
 void index(const RagOptions& o) {
-    auto embedder = rag::open_model_embedder(o.embed, o.threads);
+    auto embedder = rag::open_model_embedder(o.embed, o.threads, o.pooling);
     rag::IndexOptions options;
     options.chunking = {o.chunk_tokens, o.overlap};
     // Without --chunk-tokens, a model with a short window (all-MiniLM: 256 with its specials) gets chunks that fit it.
@@ -102,7 +115,7 @@ void query(const RagOptions& o) {
     auto kb = rag::KnowledgeBase::open(o.kb, rag::KnowledgeBase::Access::read);
     if (o.question.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty query: ask a question");
     auto embedder = query_embedder(o, kb, mode);
-    std::vector<rag::Passage> passages = kb.retrieve(o.question, o.k, mode, embedder.get());
+    std::vector<rag::Passage> passages = kb.retrieve(o.question, o.k, mode, embedder.get(), fusion_of(o));
     embedder.reset();  // the generator's memory, not the embedder's, is needed from here
     cli::GroundedChat chat(o.chat);
     const bool stream = !o.json;
@@ -116,7 +129,9 @@ void query(const RagOptions& o) {
         print_citations(a);
         return;
     }
-    ordered_json out = {{"question", o.question}, {"mode", o.mode}, {"answer", a.text}};
+    ordered_json out = {{"question", o.question}, {"mode", o.mode}};
+    if (mode == rag::RetrievalMode::hybrid) out["fusion"] = rag::fusion_name(fusion_of(o));
+    out["answer"] = a.text;
     ordered_json citations = ordered_json::array();
     for (const auto& c : rag::cited_passages(a.text, a.passages))
         citations.push_back({{"number", c.number},
@@ -154,6 +169,7 @@ void search(const RagOptions& o) {
     const rag::RetrievalMode mode = rag::parse_retrieval_mode(o.mode);
     auto kb = rag::KnowledgeBase::open(o.kb, rag::KnowledgeBase::Access::read);
     auto embedder = query_embedder(o, kb, mode);
+    const rag::Fusion fusion = fusion_of(o);
     std::vector<std::string> queries;
     if (!o.question.empty()) queries.push_back(o.question);
     if (!o.queries_file.empty()) {
@@ -163,13 +179,14 @@ void search(const RagOptions& o) {
     }
     if (queries.empty()) fail("search: give a query, or --file with one query per line");
     for (size_t qi = 0; qi < queries.size(); ++qi) {
-        const auto passages = kb.retrieve(queries[qi], o.k, mode, embedder.get());
+        const auto passages = kb.retrieve(queries[qi], o.k, mode, embedder.get(), fusion);
         if (o.json) {
             ordered_json results = ordered_json::array();
             for (size_t i = 0; i < passages.size(); ++i) results.push_back(passage_json(passages[i], i + 1));
-            std::printf("%s\n", ordered_json{{"query", queries[qi]}, {"mode", o.mode}, {"results", results}}
-                                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                                    .c_str());
+            ordered_json line = {{"query", queries[qi]}, {"mode", o.mode}};
+            if (mode == rag::RetrievalMode::hybrid) line["fusion"] = rag::fusion_name(fusion);
+            line["results"] = std::move(results);
+            std::printf("%s\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
             continue;
         }
         if (queries.size() > 1) std::printf("%s%s\n", qi ? "\n" : "", queries[qi].c_str());
@@ -195,6 +212,7 @@ void chat(const RagOptions& o) {
     const rag::RetrievalMode mode = rag::parse_retrieval_mode(o.mode);
     auto kb = rag::KnowledgeBase::open(o.kb, rag::KnowledgeBase::Access::read);
     auto embedder = query_embedder(o, kb, mode);
+    const rag::Fusion fusion = fusion_of(o);
     cli::GroundedChat chat(o.chat);
     const bool terminal = isatty(STDIN_FILENO);
     if (terminal) std::printf("Ask about %s (/clear forgets the conversation, /bye or Ctrl-D leaves).\n", o.kb.c_str());
@@ -208,7 +226,7 @@ void chat(const RagOptions& o) {
             continue;
         }
         try {
-            auto passages = kb.retrieve(line, o.k, mode, embedder.get());
+            auto passages = kb.retrieve(line, o.k, mode, embedder.get(), fusion);
             const auto a = chat.ask(line, std::move(passages), [](std::string_view piece) {
                 std::fwrite(piece.data(), 1, piece.size(), stdout);
                 std::fflush(stdout);
@@ -260,6 +278,12 @@ void rm(const RagOptions& o) {
     std::printf("%s: removed %d source%s\n", o.kb.c_str(), removed, removed == 1 ? "" : "s");
 }
 
+void add_fusion_option(CLI::App* cmd, RagOptions& o) {
+    cmd->add_option("--fusion", o.fusion,
+                    "How hybrid merges BM25 and vectors: relative or rrf, optionally :BM25_WEIGHT,VECTOR_WEIGHT "
+                    "(default " + rag::fusion_name(rag::Fusion{}) + "; docs/rag.md)");
+}
+
 void add_generation_options(CLI::App* cmd, RagOptions& o) {
     cmd->add_option("-n,--n-predict", o.chat.max_tokens, "Tokens to generate at most")->capture_default_str();
     cmd->add_option("--temp", o.chat.temperature, "Temperature (0: greedy)")->capture_default_str();
@@ -269,6 +293,7 @@ void add_generation_options(CLI::App* cmd, RagOptions& o) {
     cmd->add_option("--mode", o.mode, "Retrieval: hybrid (BM25 and vectors fused), bm25 or vector")
         ->check(CLI::IsMember({"hybrid", "bm25", "vector"}))
         ->capture_default_str();
+    add_fusion_option(cmd, o);
 }
 
 }  // namespace
@@ -288,6 +313,8 @@ void add_verb_rag(CLI::App& app) {
     o->chunk_opt = idx->add_option("--chunk-tokens", o->chunk_tokens, "Tokens per chunk (the embedding model's tokens)")
                        ->capture_default_str();
     idx->add_option("--overlap", o->overlap, "Tokens shared by consecutive chunks")->capture_default_str();
+    idx->add_option("--pooling", o->pooling, "Embedding pooling: cls, mean or last (default: the model's own)")
+        ->check(CLI::IsMember({"cls", "mean", "last"}));
     idx->add_flag("--reembed", o->reembed, "Rebuild every chunk and vector (another model or chunking)");
     idx->add_option("--threads,-t", o->threads, "Worker threads (default: one per CPU)");
     idx->add_flag("--no-progress", o->no_progress, "No progress bar");
@@ -334,6 +361,7 @@ void add_verb_rag(CLI::App& app) {
     se->add_option("--mode", o->mode, "Retrieval: hybrid, bm25 or vector")
         ->check(CLI::IsMember({"hybrid", "bm25", "vector"}))
         ->capture_default_str();
+    add_fusion_option(se, *o);
     se->add_option("--threads,-t", o->threads, "Worker threads (default: one per CPU)");
     se->add_flag("--json", o->json, "One JSON line per query: the passages with their scores and ranks");
     se->callback([o, se_models] {

@@ -1,6 +1,7 @@
 // `slm serve MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N] [--api-key KEY]
-// [--threads N] [--lora [NAME=]PATH[:SCALE]]… …`: the OpenAI- and ollama-compatible HTTP server
-// (docs/serving.md), with LoRA adapters that requests pick. Runs until
+// [--threads N] [--lora [NAME=]PATH[:SCALE]]… [--rag [NAME=]KB]… …`: the OpenAI- and
+// ollama-compatible HTTP server (docs/serving.md), with LoRA adapters that requests pick and
+// knowledge bases they may ground answers in. Runs until
 // SIGINT or SIGTERM, then shuts down gracefully (in-flight requests finish or are cancelled).
 #include <CLI/CLI.hpp>
 #include <slm/error.h>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "device_option.h"
 #include "model_arg.h"
 
 namespace {
@@ -36,8 +38,20 @@ slm::ServerLora parse_serve_lora(const std::string& text) {
     return lora;
 }
 
-void run_serve(slm::ServerOptions options, const std::vector<std::string>& lora_specs) {
+// "[NAME=]PATH": NAME is what requests call the knowledge base ("rag": {"kb": NAME}); without
+// one, the file's stem (docs.kb: docs). A prefix counts as a name as for --lora.
+slm::ServerKnowledgeBase parse_serve_kb(const std::string& text) {
+    const size_t eq = text.find('=');
+    if (eq != std::string::npos && eq > 0 && text.substr(0, eq).find('/') == std::string::npos &&
+        !std::filesystem::exists(text))
+        return {text.substr(0, eq), text.substr(eq + 1)};
+    return {std::filesystem::path(text).stem().string(), text};
+}
+
+void run_serve(slm::ServerOptions options, const std::vector<std::string>& lora_specs,
+               const std::vector<std::string>& kb_specs) {
     for (const auto& spec : lora_specs) options.lora.push_back(parse_serve_lora(spec));
+    for (const auto& spec : kb_specs) options.rag.push_back(parse_serve_kb(spec));
     if (options.api_key.empty())
         if (const char* key = std::getenv("SLM_API_KEY"); key && *key) options.api_key = key;
     // Signals are taken by this thread alone (sigwait): every thread the server starts inherits
@@ -73,6 +87,7 @@ void run_serve(slm::ServerOptions options, const std::vector<std::string>& lora_
 void add_verb_serve(CLI::App& app) {
     auto options = std::make_shared<slm::ServerOptions>();
     auto lora_specs = std::make_shared<std::vector<std::string>>();
+    auto kb_specs = std::make_shared<std::vector<std::string>>();
     CLI::App* cmd = app.add_subcommand("serve", "Serve a model over OpenAI- and ollama-compatible HTTP APIs");
     auto models = std::make_shared<slm::cli::ModelArgs>(cmd);
     models->add("model", options->model_path, "Model: HF directory or .gguf file")->required();
@@ -82,6 +97,8 @@ void add_verb_serve(CLI::App& app) {
     cmd->add_option("--ctx", options->context, "Context tokens per sequence (0: the model's, at most 4096)")->capture_default_str()->check(CLI::Range(0, 1 << 20));
     cmd->add_option("--api-key", options->api_key, "Require 'Authorization: Bearer KEY' (also $SLM_API_KEY)");
     cmd->add_option("--threads", options->threads, "Compute threads (0: one per core)")->capture_default_str()->check(CLI::Range(0, 1024));
+    options->device = "auto";
+    slm::cli::add_device_option(cmd, options->device);
     cmd->add_option("--queue", options->queue_size, "Requests that may wait for a free sequence; more get 429")->capture_default_str()->check(CLI::Range(0, 100000));
     cmd->add_option("--batch", options->batch_tokens, "Most tokens in one forward (prompt chunks + decode tokens)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
     cmd->add_option("--name", options->model_name, "Model id clients use (default: org/name for a model name, else the file or folder name)");
@@ -101,7 +118,11 @@ void add_verb_serve(CLI::App& app) {
         ->type_name("[NAME=]PATH[:SCALE]");
     cmd->add_flag("--lora-init-without-apply", options->lora_init_without_apply,
                   "Requests that name no adapter run without adapters (default: with all, at their scales)");
-    cmd->callback([options, lora_specs, models] {
+    cmd->add_option("--rag", *kb_specs,
+                    "Knowledge base (slm rag index) chat requests may ground answers in with their 'rag' field; NAME "
+                    "defaults to the file's stem; repeatable (docs/rag.md)")
+        ->type_name("[NAME=]KB");
+    cmd->callback([options, lora_specs, kb_specs, models] {
         models->resolve();
         if (const auto ref = models->name_of(options->model_path)) {
             if (options->model_name.empty()) options->model_name = ref->repo;
@@ -109,6 +130,6 @@ void add_verb_serve(CLI::App& app) {
             if (!ref->quant.empty()) options->model_aliases.push_back(ref->repo + ":" + ref->quant);
         }
         options->hub = slm::HubOptions::from_env();
-        run_serve(*options, *lora_specs);
+        run_serve(*options, *lora_specs, *kb_specs);
     });
 }

@@ -1,0 +1,96 @@
+// Backend: the op set the transformer forward (model.cpp) is written against, on activation
+// memory the backend provides. CpuBackend (cpu_backend.h) calls kernels:: on host memory;
+// CudaBackend (cuda/cuda_backend.cpp, built with SLM_CUDA) queues cuda:: kernels on one stream
+// over copies of the weights in GPU memory. Weights and vectors are named by their host objects
+// (the ModelWeights the model bound), which a device backend maps to its own copies.
+#pragma once
+
+#include <slm/kernels.h>
+#include <slm/tensor.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace slm {
+class Model;
+}
+
+namespace slm::model {
+
+// The MLP's activation, gated (act(gate) * up) or plain (act(x)): silu for SwiGLU, gelu_tanh
+// (PyTorch's approximate="tanh") and gelu (erf) for GeGLU and Phi-2's MLP.
+enum class Activation : uint8_t { silu, gelu_tanh, gelu };
+
+// Consecutive batch entries [begin, end) of one sequence attending over the first `length`
+// positions of that sequence's cache blocks (kernels::attention's k_cache and v_cache).
+struct AttentionRun {
+    int64_t begin, end;
+    const void *keys, *values;
+    int64_t length;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    // --- Memory -------------------------------------------------------------------------------
+    // The forward's activations, one buffer per role, each at least n floats; a device backend
+    // keeps them between calls (a step's pointers stay the same from one token to the next).
+    enum class Slot : uint8_t { x, xn, q, k, v, att, gate, up, proj, rope, rope_local, logits, count };
+    virtual float* buffer(Slot slot, size_t n) = 0;
+    // Token ids or positions in the backend's memory (the host's own array on the CPU).
+    enum class IntSlot : uint8_t { tokens, positions, count };
+    virtual const int32_t* ints(IntSlot slot, std::span<const int32_t> host) = 0;
+    // Where an op writes n floats bound for the host array `host` (the logits): that array itself
+    // on the CPU, the slot's buffer on a device.
+    virtual float* result(Slot slot, float* host, size_t n) = 0;
+    // n floats of the backend's memory into host memory (the logits), waiting for the ops before;
+    // nothing when src is host.
+    virtual void to_host(const float* src, size_t n, float* host) = 0;
+    // n floats from src to dst within the backend's memory (the ranges do not overlap).
+    virtual void copy(float* dst, const float* src, size_t n) = 0;
+
+    // --- Ops (meanings: include/slm/kernels.h) ------------------------------------------------
+    virtual void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out) = 0;
+    virtual void matmul(std::span<const kernels::MatmulOut> outs, const float* x, int64_t T) = 0;
+    void matmul(const Tensor& W, const float* x, int64_t T, float* y) {
+        const kernels::MatmulOut out[] = {{&W, y}};
+        matmul(out, x, T);
+    }
+    virtual void rms_norm(const float* x, const std::vector<float>& w, int64_t T, int64_t D, float eps, float* out) = 0;
+    // b may be empty (no bias).
+    virtual void layer_norm(const float* x, const std::vector<float>& w, const std::vector<float>& b, int64_t T,
+                            int64_t D, float eps, float* out) = 0;
+    virtual void rope_angles(const int32_t* positions, int64_t T, int64_t rot_dim, const std::vector<float>& inv_freq,
+                             float mscale, float* cos_sin) = 0;
+    virtual void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
+                      int64_t rot_dim) = 0;
+    // n consecutive values of rows into cache slots of `cache_dtype` (f32, or f16 rounded to nearest).
+    virtual void store_kv(const float* rows, int64_t n, void* slots, DType cache_dtype) = 0;
+    // Each run's queries q[begin..end) attend over its cache; q_pos: the batch's positions.
+    virtual void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
+                           DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,
+                           float* out) = 0;
+    virtual void gated(Activation act, const float* gate, const float* up, int64_t n, float* out) = 0;
+    virtual void activation(Activation act, const float* x, int64_t n, float* out) = 0;
+    virtual void softcap(float* x, int64_t n, float cap) = 0;
+    virtual void multiply(float* x, int64_t n, float s) = 0;
+    virtual void add(float* y, const float* x, int64_t n) = 0;
+    virtual void add_bias(float* y, const std::vector<float>& b, int64_t T, int64_t D) = 0;
+};
+
+// --- Devices -----------------------------------------------------------------------------------
+// Whether this build has CUDA and a GPU is present (false, not an error, otherwise).
+bool cuda_available();
+// A backend holding copies of `model`'s weights in GPU memory (an slm::Error naming the bytes
+// needed and free when they do not fit, or the build has no CUDA).
+std::unique_ptr<Backend> make_cuda_backend(const Model& model);
+// Zeroed memory of `bytes` on `device`, freed with the pointer (the KV cache's blocks).
+std::shared_ptr<uint8_t> allocate_zeroed(Device device, size_t bytes);
+// bytes from src to dst, both in `device`'s memory.
+void copy_bytes(Device device, void* dst, const void* src, size_t bytes);
+
+}  // namespace slm::model

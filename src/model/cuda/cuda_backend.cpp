@@ -1,0 +1,299 @@
+// CudaBackend: the forward's ops as cuda:: kernels queued on one stream, over a copy of the
+// model's weights made at load in one block of GPU memory, in the file's layout. The forward names
+// a weight by its host object (ModelWeights); the backend finds the copy by the host address.
+// Matrix products of up to kGemmMinTokens - 1 tokens run as matvecs (8-bit activations, dp4a) in
+// slices of kMaxMatvecTokens; longer ones (prompts) as tensor-core GEMMs of f16 inputs.
+#include "model/cuda/cuda_backend.h"
+
+#include <slm/error.h>
+#include <slm/model.h>
+
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/ops.h"
+#include "model/model_weights.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <string>
+#include <utility>
+
+namespace slm::model::cuda_backend {
+
+namespace {
+
+constexpr size_t kAlignment = 256;
+// From this many tokens a matrix product dequantizes its weights for the tensor cores rather than
+// reading them once per 8 tokens (docs/cuda.md has the measurement behind the choice).
+constexpr int64_t kGemmMinTokens = 16;
+
+void check_blas(cublasStatus_t status, const char* what) {
+    if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS: {}: {}", what, cublasGetStatusString(status));
+}  // cudaMalloc's, kept for every weight inside the block
+
+size_t aligned_size(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+double gib(size_t bytes) { return double(bytes) / double(1ull << 30); }
+
+// The weights of a model to copy, each with the name an error message gives it.
+struct WeightList {
+    std::vector<std::pair<const Tensor*, std::string>> matrices;  // matmul reads them
+    const Tensor* embedding = nullptr;                             // get_rows reads it
+    std::vector<const std::vector<float>*> vectors;                // norms, biases, rope tables
+};
+
+WeightList list_weights(const Model& model) {
+    const ModelWeights& w = model.weights();
+    WeightList list;
+    list.embedding = &w.token_embedding;
+    list.matrices.push_back({&w.output, "the output projection"});
+    list.vectors = {&w.output_norm, &w.output_norm_bias, &w.output_bias, &model.rope_inv_freq(),
+                    &model.rope_long_inv_freq(), &model.rope_local_inv_freq()};
+    for (size_t l = 0; l < w.layers.size(); ++l) {
+        const LayerWeights& lw = w.layers[l];
+        const std::pair<const Tensor*, const char*> matrices[] = {
+            {&lw.wq, "attention q"}, {&lw.wk, "attention k"}, {&lw.wv, "attention v"}, {&lw.wo, "attention output"},
+            {&lw.w_gate, "MLP gate"}, {&lw.w_up, "MLP up"},   {&lw.w_down, "MLP down"}};
+        for (const auto& [m, what] : matrices)
+            if (m->data != nullptr) list.matrices.push_back({m, fmt::format("layer {}'s {} projection", l, what)});
+        for (const std::vector<float>* v : {&lw.attn_norm, &lw.ffn_norm, &lw.attn_norm_bias, &lw.attn_post_norm,
+                                            &lw.ffn_post_norm, &lw.q_norm, &lw.k_norm, &lw.bq, &lw.bk, &lw.bv, &lw.bo,
+                                            &lw.b_up, &lw.b_down})
+            list.vectors.push_back(v);
+    }
+    return list;
+}
+
+class CudaBackend final : public Backend {
+public:
+    explicit CudaBackend(const Model& model) {
+        cuda::check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
+        check_blas(cublasCreate(&blas_), "creating a handle");
+        check_blas(cublasSetStream(blas_, stream_), "setting the stream");
+        upload(model);
+    }
+    ~CudaBackend() override {
+        cublasDestroy(blas_);
+        cudaStreamDestroy(stream_);
+    }
+
+    float* buffer(Slot slot, size_t n) override { return grow(buffers_[size_t(slot)], n * sizeof(float)).as<float>(); }
+
+    const int32_t* ints(IntSlot slot, std::span<const int32_t> host) override {
+        cuda::DeviceBuffer& b = grow(ints_[size_t(slot)], host.size_bytes());
+        cuda::check(cudaMemcpyAsync(b.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_),
+                    "copying token ids to the GPU");
+        return b.as<int32_t>();
+    }
+
+    float* result(Slot slot, float*, size_t n) override { return buffer(slot, n); }
+
+    void to_host(const float* src, size_t n, float* host) override {
+        cuda::check(cudaMemcpyAsync(host, src, n * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+                    "copying results from the GPU");
+        cuda::check(cudaStreamSynchronize(stream_), "running the forward on the GPU");
+    }
+
+    void copy(float* dst, const float* src, size_t n) override {
+        cuda::check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copying rows");
+    }
+
+    void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out) override {
+        cuda::get_rows(on_device(E), ids, T, out, stream_);
+    }
+
+    void matmul(std::span<const kernels::MatmulOut> outs, const float* x, int64_t T) override {
+        const int64_t K = outs[0].W->dim(1);
+        if (T >= kGemmMinTokens) {
+            void* x_f16 = grow(x_f16_, size_t(T * K) * 2).data();
+            cuda::store_f16(x, T * K, x_f16, stream_);
+            void* w_f16 = grow(w_f16_, cuda::gemm_scratch_bytes(K)).data();
+            for (const kernels::MatmulOut& o : outs) cuda::gemm(on_device(*o.W), x_f16, T, o.y, w_f16, blas_, stream_);
+            return;
+        }
+        bool q8 = false;
+        for (const kernels::MatmulOut& o : outs) q8 = q8 || cuda::matvec_takes_q8(o.W->dtype);
+        void* x_q8 = q8 ? grow(q8_, cuda::q8_activations_bytes(cuda::kMaxMatvecTokens, K)).data() : nullptr;
+        for (int64_t t0 = 0; t0 < T; t0 += cuda::kMaxMatvecTokens) {
+            const int64_t n = std::min<int64_t>(cuda::kMaxMatvecTokens, T - t0);
+            if (q8) cuda::quantize_activations(x + t0 * K, n, K, x_q8, stream_);
+            for (const kernels::MatmulOut& o : outs)
+                cuda::matvec(on_device(*o.W), x + t0 * K, x_q8, n, o.y + t0 * o.W->dim(0), stream_);
+        }
+    }
+
+    void rms_norm(const float* x, const std::vector<float>& w, int64_t T, int64_t D, float eps, float* out) override {
+        cuda::rms_norm(x, on_device(w), T, D, eps, out, stream_);
+    }
+
+    void layer_norm(const float* x, const std::vector<float>& w, const std::vector<float>& b, int64_t T, int64_t D,
+                    float eps, float* out) override {
+        cuda::layer_norm(x, on_device(w), b.empty() ? nullptr : on_device(b), T, D, eps, out, stream_);
+    }
+
+    void rope_angles(const int32_t* positions, int64_t T, int64_t rot_dim, const std::vector<float>& inv_freq,
+                     float mscale, float* cos_sin) override {
+        cuda::rope_angles(positions, T, rot_dim, on_device(inv_freq), mscale, cos_sin, stream_);
+    }
+
+    void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
+              int64_t rot_dim) override {
+        cuda::rope(x, T, H, Dh, cos_sin, mode, stream_, rot_dim);
+    }
+
+    void store_kv(const float* rows, int64_t n, void* slots, DType cache_dtype) override {
+        if (cache_dtype == DType::f16) cuda::store_f16(rows, n, slots, stream_);
+        else
+            cuda::check(cudaMemcpyAsync(slots, rows, size_t(n) * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
+                        "storing keys and values");
+    }
+
+    void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
+                   DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,
+                   float* out) override {
+        size_t scratch = 0;
+        for (const AttentionRun& run : runs)
+            scratch = std::max(scratch, cuda::attention_scratch_bytes(run.end - run.begin, H, Dh, run.length));
+        void* partials = grow(attention_scratch_, scratch).data();
+        const int64_t row = H * Dh;
+        for (const AttentionRun& run : runs)
+            cuda::attention(q + run.begin * row, run.end - run.begin, H, Hkv, Dh, run.keys, run.values, cache_dtype,
+                            run.length, q_pos + run.begin, window, scale, out + run.begin * row, partials, stream_,
+                            softcap);
+    }
+
+    void gated(Activation act, const float* gate, const float* up, int64_t n, float* out) override {
+        switch (act) {
+            case Activation::silu: return cuda::silu_mul(gate, up, n, out, stream_);
+            case Activation::gelu_tanh: return cuda::gelu_tanh_mul(gate, up, n, out, stream_);
+            case Activation::gelu: return cuda::gelu_mul(gate, up, n, out, stream_);
+        }
+    }
+
+    void activation(Activation act, const float* x, int64_t n, float* out) override {
+        switch (act) {
+            case Activation::silu: fail("forward: a plain (ungated) SiLU MLP is not supported");
+            case Activation::gelu_tanh: return cuda::gelu_tanh(x, n, out, stream_);
+            case Activation::gelu: return cuda::gelu(x, n, out, stream_);
+        }
+    }
+
+    void softcap(float* x, int64_t n, float cap) override { cuda::softcap(x, n, cap, stream_); }
+    void multiply(float* x, int64_t n, float s) override { cuda::multiply(x, n, s, stream_); }
+    void add(float* y, const float* x, int64_t n) override { cuda::add(y, x, n, stream_); }
+    void add_bias(float* y, const std::vector<float>& b, int64_t T, int64_t D) override {
+        cuda::add_bias(y, on_device(b), T, D, stream_);
+    }
+
+private:
+    // One block for every weight: its size is checked against the GPU's free memory first, so that
+    // a model that does not fit fails at once with both figures.
+    void upload(const Model& model) {
+        const std::string& source = model.files().path;
+        const WeightList list = list_weights(model);
+        for (const auto& [m, what] : list.matrices)
+            if (!cuda::matvec_reads(m->dtype))
+                fail("{}: {} is {}, which the GPU does not read; it reads q4_0, q8_0, q4_k, q5_k, q6_k, f16 and bf16 "
+                     "matrices (slm quantize, or slm convert --dtype f16)",
+                     source, what, name(m->dtype));
+        std::map<std::pair<const void*, size_t>, size_t> offsets;  // host (data, bytes) -> offset in the block
+        size_t total = 0;
+        auto place = [&](const void* data, size_t bytes) {
+            if (bytes == 0 || offsets.contains({data, bytes})) return;
+            offsets[{data, bytes}] = total;
+            total += aligned_size(bytes);
+        };
+        place(list.embedding->data, list.embedding->nbytes());
+        for (const auto& [m, what] : list.matrices) place(m->data, m->nbytes());
+        for (const std::vector<float>* v : list.vectors) place(v->data(), v->size() * sizeof(float));
+
+        size_t free_bytes = 0, total_bytes = 0;
+        cuda::check(cudaMemGetInfo(&free_bytes, &total_bytes), "reading the GPU's memory size");
+        if (total > free_bytes)
+            fail("{}: the weights need {:.2f} GiB of GPU memory and the GPU has {:.2f} GiB free (of {:.2f} GiB); "
+                 "run it with --device cpu, or a smaller quantization",
+                 source, gib(total), gib(free_bytes), gib(total_bytes));
+        weights_ = cuda::DeviceBuffer::allocate(std::max<size_t>(total, 1));
+        auto* base = weights_.as<uint8_t>();
+        for (const auto& [key, offset] : offsets) cuda::copy_to_device(base + offset, key.first, key.second);
+
+        auto device_copy = [&](const Tensor& t) {
+            Tensor d = t;
+            d.data = base + offsets.at({t.data, t.nbytes()});
+            d.device = Device::cuda;
+            matrices_[t.data] = d;
+        };
+        device_copy(*list.embedding);
+        for (const auto& [m, what] : list.matrices) device_copy(*m);
+        for (const std::vector<float>* v : list.vectors)
+            if (!v->empty()) vectors_[v->data()] = reinterpret_cast<const float*>(base + offsets.at({v->data(), v->size() * sizeof(float)}));
+    }
+
+    const Tensor& on_device(const Tensor& host) const {
+        const auto it = matrices_.find(host.data);
+        if (it == matrices_.end() || it->second.shape != host.shape)
+            fail("cuda backend: a weight of shape {} was not copied to the GPU", shape_string(host.shape));
+        return it->second;
+    }
+
+    const float* on_device(const std::vector<float>& host) const {
+        const auto it = vectors_.find(host.data());
+        if (it == vectors_.end()) fail("cuda backend: a vector of {} values was not copied to the GPU", host.size());
+        return it->second;
+    }
+
+    // The buffer, grown to at least `bytes` (its old contents are not kept).
+    static cuda::DeviceBuffer& grow(cuda::DeviceBuffer& b, size_t bytes) {
+        if (b.size() < bytes) {
+            b = cuda::DeviceBuffer();
+            b = cuda::DeviceBuffer::allocate(bytes);
+        }
+        return b;
+    }
+
+    cudaStream_t stream_ = nullptr;
+    cublasHandle_t blas_ = nullptr;
+    cuda::DeviceBuffer weights_;
+    std::map<const void*, Tensor> matrices_;
+    std::map<const void*, const float*> vectors_;
+    std::array<cuda::DeviceBuffer, size_t(Slot::count)> buffers_;
+    std::array<cuda::DeviceBuffer, size_t(IntSlot::count)> ints_;
+    cuda::DeviceBuffer q8_, x_f16_, w_f16_, attention_scratch_;
+};
+
+}  // namespace
+
+bool available() { return cuda::device_available(); }
+
+std::unique_ptr<Backend> make(const Model& model) {
+    if (!cuda::device_available()) fail("{}: --device cuda: no CUDA GPU is usable on this machine", model.files().path);
+    return std::make_unique<CudaBackend>(model);
+}
+
+std::shared_ptr<uint8_t> allocate_zeroed(size_t bytes) {
+    void* p = nullptr;
+    if (cudaMalloc(&p, std::max<size_t>(bytes, 1)) != cudaSuccess) {
+        cudaGetLastError();  // clear the sticky out-of-memory status
+        size_t free_bytes = 0, total_bytes = 0;
+        cudaMemGetInfo(&free_bytes, &total_bytes);
+        fail("KV cache: {:.2f} GiB do not fit in the GPU's {:.2f} GiB free memory; use a shorter context (--ctx-size)",
+             gib(bytes), gib(free_bytes));
+    }
+    cuda::check(cudaMemset(p, 0, bytes), "clearing the KV cache");
+    cuda::check(cudaDeviceSynchronize(), "clearing the KV cache");
+    return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { cudaFree(q); });
+}
+
+// The backends' streams do not wait for the legacy stream, nor it for them: the copy waits for
+// every queued forward before it, and is done before the next.
+void copy_bytes(void* dst, const void* src, size_t bytes) {
+    if (bytes == 0) return;
+    cuda::check(cudaDeviceSynchronize(), "waiting for the GPU");
+    cuda::check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copying KV cache entries");
+    cuda::check(cudaDeviceSynchronize(), "copying KV cache entries");
+}
+
+}  // namespace slm::model::cuda_backend

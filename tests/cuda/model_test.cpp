@@ -1,0 +1,184 @@
+// The forward on the GPU against the CPU's, on the real models of ../shared/models (q8_0 GGUF and
+// bf16 HF directory): logits close, greedy tokens equal except at near-ties, batches of several
+// sequences, prompts longer than one matvec slice; and a model the GPU cannot read refused clearly.
+#include <slm/error.h>
+#include <slm/model.h>
+#include <slm/session.h>
+#include <slm/tokenizer.h>
+
+#include "cuda/cuda_testing.h"
+#include "testing/testing.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <vector>
+
+namespace slm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every model of ../shared/models in both of its forms.
+std::vector<std::string> shared_models(const std::string& shared) {
+    std::vector<std::string> paths;
+    for (const auto& dir : fs::directory_iterator(fs::path(shared) / "models")) {
+        if (!dir.is_directory()) continue;
+        for (const auto& f : fs::directory_iterator(dir.path()))
+            if (f.path().extension() == ".gguf") paths.push_back(f.path().string());
+        if (fs::exists(dir.path() / "model.safetensors")) paths.push_back(dir.path().string());
+    }
+    std::sort(paths.begin(), paths.end());
+    return paths;
+}
+
+std::unique_ptr<Model> load_on(const std::string& path, Device device) {
+    ModelOptions options;
+    options.device = device;
+    return Model::load(path, options);
+}
+
+// sqrt(sum (a - b)^2 / sum b^2)
+double relative_rms(std::span<const float> a, std::span<const float> b) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+        num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+        den += double(b[i]) * b[i];
+    }
+    return std::sqrt(num / std::max(den, 1e-30));
+}
+
+double max_abs_diff(std::span<const float> a, std::span<const float> b) {
+    double m = 0;
+    for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+    return m;
+}
+
+int32_t argmax(std::span<const float> v) { return int32_t(std::max_element(v.begin(), v.end()) - v.begin()); }
+
+// The gap between the largest logit and the runner-up.
+double top2_margin(std::span<const float> v) {
+    std::vector<float> s(v.begin(), v.end());
+    std::partial_sort(s.begin(), s.begin() + 2, s.end(), std::greater<float>());
+    return double(s[0]) - s[1];
+}
+
+// 8-bit activations (the CPU's and the GPU's, rounded differently) and f16 keys and values move
+// logits of these models by a few thousandths of their spread.
+constexpr double kLogitRelativeRms = 2e-2;
+
+const char* kPrompts[] = {
+    "Once upon a time",
+    "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog again, and "
+    "then it ran into the forest where the old owl lived in a hollow tree by the river.",
+};
+
+TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
+    SLM_REQUIRE_CUDA();
+    SLM_REQUIRE_SHARED(shared);
+    int near_ties = 0, steps = 0;
+    for (const std::string& path : shared_models(shared)) {
+        SCOPED_TRACE(path);
+        const auto cpu = load_on(path, Device::cpu);
+        const auto gpu = load_on(path, Device::cuda);
+        ASSERT_EQ(gpu->device(), Device::cuda);
+        const auto tokenizer = Tokenizer::from_model_path(path);
+        for (const char* text : kPrompts) {
+            const std::vector<int32_t> ids = tokenizer->encode(text, true, false);
+            SessionOptions so;
+            so.n_ctx = 256;
+            Session cs(*cpu, so), gs(*gpu, so);
+            const std::span<const float> first_c = cs.prompt(ids), first_g = gs.prompt(ids);
+            std::vector<float> lc(first_c.begin(), first_c.end()), lg(first_g.begin(), first_g.end());
+            for (int step = 0; step < 48; ++step, ++steps) {
+                const double err = relative_rms(lg, lc);
+                ASSERT_LT(err, kLogitRelativeRms) << "step " << step << " of '" << text << "'";
+                const int32_t tc = argmax(lc), tg = argmax(lg);
+                if (tc != tg) {
+                    // A flip needs the two logits to move by the CPU's margin between them.
+                    const double margin = top2_margin(lc);
+                    EXPECT_LE(margin, 2 * max_abs_diff(lg, lc)) << "step " << step;
+                    fprintf(stderr, "near-tie at step %d of %s: cpu %d, gpu %d, cpu margin %.4f\n", step, path.c_str(),
+                            tc, tg, margin);
+                    ++near_ties;
+                    break;  // the continuations differ from here on
+                }
+                const auto next_c = cs.decode(tc);
+                lc.assign(next_c.begin(), next_c.end());
+                const auto next_g = gs.decode(tc);
+                lg.assign(next_g.begin(), next_g.end());
+            }
+        }
+    }
+    fprintf(stderr, "greedy: %d steps compared, %d ended at a near-tie\n", steps, near_ties);
+    EXPECT_LE(near_ties, 1);
+}
+
+TEST(CudaModel, BatchesOfSeveralSequencesMatchTheCpu) {
+    SLM_REQUIRE_CUDA();
+    SLM_REQUIRE_SHARED(shared);
+    for (const std::string& path : shared_models(shared)) {
+        SCOPED_TRACE(path);
+        const auto cpu = load_on(path, Device::cpu);
+        const auto gpu = load_on(path, Device::cuda);
+        // Sequence 0: a 20-token prompt with every row's logits (three matvec slices); sequence 1:
+        // 5 tokens; then one decode step of both in one batch, as the server's scheduler runs.
+        Batch prompt;
+        for (int i = 0; i < 20; ++i) prompt.add(int32_t(5 + 7 * i) % cpu->vocab_size(), i, 0, true);
+        for (int i = 0; i < 5; ++i) prompt.add(int32_t(11 + 3 * i) % cpu->vocab_size(), i, 1, i == 4);
+        Batch step;
+        step.add(42, 20, 0, true);
+        step.add(43, 5, 1, true);
+        for (const DType kv : {DType::f16, DType::f32}) {
+            KvCache cc(cpu->config(), 64, 2, kv, Device::cpu), gc(gpu->config(), 64, 2, kv, Device::cuda);
+            std::vector<float> lc, lg;
+            for (const Batch* b : {&prompt, &step}) {
+                cpu->forward(*b, cc, lc, nullptr);
+                gpu->forward(*b, gc, lg, nullptr);
+                ASSERT_EQ(lg.size(), lc.size());
+                const size_t V = size_t(cpu->vocab_size());
+                for (size_t r = 0; r < lc.size() / V; ++r) {
+                    const std::span<const float> rc(lc.data() + r * V, V), rg(lg.data() + r * V, V);
+                    EXPECT_LT(relative_rms(rg, rc), kLogitRelativeRms) << "row " << r << " kv " << name(kv);
+                }
+            }
+            EXPECT_EQ(gc.length(0), 21);
+            EXPECT_EQ(gc.length(1), 6);
+        }
+    }
+}
+
+TEST(CudaModel, PrefixCopiesStayOnTheGpu) {
+    SLM_REQUIRE_CUDA();
+    SLM_REQUIRE_SHARED(shared);
+    const std::string path = shared_models(shared).front();
+    const auto gpu = load_on(path, Device::cuda);
+    KvCache cache(gpu->config(), 32, 2, DType::f16, Device::cuda);
+    Batch b;
+    for (int i = 0; i < 6; ++i) b.add(10 + i, i, 0, i == 5);
+    std::vector<float> direct, copied;
+    gpu->forward(b, cache, direct, nullptr);
+    // Sequence 1 takes 5 positions of sequence 0 and runs the sixth token itself: same logits.
+    cache.copy_prefix(0, 1, 5);
+    Batch last;
+    last.add(15, 5, 1, true);
+    gpu->forward(last, cache, copied, nullptr);
+    EXPECT_LT(relative_rms(copied, direct), 1e-6);
+}
+
+TEST(CudaModel, MatricesTheGpuCannotReadAreRefusedByName) {
+    SLM_REQUIRE_CUDA();
+    // The f32 fixture: the GPU reads q4_0, q8_0, q4_k, q5_k, q6_k, f16 and bf16 matrices.
+    const std::string path = test::fixtures_dir() + "/models/llama";
+    try {
+        load_on(path, Device::cuda);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("layer 0's attention q projection is f32"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace slm

@@ -1,0 +1,18 @@
+// `--device cpu|cuda|auto`, shared by the verbs that run a model: where its forward runs.
+#pragma once
+
+#include <slm/model.h>
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace slm::cli {
+
+// Adds --device to `cmd`, bound to `device` (default "auto": the GPU when this build has CUDA and
+// one is present, else the CPU).
+void add_device_option(CLI::App* cmd, std::string& device);
+
+// ModelOptions with the device `device` names (device_from_name).
+ModelOptions model_options_for(const std::string& device);
+
+}  // namespace slm::cli
