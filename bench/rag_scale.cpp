@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
             }
         } else {
             fmt::print(stderr,
-                       "usage: rag_scale [--n N] [--dim D] [--threads T] [--build-threads B] [--queries Q] [--M M] [--efc EF] [--ef "
-                       "A,B,..] [--intrinsic K] [--out FILE]\n");
+                       "usage: rag_scale [--n N] [--dim D] [--threads T] [--build-threads B] [--queries Q] [--M M] "
+                       "[--efc EF] [--ef A,B,..] [--intrinsic K] [--out FILE]\n");
             return 2;
         }
     }

@@ -101,8 +101,8 @@ int KnowledgeBase::remove(std::span<const std::string> paths) {
     return removed;
 }
 
-std::vector<Passage> KnowledgeBase::retrieve(std::string_view query, int k, RetrievalMode mode,
-                                             TextEmbedder* embedder, const Fusion& fusion) const {
+std::vector<Passage> KnowledgeBase::retrieve(std::string_view query, int k, RetrievalMode mode, TextEmbedder* embedder,
+                                             const Fusion& fusion) const {
     if (std::all_of(query.begin(), query.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
         fail("empty query: ask a question");
     if (k <= 0) fail("--k {}: at least one passage must be retrieved", k);
@@ -140,8 +140,8 @@ std::vector<Passage> KnowledgeBase::retrieve(std::string_view query, int k, Retr
         lists[1].weight = fusion.vector_weight;
         for (auto& [id, s] : lexical) lists[0].items.push_back({id, s});
         for (auto& [id, s] : semantic) lists[1].items.push_back({id, double(s)});
-        const auto ranked = fusion.method == FusionMethod::rrf ? reciprocal_rank_fusion(lists)
-                                                               : relative_score_fusion(lists);
+        const auto ranked =
+            fusion.method == FusionMethod::rrf ? reciprocal_rank_fusion(lists) : relative_score_fusion(lists);
         for (const FusedRank& r : ranked) order.push_back(r.id), fused[r.id] = r.score;
     }
     if (order.size() > size_t(k)) order.resize(size_t(k));

@@ -1,5 +1,5 @@
-// Vector search: the exact scan (a lane-parallel dot product per row) keeps a bounded heap per query; HnswIndex wraps hnswlib's
-// HierarchicalNSW over its inner-product space (distance = 1 - dot, turned back into similarity).
+// Vector search: the exact scan (a lane-parallel dot product per row) keeps a bounded heap per
+// query; HnswIndex wraps hnswlib's HierarchicalNSW over its inner-product space (distance = 1 - dot).
 #include "rag/vector_index.h"
 
 #include <fcntl.h>

@@ -2,6 +2,8 @@
 // bf16 HF directory): logits close, greedy tokens equal except at near-ties, batches of several
 // sequences, prompts longer than one matvec slice; and a model the GPU cannot read refused clearly.
 #include <slm/error.h>
+#include <slm/eval/perplexity.h>
+#include <slm/file_io.h>
 #include <slm/model.h>
 #include <slm/session.h>
 #include <slm/tokenizer.h>
@@ -65,9 +67,11 @@ double top2_margin(std::span<const float> v) {
     return double(s[0]) - s[1];
 }
 
-// 8-bit activations (the CPU's and the GPU's, rounded differently) and f16 keys and values move
-// logits of these models by a few thousandths of their spread.
-constexpr double kLogitRelativeRms = 2e-2;
+// The CPU reads these models' q8_0 matrices with 8-bit activations; the GPU too for up to 15
+// tokens (rounded differently), and with f16 activations on the tensor cores for longer prompts.
+// Measured on the H200 (docs/cuda.md): up to 0.012 relative for matvec rows, 0.024 after a
+// 40-token GEMM prompt of the 13M Llama. Perplexity (below) bounds the effect on what matters.
+constexpr double kLogitRelativeRms = 4e-2;
 
 const char* kPrompts[] = {
     "Once upon a time",
@@ -113,7 +117,9 @@ TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
         }
     }
     fprintf(stderr, "greedy: %d steps compared, %d ended at a near-tie\n", steps, near_ties);
-    EXPECT_LE(near_ties, 1);
+    // These small models' next-token distributions are flat (margins of 0.02-0.1 logits at the
+    // ties seen on the H200): a sequence may end at a tie, but most steps must be compared.
+    EXPECT_GE(steps, 16 * int(shared_models(shared).size()));
 }
 
 TEST(CudaModel, BatchesOfSeveralSequencesMatchTheCpu) {
@@ -168,6 +174,33 @@ TEST(CudaModel, PrefixCopiesStayOnTheGpu) {
     EXPECT_LT(relative_rms(copied, direct), 1e-6);
 }
 
+// llama-perplexity's windows over the start of wikitext-2's test set, prompts of 256 tokens (the
+// GEMM path), with the CPU model as the KL base: the same perplexity within 0.2%, a tiny KL
+// divergence, the same top token almost everywhere.
+TEST(CudaModel, PerplexityAndTopTokensMatchTheCpu) {
+    SLM_REQUIRE_CUDA();
+    SLM_REQUIRE_SHARED(shared);
+    const std::string text = read_text_file(shared + "/datasets/wikitext-2-raw/wiki.test.raw").substr(0, 60000);
+    for (const std::string& path : shared_models(shared)) {
+        SCOPED_TRACE(path);
+        const auto cpu = load_on(path, Device::cpu);
+        const auto gpu = load_on(path, Device::cuda);
+        const auto tokenizer = Tokenizer::from_model_path(path);
+        const eval::PerplexityTokens input = eval::PerplexityTokens::from_text(*tokenizer, text);
+        eval::PerplexityOptions options;
+        options.n_ctx = 256;
+        options.max_chunks = 16;
+        const eval::PerplexityResult on_cpu = eval::perplexity(*cpu, input, options);
+        options.kl_base = cpu.get();
+        const eval::PerplexityResult on_gpu = eval::perplexity(*gpu, input, options);
+        fprintf(stderr, "%s: ppl cpu %.4f gpu %.4f, KL %.2e, same top token %.4f over %lld tokens\n", path.c_str(),
+                on_cpu.ppl, on_gpu.ppl, *on_gpu.kld, *on_gpu.same_top_token, (long long)on_gpu.n_scored);
+        EXPECT_NEAR(on_gpu.ppl / on_cpu.ppl, 1.0, 2e-3);
+        EXPECT_LT(*on_gpu.kld, 2e-3);
+        EXPECT_GT(*on_gpu.same_top_token, 0.97);
+    }
+}
+
 TEST(CudaModel, MatricesTheGpuCannotReadAreRefusedByName) {
     SLM_REQUIRE_CUDA();
     // The f32 fixture: the GPU reads q4_0, q8_0, q4_k, q5_k, q6_k, f16 and bf16 matrices.
@@ -176,7 +209,8 @@ TEST(CudaModel, MatricesTheGpuCannotReadAreRefusedByName) {
         load_on(path, Device::cuda);
         FAIL() << "no error";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("layer 0's attention q projection is f32"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("projection is f32, which the GPU does not read"), std::string::npos)
+            << e.what();
     }
 }
 

@@ -5,6 +5,7 @@
 #include "kernels/cuda/ops.h"
 #include "kernels/random_data.h"
 
+#include <slm/error.h>
 #include <slm/half.h>
 #include <slm/kernels.h>
 

@@ -10,7 +10,7 @@
 #                                                has CUDA but not the project's dependencies)
 # Then `slm bench --device cuda` (-p 512 -n 128 -r 3) on the staged models and on random-weight
 # GGUFs with TinyLlama-1.1B and Llama-2-7B shapes (make_random_gguf; SHAPES, TYPES choose) made
-# in $MODELS_DIR (default /tmp/slm-cuda-models). SKIP_BENCH=1 leaves out every benchmark.
+# in $MODELS_DIR (default /tmp/slm-cuda-models; SHAPES= for none). SKIP_BENCH=1 leaves out every benchmark.
 # Exits non-zero when a test fails or a benchmark cannot run.
 set -uo pipefail
 out=${OUT:-$PWD/cuda-logs}
@@ -43,8 +43,10 @@ status=0
 "$tests" --gtest_output="xml:$out/test_cuda.xml" 2>&1 | tee "$out/test_cuda.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 if [ -z "${SKIP_BENCH:-}" ]; then
-  "$bench" 2>&1 | tee "$out/bench_cuda_matvec.md"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  if [ -x "$bench" ]; then
+    "$bench" 2>&1 | tee "$out/bench_cuda_matvec.md"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  fi
   for gguf in "${SLM_SHARED_DIR:-../shared}"/models/*/*.gguf; do
     [ -f "$gguf" ] || continue
     for device in cuda cpu; do
@@ -52,10 +54,19 @@ if [ -z "${SKIP_BENCH:-}" ]; then
       [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
     done
   done
+  # Perplexity of every staged model over all of wikitext-2's test set on both devices.
+  wiki="${SLM_SHARED_DIR:-../shared}/datasets/wikitext-2-raw/wiki.test.raw"
+  for gguf in "${SLM_SHARED_DIR:-../shared}"/models/*/*.gguf; do
+    [ -f "$gguf" ] && [ -f "$wiki" ] || continue
+    for device in cuda cpu; do
+      echo "$(basename "$gguf") --device $device: $("$slm" perplexity "$gguf" -f "$wiki" --device "$device" --json 2>/dev/null)" |
+        tee -a "$out/perplexity.txt"
+    done
+  done
   models_dir=${MODELS_DIR:-/tmp/slm-cuda-models}
   mkdir -p "$models_dir"
   vocab=$(ls "${SLM_SHARED_DIR:-../shared}"/models/tinyllama*/*.gguf | head -1)
-  for shape in ${SHAPES:-tinyllama-1.1b llama-2-7b}; do
+  for shape in ${SHAPES-tinyllama-1.1b llama-2-7b}; do
     for type in ${TYPES:-q4_0 q4_k_m q8_0}; do
       gguf="$models_dir/$shape-$type.gguf"
       [ -f "$gguf" ] || "$make_gguf" --shape "$shape" --vocab-from "$vocab" --type "$type" --out "$gguf" >/dev/null

@@ -32,4 +32,7 @@ for dir in "$shared"/models/*/; do
   [ -f "$dir/chat_template.jinja" ] && cp "$dir/chat_template.jinja" "$dest/shared/models/$name/"
   if [ "$models" = gguf ]; then cp "$dir"/*.gguf "$dest/shared/models/$name/"; else cp "$dir"/*.safetensors "$dest/shared/models/$name/"; fi
 done
+# wikitext-2's test set: the perplexity test and `slm perplexity --device cuda`.
+mkdir -p "$dest/shared/datasets/wikitext-2-raw"
+cp "$shared/datasets/wikitext-2-raw/wiki.test.raw" "$dest/shared/datasets/wikitext-2-raw/"
 du -sh "$dest" "$dest/lib" "$dest/shared"

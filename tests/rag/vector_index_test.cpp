@@ -1,12 +1,14 @@
-// Vector search: exact top-k by hand, hnswlib recall against exact search, and the saved index
-// answering the same after a load.
+// Vector search: exact top-k by hand and against a double-precision scan, hnswlib recall against
+// exact search, and a saved index answering the same after a load.
 #include "rag/vector_index.h"
 
 #include <gtest/gtest.h>
 #include <slm/error.h>
 #include <slm/thread_pool.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <random>
 
 #include "testing/testing.h"
@@ -33,6 +35,29 @@ TEST(ExactSearch, ReturnsTheBestInnerProductsFirst) {
     EXPECT_NEAR(found[0].similarity, 0.96f, 1e-6);
     EXPECT_EQ(found[1].id, 10);
     EXPECT_EQ(found[2].id, 11);
+}
+
+TEST(ExactSearch, LaneParallelDotMatchesADoublePrecisionScan) {
+    // 37 dims: two full 16-lane blocks and a tail of 5, so both paths of the dot product count.
+    const int dim = 37;
+    const size_t n = 300;
+    const auto rows = random_unit_rows(n, dim, 7);
+    const auto query = random_unit_rows(1, dim, 8);
+    std::vector<int64_t> ids(n);
+    for (size_t i = 0; i < n; ++i) ids[i] = int64_t(i);
+    std::vector<std::pair<double, int64_t>> reference;
+    for (size_t r = 0; r < n; ++r) {
+        double dot = 0;
+        for (int d = 0; d < dim; ++d) dot += double(rows[r * dim + size_t(d)]) * query[size_t(d)];
+        reference.emplace_back(dot, int64_t(r));
+    }
+    std::sort(reference.begin(), reference.end(), std::greater<>());
+    const auto found = exact_search(rows, ids, dim, query, 10);
+    ASSERT_EQ(found.size(), 10u);
+    for (size_t i = 0; i < found.size(); ++i) {
+        EXPECT_EQ(found[i].id, reference[i].second) << i;
+        EXPECT_NEAR(found[i].similarity, reference[i].first, 1e-5) << i;
+    }
 }
 
 TEST(HnswIndex, RecallAgainstExactSearchAndSaveLoadRoundTrip) {

@@ -279,9 +279,11 @@ void rm(const RagOptions& o) {
 }
 
 void add_fusion_option(CLI::App* cmd, RagOptions& o) {
-    cmd->add_option("--fusion", o.fusion,
-                    "How hybrid merges BM25 and vectors: relative or rrf, optionally :BM25_WEIGHT,VECTOR_WEIGHT "
-                    "(default " + rag::fusion_name(rag::Fusion{}) + "; docs/rag.md)");
+    const std::string help =
+        "How hybrid merges BM25 and vectors: relative or rrf, optionally :BM25_WEIGHT,VECTOR_WEIGHT "
+        "(default " +
+        rag::fusion_name(rag::Fusion{}) + "; docs/rag.md)";
+    cmd->add_option("--fusion", o.fusion, help);
 }
 
 void add_generation_options(CLI::App* cmd, RagOptions& o) {
