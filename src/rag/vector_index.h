@@ -29,8 +29,10 @@ struct Neighbor {
 std::vector<Neighbor> exact_search(std::span<const float> vectors, std::span<const int64_t> ids, int dim,
                                    std::span<const float> query, size_t k);
 
+// ef_search 384: at 1M vectors of 384 dims (intrinsic dimension 32) recall@10 is 0.978 with a p99
+// of 4.3 ms on 2 threads, where 256 gave 0.948 (docs/rag.md, Scale).
 struct HnswParams {
-    size_t M = 16, ef_construction = 200, ef_search = 256;
+    size_t M = 16, ef_construction = 200, ef_search = 384;
 };
 
 class HnswIndex {
