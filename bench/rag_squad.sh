@@ -8,6 +8,9 @@
 # Environment: EMBED (embedding model; default ../shared/models/tinyqwen2-bpe-11m), POOLING (mean,
 # last or cls; default the model's own), WORK (scratch dir), KB (default WORK/kb.sqlite; an existing
 # KB of WORK/docs is reused: only changed paragraphs are embedded again).
+# Rerank mode: RERANK=N (candidates) replaces the calibration and report with BM25, hybrid
+# retrieval (default fusion), and hybrid with `--rerank N` by RERANK_MODEL (default
+# ../shared/models/tinyqwen2-bpe-11m) on the first RERANK_QUESTIONS held-out questions (default 300).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 slm="${1:-$repo/build/tools/slm/slm}"
@@ -76,6 +79,28 @@ if __name__ == "__main__":
     print(f"{label:24s} recall@1 {r1:.4f}  recall@5 {r5:.4f}  MRR@10 {mrr:.4f}  ({len(gold)} questions, {secs} s)")
 PY
 
+run() {  # label, then the search options; QUESTIONS (default report) names the question set
+  local label=$1; shift
+  local set=${QUESTIONS:-report}
+  local start=$(date +%s) out="$work/$set.${label//[:, ]/_}.jsonl"
+  "$slm" rag search "$kb" --file "$work/$set.questions.txt" --k 10 "$@" --json > "$out"
+  python3 "$work/score.py" "$out" "$work/$set.gold.txt" "$label" $(( $(date +%s) - start ))
+}
+
+if [ -n "${RERANK:-}" ]; then
+  rerank_model="${RERANK_MODEL:-$repo/../shared/models/tinyqwen2-bpe-11m}"
+  n="${RERANK_QUESTIONS:-300}"
+  head -n "$n" "$work/report.questions.txt" > "$work/rerank.questions.txt"
+  head -n "$n" "$work/report.gold.txt" > "$work/rerank.gold.txt"
+  echo "rerank: the first $n held-out questions, $RERANK candidates scored by $rerank_model"
+  export QUESTIONS=rerank
+  run "bm25" --mode bm25
+  run "hybrid (default)" --mode hybrid
+  run "hybrid + rerank" --mode hybrid --rerank "$RERANK" --model "$rerank_model"
+  echo "scratch: $work"
+  exit 0
+fi
+
 # Calibration: both candidate lists (50 deep, as hybrid retrieval takes them for --k 10) for the
 # calibration questions, fused here under each weight on a grid; the best recall@5 (then MRR)
 # wins. The formulas are those of src/rag/rank_fusion.cpp; the report below runs the real ones.
@@ -121,12 +146,6 @@ PY
 )
 echo "calibrated: $rrf_best $relative_best"
 
-run() {  # label, then the search options
-  local label=$1; shift
-  local start=$(date +%s) out="$work/report.${label//[:,]/_}.jsonl"
-  "$slm" rag search "$kb" --file "$work/report.questions.txt" --k 10 "$@" --json > "$out"
-  python3 "$work/score.py" "$out" "$work/report.gold.txt" "$label" $(( $(date +%s) - start ))
-}
 echo "held-out questions:"
 run bm25 --mode bm25
 run vector --mode vector

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,24 @@ public:
 // `pooling`: "" for the model's own, else cls | mean | last (slm::EmbedderOptions::pooling).
 std::unique_ptr<TextEmbedder> open_model_embedder(const std::string& path, int threads = 0,
                                                   const std::string& pooling = "");
+
+class KnowledgeBase;
+
+// The embedding model that embeds a KB's queries: the path the KB recorded (or `override_path`
+// when not empty) and the pooling its recorded model id names ("" when the id names none: the
+// model's own), so queries are embedded the way its chunks were. slm::Error naming the KB when it
+// records no path or its recorded model is gone.
+struct KbEmbedderChoice {
+    std::string path, pooling;
+};
+KbEmbedderChoice kb_embedder_choice(const KnowledgeBase& kb, const std::string& override_path = "");
+// That model opened, and checked to be the one the KB was built with (the same id: weights,
+// pooling, normalisation); slm::Error naming the KB otherwise. What `slm rag query|chat|search`
+// and `slm serve --rag` embed queries with.
+std::unique_ptr<TextEmbedder> open_kb_embedder(const KnowledgeBase& kb, const std::string& override_path = "",
+                                               int threads = 0);
+// The same check for an embedder opened before (the server shares one among KBs).
+void check_kb_embedder(const KnowledgeBase& kb, const TextEmbedder& embedder);
 
 struct ChunkingOptions {
     int chunk_tokens = 256;
@@ -67,6 +86,7 @@ struct Passage {
     double bm25_score = 0;               // 0 when not among the BM25 candidates
     double vector_score = 0;             // cosine similarity; 0 when not among the vector candidates
     int bm25_rank = 0, vector_rank = 0;  // 1-based among the candidates; 0 when absent
+    std::optional<double> rerank_score;  // the Reranker's score (include/slm/reranker.h) when reranked
 };
 
 struct SourceInfo {

@@ -13,6 +13,7 @@
 #include <slm/progress.h>
 
 #include "convert/encoder_gguf.h"
+#include "convert/gguf_header.h"
 #include "convert/gguf_vocab.h"
 #include "quant/convert_rows.h"
 #include "model/architecture.h"
@@ -21,7 +22,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <vector>
@@ -30,17 +30,6 @@ namespace slm {
 namespace {
 
 using model::WeightRole;
-
-// llama.cpp's general.file_type (llama_ftype) for a whole-file storage type.
-uint32_t file_type_of(DType t) {
-    switch (t) {
-        case DType::f32: return 0;
-        case DType::f16: return 1;
-        case DType::q8_0: return 7;
-        case DType::bf16: return 32;
-        default: fail("slm convert: --type {} is not supported (f32, f16, bf16 or q8_0)", name(t));
-    }
-}
 
 // What llama.cpp's converter writes per architecture beyond the keys every one gets.
 struct GgufWriting {
@@ -141,14 +130,9 @@ void add_architecture_keys(const model::Architecture& a, const ModelConfig& c, c
                            const std::string& model_name, DType type, GgufWriter& w) {
     const std::string arch(writing.gguf_arch);
     auto key = [&](std::string_view k) { return fmt::format("{}.{}", arch, k); };
-    w.set("general.architecture", GgufWriter::str(arch));
-    w.set("general.type", GgufWriter::str("model"));
-    w.set("general.name", GgufWriter::str(model_name));
-    w.set(key("block_count"), GgufWriter::u32(uint32_t(c.num_layers)));
-    w.set(key("context_length"), GgufWriter::u32(uint32_t(c.max_position)));
-    w.set(key("embedding_length"), GgufWriter::u32(uint32_t(c.hidden_size)));
-    w.set(key("feed_forward_length"), GgufWriter::u32(uint32_t(c.intermediate_size)));
-    w.set(key("attention.head_count"), GgufWriter::u32(uint32_t(c.num_heads)));
+    convert::add_model_header(w, arch, model_name,
+                              {uint32_t(c.num_layers), uint32_t(c.max_position), uint32_t(c.hidden_size),
+                               uint32_t(c.intermediate_size), uint32_t(c.num_heads)});
     w.set(key("attention.head_count_kv"), GgufWriter::u32(uint32_t(c.num_kv_heads)));
     w.set(key("rope.freq_base"), GgufWriter::f32(float(c.rope_theta)));
     // LayerNorm models (Phi-2) name their epsilon without "rms".
@@ -183,8 +167,7 @@ void add_architecture_keys(const model::Architecture& a, const ModelConfig& c, c
     } else if (s.type != "default" && s.type != "llama3") {
         fail("slm convert: rope scaling '{}' cannot be written to GGUF", s.type);
     }
-    w.set("general.file_type", GgufWriter::u32(file_type_of(type)));
-    w.set("general.quantization_version", GgufWriter::u32(2));
+    convert::add_file_type(w, type);
 }
 
 // llama3 rope scaling travels as rope_freqs.weight: the divisor of each pair's base frequency.
@@ -224,12 +207,8 @@ void convert_hf_to_gguf(const std::string& hf_dir, const std::string& out_path, 
     const bool norm_plus_one = arch.hf_norm == model::NormWeight::one_plus && arch.gguf_norm == model::NormWeight::scale;
     const bool tied = c.tie_word_embeddings || arch.tied_by_default;
 
-    std::string model_name = options.name;
-    if (model_name.empty()) model_name = std::filesystem::path(hf_dir).lexically_normal().filename().string();
-    if (model_name.empty()) model_name = std::filesystem::path(hf_dir).parent_path().filename().string();
-
     GgufWriter writer;
-    add_architecture_keys(arch, c, writing, model_name, options.type, writer);
+    add_architecture_keys(arch, c, writing, convert::converted_model_name(hf_dir, options), options.type, writer);
     convert::add_tokenizer_keys(files, c.vocab_size, writer);
 
     const auto names = name_map(arch, c);

@@ -60,6 +60,10 @@ public:
     // False for an embedding model (a BERT-family encoder): it serves /v1/embeddings and
     // /api/embed, and the generation routes answer 400.
     virtual bool generates() const { return true; }
+    // How likely the model finds `question` after each passage (rag::Reranker's scores, higher is
+    // better), on the scheduler thread, without adapters; for grounded requests with "rerank".
+    // This default refuses: an engine that cannot score passages.
+    virtual std::vector<double> rerank_scores(std::string_view question, std::span<const std::string> passages);
 };
 
 // What /v1/models, /api/tags and /api/show say about the model files: name, dates, size,

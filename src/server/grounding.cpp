@@ -5,6 +5,7 @@
 #include "server/api_error.h"
 
 #include <slm/grounded_prompt.h>
+#include <slm/reranker.h>
 
 #include <fmt/format.h>
 
@@ -14,6 +15,23 @@ namespace slm::server {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
+
+namespace {
+
+// The request's k passages: retrieved directly, or the best k of more candidates by the model's
+// rerank scores.
+std::vector<rag::Passage> grounding_passages(Engine& engine, ServedKnowledgeBases& kbs, const RagChoice& rag,
+                                             const std::string& question) {
+    if (rag.rerank < 0) return kbs.retrieve(rag, question);
+    std::vector<rag::Passage> candidates = kbs.retrieve(rag, question, rag::rerank_candidates(rag.k, rag.rerank));
+    std::vector<std::string> texts;
+    texts.reserve(candidates.size());
+    for (const rag::Passage& p : candidates) texts.push_back(p.text);
+    const std::vector<double> scores = engine.rerank_scores(question, texts);
+    return rag::rerank_passages(std::move(candidates), scores, rag.k);
+}
+
+}  // namespace
 
 ChatPrompt chat_prompt(Engine& engine, ServedKnowledgeBases& kbs, const std::optional<RagChoice>& rag,
                        const json& messages, int max_tokens) {
@@ -36,7 +54,7 @@ ChatPrompt chat_prompt(Engine& engine, ServedKnowledgeBases& kbs, const std::opt
         out.prompt = engine.tokenize(engine.render_chat(json::parse(candidate.dump())), /*add_special=*/false);
         return int(out.prompt.size()) + room <= context;
     };
-    auto fitted = rag::fit_grounded_messages(history, question, kbs.retrieve(*rag, question), fits);
+    auto fitted = rag::fit_grounded_messages(history, question, grounding_passages(engine, kbs, *rag, question), fits);
     // One that does not fit even without passages is refused by make_jobs, as without `rag`.
     out.passages = std::make_shared<const std::vector<rag::Passage>>(std::move(fitted.passages));
     return out;
@@ -58,6 +76,7 @@ json citations_json(std::span<const rag::Passage> passages, std::span<const std:
                        {"score", p.score},
                        {"text", p.text},
                        {"cited", bool(cited[i])}});
+        if (p.rerank_score) out.back()["rerank_score"] = *p.rerank_score;
     }
     return out;
 }

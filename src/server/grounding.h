@@ -33,12 +33,13 @@ struct ChatPrompt {
 // absent; else grounded: the last message must be the user's question (400 naming `messages`
 // otherwise), and passages that would leave less than `max_tokens` of the context for the answer
 // (0: a quarter of it, at most 256, the answer length of `slm rag query`) are dropped from the end.
+// With `rerank`, more candidates are retrieved and the model's Engine::rerank_scores keeps k.
 ChatPrompt chat_prompt(Engine& engine, ServedKnowledgeBases& kbs, const std::optional<RagChoice>& rag,
                        const nlohmann::json& messages, int max_tokens);
 
 // The passages as responses carry them: [{"number", "source" (path:lines, path p.N:lines),
-// "path", "page" (0: no pages), "line_begin", "line_end", "score", "text", "cited"}], where
-// `cited` says whether one of `answers` cites the passage as [number].
+// "path", "page" (0: no pages), "line_begin", "line_end", "score", "text", "cited"}, and
+// "rerank_score" when reranked], where `cited` says whether one of `answers` cites the passage as [number].
 nlohmann::json citations_json(std::span<const rag::Passage> passages, std::span<const std::string> answers);
 
 }  // namespace slm::server

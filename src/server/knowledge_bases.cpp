@@ -1,5 +1,5 @@
-// ServedKnowledgeBases: each `--rag` KB opened for reading, its embedding model loaded from the
-// path the KB records (as `slm rag query` does) and checked against the id it records.
+// ServedKnowledgeBases: each `--rag` KB opened for reading, its embedding model loaded with the
+// path and pooling the KB records (rag::open_kb_embedder, as `slm rag query` does).
 #include "server/knowledge_bases.h"
 
 #include "server/api_error.h"
@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <map>
 
 namespace slm::server {
@@ -22,29 +21,20 @@ struct ServedKnowledgeBases::Served {
 };
 
 ServedKnowledgeBases::ServedKnowledgeBases(const std::vector<ServerKnowledgeBase>& kbs, int threads) {
-    std::map<std::string, std::shared_ptr<rag::TextEmbedder>> embedders;  // by model path: each loaded once
+    std::map<std::string, std::shared_ptr<rag::TextEmbedder>> embedders;  // by model path and pooling: each loaded once
     for (const ServerKnowledgeBase& given : kbs) {
         for (const auto& other : kbs_)
             if (other->name == given.name)
                 fail("--rag {}: a knowledge base named '{}' is already served ({}); name one NAME=PATH", given.path,
                      given.name, other->path);
         auto kb = rag::KnowledgeBase::open(given.path, rag::KnowledgeBase::Access::read);
-        const rag::KnowledgeBaseInfo info = kb.info();
-        const std::string& model = info.embed_model_path;
-        if (model.empty()) fail("{}: the KB does not record its embedding model's path", given.path);
-        if (!std::filesystem::exists(model))
-            fail("{}: its embedding model {} is gone (re-index the KB with a model that exists)", given.path, model);
-        auto& embedder = embedders[model];
-        if (!embedder) {
-            try {
-                embedder = rag::open_model_embedder(model, threads);
-            } catch (const Error& e) {
-                fail("{}: its embedding model cannot be loaded: {}", given.path, e.what());
-            }
-        }
-        if (embedder->id() != info.embed_model_id)
-            fail("{}: built with embedding model '{}', but {} is now '{}'; re-index it with --reembed", given.path,
-                 info.embed_model_id, model, embedder->id());
+        // The model and pooling the KB recorded, shared by the KBs that recorded the same ones.
+        const rag::KbEmbedderChoice choice = rag::kb_embedder_choice(kb);
+        auto& embedder = embedders[choice.path + "\n" + choice.pooling];
+        if (!embedder)
+            embedder = rag::open_kb_embedder(kb, "", threads);
+        else
+            rag::check_kb_embedder(kb, *embedder);
         kbs_.push_back(std::make_unique<Served>(Served{given.name, given.path, std::move(kb), embedder}));
     }
 }
@@ -55,9 +45,9 @@ std::optional<RagChoice> ServedKnowledgeBases::parse_field(const JsonFields& bod
     const auto field = body.object("rag");
     if (!field) return std::nullopt;
     for (const auto& [key, value] : field->json().items())
-        if (key != "kb" && key != "k" && key != "mode")
+        if (key != "kb" && key != "k" && key != "mode" && key != "rerank")
             throw_invalid(field->path_of(key),
-                          fmt::format("'{}' is not a field of 'rag' (kb, k, mode)", field->path_of(key)));
+                          fmt::format("'{}' is not a field of 'rag' (kb, k, mode, rerank)", field->path_of(key)));
     RagChoice choice;
     const auto kb = field->string("kb");
     if (!kb) throw_invalid("rag.kb", "'rag.kb' is required: the knowledge base to ground the answer in");
@@ -78,14 +68,23 @@ std::optional<RagChoice> ServedKnowledgeBases::parse_field(const JsonFields& bod
             throw_invalid("rag.mode", fmt::format("'rag.mode' is '{}'; expected hybrid, bm25 or vector", *mode));
         choice.mode = rag::parse_retrieval_mode(*mode);
     }
+    if (const json* rerank = field->get("rerank")) {
+        if (rerank->is_boolean())
+            choice.rerank = rerank->get<bool>() ? 0 : -1;
+        else if (rerank->is_number())
+            choice.rerank = int(field->integer("rerank", 1, 200).value_or(0));
+        else
+            throw_invalid("rag.rerank", fmt::format("'rag.rerank' is {}; expected true, false or the number of "
+                                                    "candidates to score (1-200)", json_type_name(*rerank)));
+    }
     return choice;
 }
 
-std::vector<rag::Passage> ServedKnowledgeBases::retrieve(const RagChoice& choice, std::string_view query) {
+std::vector<rag::Passage> ServedKnowledgeBases::retrieve(const RagChoice& choice, std::string_view query, int depth) {
     for (const auto& s : kbs_) {
         if (s->name != choice.kb) continue;
         std::lock_guard lock(mutex_);
-        return s->kb.retrieve(query, choice.k, choice.mode, s->embedder.get());
+        return s->kb.retrieve(query, depth > 0 ? depth : choice.k, choice.mode, s->embedder.get());
     }
     throw_invalid("rag.kb", fmt::format("'rag.kb' is '{}': no such knowledge base", choice.kb));
 }

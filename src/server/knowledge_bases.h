@@ -20,11 +20,13 @@
 namespace slm::server {
 
 // What a request's `rag` field asks for: {"kb": NAME, "k": 1-50 (default 5), "mode": "hybrid"
-// (default) | "bm25" | "vector"}.
+// (default) | "bm25" | "vector", "rerank": false (default) | true (rag::rerank_candidates' default
+// count) | N (1-200 candidates)}.
 struct RagChoice {
     std::string kb;
     int k = 5;
     rag::RetrievalMode mode = rag::RetrievalMode::hybrid;
+    int rerank = -1;  // -1: no rerank; 0: the default number of candidates; else that many
 };
 
 class ServedKnowledgeBases {
@@ -43,7 +45,8 @@ public:
     // The passages for `query`, best first. Retrievals run one at a time: a KB's SQLite
     // statements and an embedder's buffers are not shared between threads (each takes
     // milliseconds next to a generation's seconds).
-    std::vector<rag::Passage> retrieve(const RagChoice& choice, std::string_view query);
+    // `depth` passages when positive (the candidates of a rerank), else choice.k.
+    std::vector<rag::Passage> retrieve(const RagChoice& choice, std::string_view query, int depth = 0);
     // Read afresh each time (a KB may be re-indexed while served):
     // [{"name", "path", "sources", "chunks", "embedding_model", "embedding_model_path", "dim",
     //   "search"}] in --rag order.

@@ -2,6 +2,7 @@
 // adapters, a RuntimeBackend with one KV-cache sequence per parallel slot, and the Scheduler that
 // drives it.
 #include "server/engine.h"
+#include "server/api_error.h"
 #include "server/runtime_backend.h"
 
 #include <slm/chat_template.h>
@@ -11,6 +12,7 @@
 #include <slm/lora_files.h>
 #include <slm/lora_stack.h>
 #include <slm/model.h>
+#include <slm/reranker.h>
 #include <slm/server.h>
 #include <slm/tokenizer.h>
 
@@ -149,6 +151,7 @@ public:
     Scheduler& scheduler() override { return *scheduler_; }
     ServedAdapters& adapters() override { return *adapters_; }
     std::vector<float> embed(std::span<const int32_t> tokens, const AdapterSet& adapters) override;
+    std::vector<double> rerank_scores(std::string_view question, std::span<const std::string> passages) override;
 
 private:
     static ChatTemplate load_template(const Model& model) {
@@ -168,6 +171,7 @@ private:
     std::shared_ptr<const TokenVocabulary> vocabulary_;
     ModelInfo info_;
     std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<rag::Reranker> reranker_;  // made on the first grounded request that reranks
 };
 
 std::vector<float> ModelEngine::embed(std::span<const int32_t> tokens, const AdapterSet& adapters) {
@@ -176,7 +180,21 @@ std::vector<float> ModelEngine::embed(std::span<const int32_t> tokens, const Ada
     return result;
 }
 
+std::vector<double> ModelEngine::rerank_scores(std::string_view question, std::span<const std::string> passages) {
+    std::vector<double> scores;
+    scheduler_->run_exclusive([&](InferenceBackend&) {
+        if (!reranker_) reranker_ = std::make_unique<rag::Reranker>(*model_, *tokenizer_, backend_->pool());
+        scores = reranker_->score(question, passages);
+    });
+    return scores;
+}
+
 }  // namespace
+
+std::vector<double> Engine::rerank_scores(std::string_view, std::span<const std::string>) {
+    throw ApiError(400, fmt::format("'rag.rerank': the model {} cannot score passages", info().id),
+                   "invalid_request_error", "rag.rerank");
+}
 
 std::unique_ptr<Engine> load_model_engine(const ServerOptions& options) {
     if (options.model_path.empty()) fail("serve: no model given");

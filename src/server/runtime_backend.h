@@ -37,6 +37,7 @@ public:
     void for_each_row(size_t n, const std::function<void(size_t)>& fn) override;
 
     const std::vector<int32_t>& end_ids() const { return end_ids_; }
+    ThreadPool& pool() { return pool_; }  // for work run between steps (run_exclusive)
     // Mean of the final (normed) hidden states over `tokens`, computed in a scratch cache.
     std::vector<float> embed(std::span<const int32_t> tokens, const AdapterSet& adapters);
 

@@ -153,7 +153,21 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufFile& gguf) {
         p.add_bos = true;
         p.type_name = "WordPiece";
     } else if (model == "t5") {
-        p.normalizer = spm_normalizer(gguf.get_bool("tokenizer.ggml.add_space_prefix").value_or(true));
+        // llama.cpp's UGM: SentencePiece's compiled rules (NFKC is what they encode for the
+        // nmt_nfkc rule set, as for a tokenizer.json's Precompiled), then, when asked, leading and
+        // trailing spaces dropped and runs of them collapsed, then the spaces spelled "▁".
+        auto seq = std::make_unique<SequenceNormalizer>();
+        if (gguf.find("tokenizer.ggml.precompiled_charsmap"))
+            seq->stages.push_back(std::make_unique<UnicodeNormalizer>(NormalForm::nfkc));
+        if (gguf.get_bool("tokenizer.ggml.remove_extra_whitespaces").value_or(false)) {
+            seq->stages.push_back(std::make_unique<StripNormalizer>());
+            auto collapse = std::make_unique<ReplaceNormalizer>(std::string(" {2,}"), std::string(" "));
+            collapse->regex =
+                std::make_unique<Regex>(collapse->pattern, fmt::format("{}: remove_extra_whitespaces", path));
+            seq->stages.push_back(std::move(collapse));
+        }
+        seq->stages.push_back(spm_normalizer(gguf.get_bool("tokenizer.ggml.add_space_prefix").value_or(true)));
+        p.normalizer = std::move(seq);
         auto uni = std::make_unique<UnigramModel>(p.vocab);
         uni->unk = p.unk;
         p.model = std::move(uni);

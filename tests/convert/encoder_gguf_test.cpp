@@ -1,7 +1,7 @@
 // slm convert on the tiny BERT encoders: the GGUF holds llama.cpp's bert keys and names, its
 // WordPiece vocabulary (phantom-space spelling) tokenizes the fixture's texts as the directory's
 // tokenizer does, and it embeds to sentence-transformers' vectors (f32 within 1e-4, q8_0 close);
-// encoders it cannot express are refused by name.
+// XLM-R's Unigram vocabulary the same; what GGUF cannot express is refused by name.
 #include <slm/convert.h>
 #include <slm/embedder.h>
 #include <slm/error.h>
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 
 namespace slm::test {
 namespace {
@@ -93,12 +94,88 @@ TEST(EncoderGguf, Q8EmbeddingsStayClose) {
     }
 }
 
-TEST(EncoderGguf, RefusesAUnigramEncoder) {
+// XLM-R as llama.cpp writes it: a `bert` GGUF whose Unigram vocabulary is llama.cpp's "t5" one and
+// whose position table starts past the padding offset (pad_token_id + 1 = 2 rows cut).
+TEST(EncoderGguf, XlmRobertaWritesItsUnigramVocabularyAndEmbedsAsSentenceTransformers) {
+    const std::string path = convert_encoder("xlmr-mean", DType::f32);
+    const auto gguf = GgufFile::open(path);
+    EXPECT_EQ(gguf->get_string("general.architecture"), "bert");
+    EXPECT_EQ(gguf->get_int("bert.context_length"), 34 - 2);
+    EXPECT_EQ(gguf->get_int("bert.pooling_type"), 1);  // mean
+    EXPECT_EQ(gguf->get_string("tokenizer.ggml.model"), "t5");
+    EXPECT_EQ(gguf->get_bool("tokenizer.ggml.add_space_prefix"), true);
+    EXPECT_EQ(gguf->get_bool("tokenizer.ggml.remove_extra_whitespaces"), false);  // NFKC alone collapses nothing
+    EXPECT_EQ(gguf->find("tokenizer.ggml.precompiled_charsmap"), nullptr);
+    EXPECT_EQ(gguf->get_int("tokenizer.ggml.bos_token_id"), 0);
+    EXPECT_EQ(gguf->get_int("tokenizer.ggml.eos_token_id"), 2);
+    EXPECT_EQ(gguf->get_int("tokenizer.ggml.unknown_token_id"), 3);
+    EXPECT_EQ(gguf->get_int("tokenizer.ggml.padding_token_id"), 1);
+    const auto tokens = gguf->get_string_array("tokenizer.ggml.tokens");
+    const auto scores = gguf->get_float_array("tokenizer.ggml.scores");
+    const auto types = gguf->get_int_array("tokenizer.ggml.token_type");
+    ASSERT_EQ(tokens.size(), 152u);
+    ASSERT_EQ(scores.size(), 152u);
+    EXPECT_EQ(tokens[0], "<s>");
+    EXPECT_EQ(types[0], 3);  // control
+    EXPECT_EQ(types[3], 2);  // <unk>: unknown
+    EXPECT_EQ(tokens[5], "\xe2\x96\x81");
+    EXPECT_EQ(types[5], 1);
+    EXPECT_NEAR(scores[5], -1.8162245728373223, 1e-6);
+    const GgufTensorInfo* positions = gguf->find_info("position_embd.weight");
+    ASSERT_NE(positions, nullptr);
+    EXPECT_EQ(positions->shape[0], 32);
+
+    const Reference ref = reference("xlmr-mean");
+    EmbedderOptions o;
+    o.threads = 1;
+    o.normalize = false;  // the directory has no Normalize module; GGUF records none
+    o.max_tokens = 24;    // the directory's model_max_length
+    auto e = Embedder::open(path, o);
+    for (size_t i = 0; i < ref.texts.size(); ++i) EXPECT_EQ(e->tokens(ref.texts[i]), ref.ids[i]) << ref.texts[i];
+    const auto vectors = e->embed(ref.texts);
+    for (size_t i = 0; i < ref.texts.size(); ++i)
+        EXPECT_LT(max_diff(vectors[i], ref.vectors[i]), 1e-4) << ref.texts[i];
+}
+
+// Real XLM-R tokenizers normalize with SentencePiece's compiled rules and collapse runs of spaces:
+// the rules travel as bytes, the collapsing as remove_extra_whitespaces, and the file read back
+// applies NFKC and drops extra spaces as llama.cpp's UGM tokenizer does.
+TEST(EncoderGguf, XlmRobertaCarriesCompiledRulesAndSpaceCollapsing) {
+    const std::string dir = temp_dir() + "/xlmr-precompiled";
+    std::filesystem::copy(encoder_dir("xlmr-mean"), dir, std::filesystem::copy_options::recursive);
+    auto tj = nlohmann::json::parse(read_text_file(dir + "/tokenizer.json"));
+    tj["normalizer"] = {{"type", "Sequence"},
+                        {"normalizers",
+                         {{{"type", "Precompiled"}, {"precompiled_charsmap", "AAECAwT/"}},
+                          {{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", " "}}}}};
+    write_file_atomic(dir + "/tokenizer.json", tj.dump());
+    const std::string out = temp_dir() + "/xlmr-precompiled.gguf";
+    ConvertOptions options;
+    convert_hf_to_gguf(dir, out, options, nullptr);
+    const auto gguf = GgufFile::open(out);
+    EXPECT_EQ(gguf->get_bool("tokenizer.ggml.remove_extra_whitespaces"), true);
+    EXPECT_EQ(gguf->get_int_array("tokenizer.ggml.precompiled_charsmap"), (std::vector<int64_t>{0, 1, 2, 3, 4, 255}));
+    EmbedderOptions o;
+    o.threads = 1;
+    auto e = Embedder::open(out, o);
+    EXPECT_EQ(e->tokens("  the quick   brown fox "), e->tokens("the quick brown fox"));
+    EXPECT_EQ(e->tokens("\xef\xac\x81ne"), e->tokens("fine"));  // U+FB01, the "fi" ligature, under NFKC
+}
+
+// A Unigram tokenizer whose preparation GGUF cannot carry is refused by name.
+TEST(EncoderGguf, RefusesAUnigramNormalizerGgufCannotCarry) {
+    const std::string dir = temp_dir() + "/xlmr-lowercase";
+    std::filesystem::copy(encoder_dir("xlmr-mean"), dir, std::filesystem::copy_options::recursive);
+    auto tj = nlohmann::json::parse(read_text_file(dir + "/tokenizer.json"));
+    tj["normalizer"] = {{"type", "Lowercase"}};
+    write_file_atomic(dir + "/tokenizer.json", tj.dump());
+    ConvertOptions options;
     try {
-        convert_encoder("xlmr-mean", DType::f32);
-        FAIL() << "an XLM-R encoder was converted";
+        convert_hf_to_gguf(dir, temp_dir() + "/xlmr-lowercase.gguf", options, nullptr);
+        FAIL() << "a lowercasing Unigram encoder was converted";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("xlm-roberta"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("normalizer 'Lowercase'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("tokenizer.json"), std::string::npos) << e.what();
     }
 }
 

@@ -11,9 +11,14 @@
 #include <slm/error.h>
 #include <slm/file_io.h>
 #include <slm/grounded_prompt.h>
+#include <slm/model.h>
+#include <slm/reranker.h>
+#include <slm/thread_pool.h>
+#include <slm/tokenizer.h>
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -72,12 +77,16 @@ protected:
         write_doc(*root_ + "/docs/garden.md", "# Garden\n\nTomatoes need sun; water them every morning.\n");
         auto embedder = rag::open_model_embedder(model, 2);
         build_kb(*root_ + "/notes.kb", *root_ + "/docs", *embedder, model);
+        // The same documents embedded with last-token pooling, not the model's own (mean): the
+        // server must embed this KB's queries the same way.
+        auto last = rag::open_model_embedder(model, 2, "last");
+        build_kb(*root_ + "/notes-last.kb", *root_ + "/docs", *last, model);
         ServerOptions options;
         options.model_path = model;
         options.parallel = 2;
         options.threads = 2;
         options.context = 1024;
-        options.rag = {{"notes", *root_ + "/notes.kb"}};
+        options.rag = {{"notes", *root_ + "/notes.kb"}, {"last", *root_ + "/notes-last.kb"}};
         server_ = new RunningServer(start_server(options, load_model_engine(options)));
     }
     static void TearDownTestSuite() {
@@ -123,7 +132,7 @@ TEST_F(RagRoutes, ListsTheKnowledgeBases) {
     ASSERT_EQ(r->status, 200) << r->body;
     const json list = json::parse(r->body);
     EXPECT_EQ(list["object"], "list");
-    ASSERT_EQ(list["data"].size(), 1u);
+    ASSERT_EQ(list["data"].size(), 2u);
     const json& kb = list["data"][0];
     EXPECT_EQ(kb["name"], "notes");
     EXPECT_EQ(kb["sources"], 3);
@@ -157,6 +166,77 @@ TEST_F(RagRoutes, GroundedAnswerCitesThePassagesOfTheRightSources) {
     const auto messages = rag::grounded_messages(nlohmann::ordered_json::array(), kQuestion, passages);
     const auto prompt = engine().tokenize(engine().render_chat(json::parse(messages.dump())), false);
     EXPECT_EQ(out["usage"]["prompt_tokens"], prompt.size());
+}
+
+TEST_F(RagRoutes, KnowledgeBaseIndexedWithOtherPoolingIsQueriedWithIt) {
+    auto r = server_->client().Get("/v1/rag/kbs");
+    ASSERT_TRUE(r);
+    const json list = json::parse(r->body);
+    const json& kb = list["data"][1];
+    EXPECT_EQ(kb["name"], "last");
+    EXPECT_NE(kb["embedding_model"].get<std::string>().find("pooling=last"), std::string::npos) << kb;
+
+    const json out = post("/v1/chat/completions", chat(kQuestion, {{"kb", "last"}, {"k", 3}, {"mode", "vector"}}));
+    const json& citations = out["citations"];
+    ASSERT_EQ(citations.size(), 3u) << out;
+    // Vector scores are cosine similarities: those of last-token vectors of the question and the chunk.
+    auto last = rag::open_model_embedder(tiny_model_path(), 2, "last");
+    for (const json& c : citations) {
+        const std::string texts[] = {kQuestion, c["text"].get<std::string>()};
+        auto v = last->embed(texts);
+        double dot = 0, n0 = 0, n1 = 0;
+        for (size_t i = 0; i < v[0].size(); ++i)
+            dot += double(v[0][i]) * v[1][i], n0 += double(v[0][i]) * v[0][i], n1 += double(v[1][i]) * v[1][i];
+        EXPECT_NEAR(c["score"].get<double>(), dot / std::sqrt(n0 * n1), 1e-4) << c;
+    }
+    // Hybrid (the default) retrieves from it too, BM25 putting the lighthouse first.
+    const json hybrid = post("/v1/chat/completions", chat(kQuestion, {{"kb", "last"}, {"k", 1}}));
+    ASSERT_EQ(hybrid["citations"].size(), 1u) << hybrid;
+    EXPECT_TRUE(hybrid["citations"][0]["path"].get<std::string>().ends_with("/docs/lighthouse.md"));
+}
+
+TEST_F(RagRoutes, RerankKeepsTheBestKByTheModelsScores) {
+    const json out =
+        post("/v1/chat/completions", chat(kQuestion, {{"kb", "notes"}, {"k", 2}, {"rerank", true}}));
+    const json& citations = out["citations"];
+    ASSERT_EQ(citations.size(), 2u) << out;
+    // All three chunks were candidates (hybrid: the vector list holds every chunk); the two the
+    // model scores best are kept, in order. (Scores packed with other passages agree to ~1e-5.)
+    auto model = Model::load(tiny_model_path());
+    auto tokenizer = Tokenizer::from_model_path(tiny_model_path());
+    ThreadPool pool(2);
+    rag::Reranker reranker(*model, *tokenizer, pool);
+    std::vector<std::string> chunks;
+    for (const json& c : citations) chunks.push_back(c["text"].get<std::string>());
+    const std::vector<double> expected = reranker.score(kQuestion, chunks);
+    for (size_t i = 0; i < citations.size(); ++i)
+        EXPECT_NEAR(citations[i]["rerank_score"].get<double>(), expected[i], 1e-3) << citations[i];
+    EXPECT_GE(citations[0]["rerank_score"].get<double>(), citations[1]["rerank_score"].get<double>());
+    // The one left out scores lower than both.
+    std::vector<std::string> left_out;
+    for (const std::string doc : {"lighthouse.md", "bakery.txt", "garden.md"}) {
+        bool cited = false;
+        for (const json& c : citations) cited = cited || c["path"].get<std::string>().ends_with(doc);
+        if (!cited) left_out.push_back(slm::read_text_file(*root_ + "/docs/" + doc));
+    }
+    ASSERT_EQ(left_out.size(), 1u);
+    EXPECT_LE(reranker.score(kQuestion, left_out)[0], citations[1]["rerank_score"].get<double>() + 1e-3);
+
+    // Without rerank the citations carry no rerank_score.
+    const json plain = post("/v1/chat/completions", chat(kQuestion, {{"kb", "notes"}, {"k", 2}, {"mode", "bm25"}}));
+    EXPECT_FALSE(plain["citations"][0].contains("rerank_score")) << plain;
+    const json off = post("/v1/chat/completions",
+                          chat(kQuestion, {{"kb", "notes"}, {"k", 2}, {"mode", "bm25"}, {"rerank", false}}));
+    EXPECT_EQ(off["citations"], plain["citations"]);
+    const json two = post("/v1/chat/completions",
+                          chat(kQuestion, {{"kb", "notes"}, {"k", 1}, {"mode", "bm25"}, {"rerank", 2}}));
+    ASSERT_EQ(two["citations"].size(), 1u) << two;
+    EXPECT_TRUE(two["citations"][0].contains("rerank_score"));
+
+    expect_openai_error(send("/v1/chat/completions", chat(kQuestion, {{"kb", "notes"}, {"rerank", "yes"}})), 400,
+                        "rag.rerank");
+    expect_openai_error(send("/v1/chat/completions", chat(kQuestion, {{"kb", "notes"}, {"rerank", 0}})), 400,
+                        "rag.rerank");
 }
 
 TEST_F(RagRoutes, HybridIsTheDefaultModeAndKeepsTheConversation) {

@@ -66,6 +66,12 @@ GroundedAnswer GroundedChat::ask(std::string_view question, std::vector<rag::Pas
     return answer;
 }
 
+std::vector<rag::Passage> GroundedChat::rerank(std::string_view question, std::vector<rag::Passage> candidates,
+                                               int k) {
+    if (!reranker_) reranker_ = std::make_unique<rag::Reranker>(*model_, *tokenizer_, session_->pool());
+    return reranker_->rerank(question, std::move(candidates), k);
+}
+
 void GroundedChat::clear() {
     history_ = nlohmann::ordered_json::array();
     session_->clear();

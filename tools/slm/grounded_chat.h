@@ -7,6 +7,7 @@
 #include <slm/generator.h>
 #include <slm/model.h>
 #include <slm/rag.h>
+#include <slm/reranker.h>
 #include <slm/sampler.h>
 #include <slm/session.h>
 #include <slm/tokenizer.h>
@@ -41,6 +42,8 @@ public:
     GroundedAnswer ask(std::string_view question, std::vector<rag::Passage> passages,
                        const std::function<void(std::string_view)>& on_text = {});
     void clear();
+    // The best k of `candidates` by this model's query likelihood (rag::Reranker), best first.
+    std::vector<rag::Passage> rerank(std::string_view question, std::vector<rag::Passage> candidates, int k);
 
 private:
     std::vector<int32_t> end_of_generation_ids() const;
@@ -49,6 +52,7 @@ private:
     std::unique_ptr<Tokenizer> tokenizer_;
     std::unique_ptr<ChatTemplate> template_;
     std::unique_ptr<Session> session_;
+    std::unique_ptr<rag::Reranker> reranker_;  // made on the first rerank
     nlohmann::ordered_json history_ = nlohmann::ordered_json::array();
 };
 

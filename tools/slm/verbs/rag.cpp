@@ -6,13 +6,16 @@
 #include <slm/error.h>
 #include <slm/file_io.h>
 #include <slm/grounded_prompt.h>
+#include <slm/model.h>
 #include <slm/rag.h>
+#include <slm/reranker.h>
+#include <slm/thread_pool.h>
+#include <slm/tokenizer.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,33 +34,25 @@ struct RagOptions {
     std::string kb, embed, question, queries_file, mode = "hybrid", fusion, pooling;
     std::vector<std::string> paths;
     int chunk_tokens = 256, overlap = 32, k = 5, threads = 0;
+    int rerank = -1;  // -1: no rerank; 0: rag::rerank_candidates' default count; else that many candidates
+    std::string rerank_model;  // search --rerank: the model that scores (query and chat use --model)
     bool reembed = false, json = false, no_progress = false;
     cli::GroundedChatOptions chat;
     CLI::Option* chunk_opt = nullptr;
 };
 
+// How many passages to retrieve: k, or the candidates a rerank narrows down to k.
+int retrieval_depth(const RagOptions& o) { return o.rerank < 0 ? o.k : rag::rerank_candidates(o.k, o.rerank); }
+
 // --fusion, or the library's default.
 rag::Fusion fusion_of(const RagOptions& o) { return o.fusion.empty() ? rag::Fusion{} : rag::parse_fusion(o.fusion); }
 
-// The pooling a KB was indexed with, as its recorded model id names it ("... pooling=last ..."), so
-// that queries embed the way the chunks were; "" (the model's own) when the id does not say.
-std::string recorded_pooling(const std::string& model_id) {
-    const size_t at = model_id.find(" pooling=");
-    if (at == std::string::npos) return "";
-    const size_t begin = at + 9;
-    return model_id.substr(begin, model_id.find(' ', begin) - begin);
-}
-
-// The KB's own embedding model unless --embed names one; vector and hybrid queries need it.
+// The KB's own embedding model (with the pooling it recorded) unless --embed names one; vector
+// and hybrid queries need it.
 std::unique_ptr<rag::TextEmbedder> query_embedder(const RagOptions& o, const rag::KnowledgeBase& kb,
                                                   rag::RetrievalMode mode) {
     if (mode == rag::RetrievalMode::bm25) return nullptr;
-    const rag::KnowledgeBaseInfo info = kb.info();
-    const std::string path = o.embed.empty() ? info.embed_model_path : o.embed;
-    if (path.empty()) fail("{}: the KB does not record its embedding model's path; pass --embed MODEL", o.kb);
-    if (o.embed.empty() && !std::filesystem::exists(path))
-        fail("{}: its embedding model {} is gone; pass --embed MODEL (the same model) or use --mode bm25", o.kb, path);
-    return rag::open_model_embedder(path, o.threads, recorded_pooling(info.embed_model_id));
+    return rag::open_kb_embedder(kb, o.embed, o.threads);
 }
 
 ordered_json passage_json(const rag::Passage& p, size_t number) {
@@ -73,6 +68,7 @@ ordered_json passage_json(const rag::Passage& p, size_t number) {
             {"bm25_rank", p.bm25_rank},
             {"vector_score", p.vector_score},
             {"vector_rank", p.vector_rank},
+            {"rerank_score", p.rerank_score ? ordered_json(*p.rerank_score) : ordered_json(nullptr)},
             {"text", p.text}};
 }
 
@@ -115,9 +111,11 @@ void query(const RagOptions& o) {
     auto kb = rag::KnowledgeBase::open(o.kb, rag::KnowledgeBase::Access::read);
     if (o.question.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty query: ask a question");
     auto embedder = query_embedder(o, kb, mode);
-    std::vector<rag::Passage> passages = kb.retrieve(o.question, o.k, mode, embedder.get(), fusion_of(o));
+    std::vector<rag::Passage> passages =
+        kb.retrieve(o.question, retrieval_depth(o), mode, embedder.get(), fusion_of(o));
     embedder.reset();  // the generator's memory, not the embedder's, is needed from here
     cli::GroundedChat chat(o.chat);
+    if (o.rerank >= 0) passages = chat.rerank(o.question, std::move(passages), o.k);
     const bool stream = !o.json;
     const cli::GroundedAnswer a = chat.ask(o.question, passages, [&](std::string_view piece) {
         if (!stream) return;
@@ -131,6 +129,7 @@ void query(const RagOptions& o) {
     }
     ordered_json out = {{"question", o.question}, {"mode", o.mode}};
     if (mode == rag::RetrievalMode::hybrid) out["fusion"] = rag::fusion_name(fusion_of(o));
+    if (o.rerank >= 0) out["rerank_candidates"] = retrieval_depth(o);
     out["answer"] = a.text;
     ordered_json citations = ordered_json::array();
     for (const auto& c : rag::cited_passages(a.text, a.passages))
@@ -170,6 +169,19 @@ void search(const RagOptions& o) {
     auto kb = rag::KnowledgeBase::open(o.kb, rag::KnowledgeBase::Access::read);
     auto embedder = query_embedder(o, kb, mode);
     const rag::Fusion fusion = fusion_of(o);
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+    std::unique_ptr<ThreadPool> pool;
+    std::unique_ptr<rag::Reranker> reranker;
+    if (o.rerank < 0 && !o.rerank_model.empty())
+        fail("search --model {}: the model only scores for --rerank", o.rerank_model);
+    if (o.rerank >= 0) {
+        if (o.rerank_model.empty()) fail("search --rerank: name the model that scores the passages with --model");
+        model = Model::load(o.rerank_model);
+        tokenizer = Tokenizer::from_model_path(o.rerank_model);
+        pool = std::make_unique<ThreadPool>(o.threads);
+        reranker = std::make_unique<rag::Reranker>(*model, *tokenizer, *pool);
+    }
     std::vector<std::string> queries;
     if (!o.question.empty()) queries.push_back(o.question);
     if (!o.queries_file.empty()) {
@@ -179,19 +191,22 @@ void search(const RagOptions& o) {
     }
     if (queries.empty()) fail("search: give a query, or --file with one query per line");
     for (size_t qi = 0; qi < queries.size(); ++qi) {
-        const auto passages = kb.retrieve(queries[qi], o.k, mode, embedder.get(), fusion);
+        auto passages = kb.retrieve(queries[qi], retrieval_depth(o), mode, embedder.get(), fusion);
+        if (reranker) passages = reranker->rerank(queries[qi], std::move(passages), o.k);
         if (o.json) {
             ordered_json results = ordered_json::array();
             for (size_t i = 0; i < passages.size(); ++i) results.push_back(passage_json(passages[i], i + 1));
             ordered_json line = {{"query", queries[qi]}, {"mode", o.mode}};
             if (mode == rag::RetrievalMode::hybrid) line["fusion"] = rag::fusion_name(fusion);
+            if (reranker) line["rerank_candidates"] = retrieval_depth(o);
             line["results"] = std::move(results);
             std::printf("%s\n", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
             continue;
         }
         if (queries.size() > 1) std::printf("%s%s\n", qi ? "\n" : "", queries[qi].c_str());
         for (size_t i = 0; i < passages.size(); ++i)
-            std::printf("[%zu] %.4f  %s\n    %s\n", i + 1, passages[i].score, rag::source_label(passages[i]).c_str(),
+            std::printf("[%zu] %.4f  %s\n    %s\n", i + 1, passages[i].rerank_score.value_or(passages[i].score),
+                        rag::source_label(passages[i]).c_str(),
                         preview(passages[i].text).c_str());
     }
 }
@@ -226,7 +241,8 @@ void chat(const RagOptions& o) {
             continue;
         }
         try {
-            auto passages = kb.retrieve(line, o.k, mode, embedder.get(), fusion);
+            auto passages = kb.retrieve(line, retrieval_depth(o), mode, embedder.get(), fusion);
+            if (o.rerank >= 0) passages = chat.rerank(line, std::move(passages), o.k);
             const auto a = chat.ask(line, std::move(passages), [](std::string_view piece) {
                 std::fwrite(piece.data(), 1, piece.size(), stdout);
                 std::fflush(stdout);
@@ -286,6 +302,14 @@ void add_fusion_option(CLI::App* cmd, RagOptions& o) {
     cmd->add_option("--fusion", o.fusion, help);
 }
 
+void add_rerank_option(CLI::App* cmd, RagOptions& o) {
+    cmd->add_option("--rerank", o.rerank,
+                    "Rerank: score the best N retrieved passages with the model (query likelihood) and keep the k "
+                    "best (N default 4 x k, at least 20)")
+        ->expected(0, 1)
+        ->default_str("0");
+}
+
 void add_generation_options(CLI::App* cmd, RagOptions& o) {
     cmd->add_option("-n,--n-predict", o.chat.max_tokens, "Tokens to generate at most")->capture_default_str();
     cmd->add_option("--temp", o.chat.temperature, "Temperature (0: greedy)")->capture_default_str();
@@ -296,6 +320,7 @@ void add_generation_options(CLI::App* cmd, RagOptions& o) {
         ->check(CLI::IsMember({"hybrid", "bm25", "vector"}))
         ->capture_default_str();
     add_fusion_option(cmd, o);
+    add_rerank_option(cmd, o);
 }
 
 }  // namespace
@@ -364,6 +389,8 @@ void add_verb_rag(CLI::App& app) {
         ->check(CLI::IsMember({"hybrid", "bm25", "vector"}))
         ->capture_default_str();
     add_fusion_option(se, *o);
+    add_rerank_option(se, *o);
+    se_models->add("--model,-m", o->rerank_model, "Model that scores the passages for --rerank");
     se->add_option("--threads,-t", o->threads, "Worker threads (default: one per CPU)");
     se->add_flag("--json", o->json, "One JSON line per query: the passages with their scores and ranks");
     se->callback([o, se_models] {
