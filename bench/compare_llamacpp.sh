@@ -117,24 +117,4 @@ for r in json.loads(sys.argv[3]):
 done
 
 measure_bandwidth
-python3 - "$results" "$bandwidths" "$THREADS" "$PROMPT" "$GEN" <<'PY'
-import json, sys, statistics
-path, bandwidth_path, threads, pp, tg = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-measured = [float(l) for l in open(bandwidth_path) if l.strip()]
-bandwidth = statistics.median(measured)
-rows = [json.loads(l) for l in open(path)]
-labels = list(dict.fromkeys(r["label"] for r in rows))
-def ts(label, tool, test):
-    v = [r["avg_ts"] for r in rows if r["label"] == label and r["tool"] == tool and
-         ((r["n_prompt"] > 0) if test == "pp" else (r["n_gen"] > 0))]
-    return statistics.median(v) if v else float("nan")
-print(f"threads {threads}; streaming-read bandwidth {bandwidth / 1e9:.1f} GB/s (median of {len(measured)}: "
-      f"{min(measured) / 1e9:.1f}-{max(measured) / 1e9:.1f})")
-print(f"| model | llama.cpp pp{pp} | slm pp{pp} | ratio | llama.cpp tg{tg} | slm tg{tg} | ratio | slm tg % of bandwidth |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for label in labels:
-    bpt = next((r["bytes_per_token"] for r in rows if r["label"] == label and r["bytes_per_token"]), None)
-    lp, sp, lt, st = ts(label, "llama", "pp"), ts(label, "slm", "pp"), ts(label, "llama", "tg"), ts(label, "slm", "tg")
-    share = f"{100 * bpt * st / bandwidth:.0f}%" if bpt else "?"
-    print(f"| {label} | {lp:.1f} | {sp:.1f} | {sp / lp:.2f} | {lt:.1f} | {st:.1f} | {st / lt:.2f} | {share} |")
-PY
+python3 bench/compare_table.py "$results" "$bandwidths" "threads $THREADS" "$PROMPT" "$GEN"

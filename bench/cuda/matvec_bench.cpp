@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -89,7 +90,9 @@ double time_ms(F&& f) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    // --ceilings: only the copy and read bandwidths (bench/compare_llamacpp_cuda.sh's yardstick).
+    const bool ceilings_only = argc > 1 && std::string_view(argv[1]) == "--ceilings";
     if (!device_available()) {
         fmt::print(stderr, "bench_cuda_matvec: no CUDA device\n");
         return 1;
@@ -108,6 +111,7 @@ int main() {
     const double read_ms = time_ms([&](int) { stream_read(a.data(), big, result.as<unsigned long long>(), nullptr); });
     const double copy_gbs = 2.0 * double(big) / (copy_ms * 1e6), read_gbs = double(big) / (read_ms * 1e6);
     fmt::print("device-to-device copy: {:.0f} GB/s (read + written)\nstream_read: {:.0f} GB/s\n\n", copy_gbs, read_gbs);
+    if (ceilings_only) return 0;
 
     fmt::print("| weights | N x K | MiB | tokens | GB/s, 1 row a warp | 2 rows | 4 rows | default, of stream_read |\n");
     fmt::print("|---|---|---:|---:|---:|---:|---:|---:|\n");

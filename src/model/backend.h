@@ -25,16 +25,27 @@ namespace slm::model {
 enum class Activation : uint8_t { silu, gelu_tanh, gelu };
 
 // Consecutive batch entries [begin, end) of one sequence attending over the first `length`
-// positions of that sequence's cache blocks (kernels::attention's k_cache and v_cache).
+// positions of that sequence's cache blocks (kernels::attention's k_cache and v_cache), which hold
+// `capacity` positions (a bound on `length` that stays the same from one step to the next).
 struct AttentionRun {
     int64_t begin, end;
     const void *keys, *values;
-    int64_t length;
+    int64_t length, capacity;
 };
 
 class Backend {
 public:
     virtual ~Backend() = default;
+
+    // --- Steps --------------------------------------------------------------------------------
+    // Opens a forward of this shape: the values that, with the model, fix every op's arguments
+    // except the token ids and positions (which the ops read from ints()). A device backend may
+    // record the ops of one step and replay them for the next step of the same shape (a CUDA
+    // graph: one launch instead of hundreds); the CPU runs each op as it comes.
+    virtual void begin_step(std::span<const int64_t> shape) { (void)shape; }
+    // The step's ops are all queued by its first to_host; a step that reads nothing back ends
+    // with end_step instead.
+    virtual void end_step() {}
 
     // --- Memory -------------------------------------------------------------------------------
     // The forward's activations, one buffer per role, each at least n floats; a device backend
@@ -68,13 +79,16 @@ public:
                              float mscale, float* cos_sin) = 0;
     virtual void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
                       int64_t rot_dim) = 0;
-    // n consecutive values of rows into cache slots of `cache_dtype` (f32, or f16 rounded to nearest).
-    virtual void store_kv(const float* rows, int64_t n, void* slots, DType cache_dtype) = 0;
+    // Keys or values of T tokens, rows [T, n], into rows positions[0..T) of a cache block of
+    // `cache_dtype` (f32, or f16 rounded to nearest); positions as ints() returned them.
+    virtual void store_kv(const float* rows, int64_t T, int64_t n, void* cache, const int32_t* positions,
+                          DType cache_dtype) = 0;
     // Each run's queries q[begin..end) attend over its cache; q_pos: the batch's positions.
     virtual void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
                            DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,
                            float* out) = 0;
-    virtual void gated(Activation act, const float* gate, const float* up, int64_t n, float* out) = 0;
+    // act(gate) * up over T rows of `width` values.
+    virtual void gated(Activation act, const float* gate, const float* up, int64_t T, int64_t width, float* out) = 0;
     virtual void activation(Activation act, const float* x, int64_t n, float* out) = 0;
     virtual void softcap(float* x, int64_t n, float cap) = 0;
     virtual void multiply(float* x, int64_t n, float s) = 0;

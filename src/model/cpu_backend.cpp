@@ -56,12 +56,17 @@ void CpuBackend::rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* c
     kernels::rope(x, T, H, Dh, cos_sin, mode, pool_, rot_dim);
 }
 
-void CpuBackend::store_kv(const float* rows, int64_t n, void* slots, DType cache_dtype) {
-    if (cache_dtype == DType::f32) {
-        std::memcpy(slots, rows, size_t(n) * sizeof(float));
-    } else {
-        auto* dst = static_cast<uint16_t*>(slots);
-        for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_f16(rows[i]);
+void CpuBackend::store_kv(const float* rows, int64_t T, int64_t n, void* cache, const int32_t* positions,
+                          DType cache_dtype) {
+    for (int64_t t = 0; t < T; ++t) {
+        const float* row = rows + t * n;
+        const size_t slot = size_t(positions[t]) * size_t(n);
+        if (cache_dtype == DType::f32) {
+            std::memcpy(static_cast<float*>(cache) + slot, row, size_t(n) * sizeof(float));
+        } else {
+            uint16_t* dst = static_cast<uint16_t*>(cache) + slot;
+            for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_f16(row[i]);
+        }
     }
 }
 
@@ -90,7 +95,8 @@ void CpuBackend::attention(const float* q, std::span<const AttentionRun> runs, i
     }
 }
 
-void CpuBackend::gated(Activation act, const float* gate, const float* up, int64_t n, float* out) {
+void CpuBackend::gated(Activation act, const float* gate, const float* up, int64_t T, int64_t width, float* out) {
+    const int64_t n = T * width;
     switch (act) {
         case Activation::silu: return kernels::silu_mul(gate, up, n, out, pool_);
         case Activation::gelu_tanh: return kernels::gelu_tanh_mul(gate, up, n, out, pool_);

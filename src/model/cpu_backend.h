@@ -31,11 +31,12 @@ public:
                      float mscale, float* cos_sin) override;
     void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
               int64_t rot_dim) override;
-    void store_kv(const float* rows, int64_t n, void* slots, DType cache_dtype) override;
+    void store_kv(const float* rows, int64_t T, int64_t n, void* cache, const int32_t* positions,
+                  DType cache_dtype) override;
     void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
                    DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,
                    float* out) override;
-    void gated(Activation act, const float* gate, const float* up, int64_t n, float* out) override;
+    void gated(Activation act, const float* gate, const float* up, int64_t T, int64_t width, float* out) override;
     void activation(Activation act, const float* x, int64_t n, float* out) override;
     void softcap(float* x, int64_t n, float cap) override;
     void multiply(float* x, int64_t n, float s) override;

@@ -10,7 +10,6 @@
 // Active LoRA adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h). The ops are
 // those of a Backend (backend.h): the CPU's kernels, or the GPU's over its copies of the weights.
 #include <slm/error.h>
-#include <slm/half.h>
 #include <slm/model.h>
 #include <slm/thread_pool.h>
 
@@ -21,6 +20,8 @@
 #include "model/model_weights.h"
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 namespace slm {
 
@@ -185,9 +186,24 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     }
     std::vector<model::AttentionRun> attention_runs(runs.size());
 
-    // The CPU's ops on host memory, or the GPU's on the model's copies of the weights.
+    // longrope: a cache longer than the original context rotates every position by the long factors.
+    const bool long_rope = !rope_long_inv_freq_.empty() && cache.n_ctx() > rope_long_context_;
+
+    // The CPU's ops on host memory, or the GPU's on the model's copies of the weights. The step's
+    // shape (all that fixes the ops' arguments but the ids and positions) lets the GPU replay an
+    // earlier step's ops as one graph.
     model::CpuBackend cpu(pool);
     model::Backend& be = device_ == Device::cpu ? static_cast<model::Backend&>(cpu) : *gpu_;
+    std::vector<int64_t> shape = {T,
+                                  hidden != nullptr,
+                                  long_rope,
+                                  cache.n_ctx(),
+                                  cache.n_seq(),
+                                  int64_t(cache.dtype()),
+                                  int64_t(reinterpret_cast<intptr_t>(cache.keys(0, 0)))};
+    for (const SequenceRun& run : runs) shape.insert(shape.end(), {run.begin, run.end, run.seq});
+    shape.insert(shape.end(), batch.want_logits.begin(), batch.want_logits.end());
+    be.begin_step(shape);
     using Slot = model::Backend::Slot;
     float* x = be.buffer(Slot::x, size_t(T * D));
     float* xn = be.buffer(Slot::xn, size_t(T * D));
@@ -201,8 +217,6 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     const int32_t* tokens = be.ints(model::Backend::IntSlot::tokens, batch.tokens);
     const int32_t* positions = be.ints(model::Backend::IntSlot::positions, batch.positions);
     float* rope_cos_sin = be.buffer(Slot::rope, size_t(T * rot));
-    // longrope: a cache longer than the original context rotates every position by the long factors.
-    const bool long_rope = !rope_long_inv_freq_.empty() && cache.n_ctx() > rope_long_context_;
     be.rope_angles(positions, T, rot, long_rope ? rope_long_inv_freq_ : rope_inv_freq_, rope_mscale_, rope_cos_sin);
     // Gemma 3: the sliding layers' rotation.
     float* rope_local_cos_sin = nullptr;
@@ -251,12 +265,11 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         for (size_t r = 0; r < runs.size(); ++r) {
             const SequenceRun& run = runs[r];
             const int64_t n = run.end - run.begin;
-            const size_t slot = size_t(batch.positions[size_t(run.begin)]) * cache.slot_bytes();
-            be.store_kv(k + run.begin * kv_dim, n * kv_dim, cache.keys(l, run.seq) + slot, cache.dtype());
-            be.store_kv(v + run.begin * kv_dim, n * kv_dim, cache.values(l, run.seq) + slot, cache.dtype());
+            be.store_kv(k + run.begin * kv_dim, n, kv_dim, cache.keys(l, run.seq), positions + run.begin, cache.dtype());
+            be.store_kv(v + run.begin * kv_dim, n, kv_dim, cache.values(l, run.seq), positions + run.begin, cache.dtype());
             // cache positions 0..length-1 are now valid
             attention_runs[r] = {run.begin, run.end, cache.keys(l, run.seq), cache.values(l, run.seq),
-                                 int64_t(batch.positions[size_t(run.end - 1)]) + 1};
+                                 int64_t(batch.positions[size_t(run.end - 1)]) + 1, cache.n_ctx()};
         }
         be.attention(q, attention_runs, H, Hkv, Dh, cache.dtype(), positions, layer_window_[size_t(l)], attn_scale_,
                      attn_softcap, att);
@@ -277,7 +290,7 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
             be.matmul(gate_up, xn, T);
             add_lora(l, WeightRole::ffn_gate, xn, gate);
             add_lora(l, WeightRole::ffn_up, xn, up);
-            be.gated(activation_, gate, up, T * F, gate);
+            be.gated(activation_, gate, up, T, F, gate);
         } else {
             be.matmul(w.w_up, xn, T, gate);
             add_lora(l, WeightRole::ffn_up, xn, gate);
@@ -300,7 +313,7 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         if (N != t) be.copy(x + N * D, x + t * D, size_t(D));
         ++N;
     }
-    if (N == 0) return;
+    if (N == 0) return be.end_step();
     norm(x, weights_->output_norm, weights_->output_norm_bias, N, xn);
     if (hidden) {
         hidden->resize(size_t(N * D));

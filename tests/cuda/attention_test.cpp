@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -26,6 +27,17 @@ struct Case {
     float softcap;
     DType cache;
 };
+
+// The output of one launch with S keys bounding the queries' positions.
+std::vector<float> run_attention(const Case& c, int64_t S, const std::vector<float>& q, const DeviceBuffer& dk,
+                                 const DeviceBuffer& dv, const std::vector<int32_t>& q_pos) {
+    const DeviceBuffer dq = to_device(q), dpos = to_device(q_pos);
+    const DeviceBuffer dout = DeviceBuffer::allocate(q.size() * sizeof(float));
+    const DeviceBuffer scratch = DeviceBuffer::allocate(attention_scratch_bytes(c.T, c.H, c.Dh, S));
+    attention(dq.as<float>(), c.T, c.H, c.Hkv, c.Dh, dk.data(), dv.data(), c.cache, S, dpos.as<int32_t>(), c.window,
+              1.0f / std::sqrt(float(c.Dh)), dout.as<float>(), scratch.data(), nullptr, c.softcap);
+    return to_host<float>(dout, q.size());
+}
 
 void expect_matches_reference(const Case& c, const std::vector<int32_t>& q_pos) {
     const std::vector<float> q = kernels::test::random_floats(size_t(c.T * c.H * c.Dh), 31);
@@ -83,6 +95,25 @@ TEST(CudaAttention, SeveralTokensAndWindowsMatchReference) {
 TEST(CudaAttention, NoVisibleKeyGivesZeros) {
     SLM_REQUIRE_CUDA();
     expect_matches_reference({1, 4, 4, 64, 16, 4, 0, DType::f16}, {40});
+}
+
+// A captured decode step launches attention sized for the whole cache (S = its capacity) at every
+// position; it must give what a launch sized for the keys written so far gives, bit for bit, so
+// that a replayed step and an eager one agree exactly.
+TEST(CudaAttention, ALaunchSizedForTheWholeCacheGivesTheSameBits) {
+    SLM_REQUIRE_CUDA();
+    const Case c{3, 8, 2, 128, 4096, 0, 0, DType::f16};
+    const size_t cache_elems = size_t(c.S * c.Hkv * c.Dh);
+    const std::vector<float> k = kernels::test::random_floats(cache_elems, 34), v = kernels::test::random_floats(cache_elems, 35);
+    std::vector<uint16_t> k16(cache_elems), v16(cache_elems);
+    for (size_t i = 0; i < cache_elems; ++i) k16[i] = f32_to_f16(k[i]), v16[i] = f32_to_f16(v[i]);
+    const DeviceBuffer dk = to_device(k16), dv = to_device(v16);
+    const std::vector<float> q = kernels::test::random_floats(size_t(c.T * c.H * c.Dh), 36);
+    for (const int32_t last : {0, 5, 127, 128, 1000, 2500, 4095}) {
+        const std::vector<int32_t> q_pos = {std::max(0, last - 2), std::max(0, last - 1), last};
+        EXPECT_EQ(run_attention(c, c.S, q, dk, dv, q_pos), run_attention(c, int64_t(last) + 1, q, dk, dv, q_pos))
+            << "last position " << last;
+    }
 }
 
 }  // namespace

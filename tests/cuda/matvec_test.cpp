@@ -177,6 +177,36 @@ TEST_P(CudaMatvec, EveryRowsPerWarpGivesTheSameValues) {
     }
 }
 
+// Matrices that read the same x in one launch (q/k/v of a grouped-query model: one tall, two
+// short), each row with the bits of its own launch.
+TEST_P(CudaMatvec, OneLaunchOverSeveralMatricesGivesEachItsOwnBits) {
+    SLM_REQUIRE_CUDA();
+    const DType dtype = GetParam();
+    const int64_t K = 512;
+    const OwnedTensor q = kernels::test::random_weights(dtype, 70, K, 15), k = kernels::test::random_weights(dtype, 9, K, 16),
+                      v = kernels::test::random_weights(dtype, 9, K, 17);
+    const DeviceTensor dq(q.tensor), dk(k.tensor), dv(v.tensor);
+    for (const int T : {1, 5}) {
+        const std::vector<float> x = kernels::test::random_floats(size_t(T * K), 18);
+        const DeviceBuffer dx = to_device(x);
+        const DeviceBuffer x8 = DeviceBuffer::allocate(q8_activations_bytes(T, K));
+        if (matvec_takes_q8(dtype)) quantize_activations(dx.as<float>(), T, K, x8.data(), nullptr);
+        std::vector<DeviceBuffer> ys;
+        for (const DeviceTensor* W : {&dq, &dk, &dv}) ys.push_back(DeviceBuffer::allocate(size_t(T * W->tensor.dim(0)) * 4));
+        const kernels::MatmulOut outs[] = {{&dq.tensor, ys[0].as<float>()}, {&dk.tensor, ys[1].as<float>()},
+                                           {&dv.tensor, ys[2].as<float>()}};
+        matvec(outs, dx.as<float>(), x8.data(), T, nullptr);
+        size_t i = 0;
+        for (const DeviceTensor* W : {&dq, &dk, &dv}) {
+            const DeviceBuffer alone = DeviceBuffer::allocate(size_t(T * W->tensor.dim(0)) * 4);
+            matvec(W->tensor, dx.as<float>(), x8.data(), T, alone.as<float>(), nullptr);
+            const size_t n = size_t(T * W->tensor.dim(0));
+            EXPECT_EQ(to_host<float>(ys[i], n), to_host<float>(alone, n)) << "matrix " << i << " T=" << T;
+            ++i;
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaMatvec,
                          ::testing::Values(DType::q4_0, DType::q8_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::f16,
                                            DType::bf16),

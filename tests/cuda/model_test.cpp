@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
@@ -70,8 +71,10 @@ double top2_margin(std::span<const float> v) {
 // The CPU reads these models' q8_0 matrices with 8-bit activations; the GPU too for up to 15
 // tokens (rounded differently), and with f16 activations on the tensor cores for longer prompts.
 // Measured on the H200 (docs/cuda.md): up to 0.012 relative for matvec rows, 0.024 after a
-// 40-token GEMM prompt of the 13M Llama. Perplexity (below) bounds the effect on what matters.
-constexpr double kLogitRelativeRms = 4e-2;
+// 40-token GEMM prompt of the 13M Llama, 0.045 at step 16 of the 11M Qwen2's first prompt (a
+// stretch its earlier runs never reached: they stopped at a near-tie at step 14). Perplexity
+// (below) bounds the effect on what matters.
+constexpr double kLogitRelativeRms = 6e-2;
 
 const char* kPrompts[] = {
     "Once upon a time",
@@ -96,8 +99,13 @@ TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
             Session cs(*cpu, so), gs(*gpu, so);
             const std::span<const float> first_c = cs.prompt(ids), first_g = gs.prompt(ids);
             std::vector<float> lc(first_c.begin(), first_c.end()), lg(first_g.begin(), first_g.end());
+            double worst = 0;
+            int worst_step = 0;
             for (int step = 0; step < 48; ++step, ++steps) {
                 const double err = relative_rms(lg, lc);
+                if (err > worst) worst = err, worst_step = step;
+                if (err >= kLogitRelativeRms)
+                    fprintf(stderr, "step %d: relative rms %.4f, max abs %.4f\n", step, err, max_abs_diff(lg, lc));
                 ASSERT_LT(err, kLogitRelativeRms) << "step " << step << " of '" << text << "'";
                 const int32_t tc = argmax(lc), tg = argmax(lg);
                 if (tc != tg) {
@@ -114,6 +122,7 @@ TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
                 const auto next_g = gs.decode(tc);
                 lg.assign(next_g.begin(), next_g.end());
             }
+            fprintf(stderr, "%s, '%.20s...': largest logit error %.4f (step %d)\n", path.c_str(), text, worst, worst_step);
         }
     }
     fprintf(stderr, "greedy: %d steps compared, %d ended at a near-tie\n", steps, near_ties);
@@ -172,6 +181,52 @@ TEST(CudaModel, PrefixCopiesStayOnTheGpu) {
     last.add(15, 5, 1, true);
     gpu->forward(last, cache, copied, nullptr);
     EXPECT_LT(relative_rms(copied, direct), 1e-6);
+}
+
+// Decode steps replayed from CUDA graphs against the same steps run op by op (SLM_CUDA_GRAPHS=0):
+// the same kernels on the same data, so the same bits. Two sequences stepping together (as the
+// server batches them), one rewound to an earlier position (the same shape at other positions),
+// then one alone; the tokens fed back are each row's argmax, so a wrong step would show twice.
+TEST(CudaModel, ReplayedDecodeStepsGiveTheBitsOfEagerOnes) {
+    SLM_REQUIRE_CUDA();
+    SLM_REQUIRE_SHARED(shared);
+    for (const std::string& path : shared_models(shared)) {
+        SCOPED_TRACE(path);
+        const auto replayed = load_on(path, Device::cuda);
+        setenv("SLM_CUDA_GRAPHS", "0", 1);
+        const auto eager = load_on(path, Device::cuda);
+        unsetenv("SLM_CUDA_GRAPHS");
+        auto run = [&](const Model& m) {
+            std::vector<std::vector<float>> out;
+            KvCache cache(m.config(), 128, 2, DType::f16, Device::cuda);
+            std::vector<float> logits;
+            Batch b;
+            for (int i = 0; i < 6; ++i) b.add(int32_t(7 + 5 * i) % m.vocab_size(), i, 0, i == 5);
+            for (int i = 0; i < 3; ++i) b.add(int32_t(9 + 2 * i) % m.vocab_size(), i, 1, i == 2);
+            m.forward(b, cache, logits, nullptr);
+            out.push_back(logits);
+            const size_t V = size_t(m.vocab_size());
+            auto step = [&](std::initializer_list<int> seqs) {
+                Batch s;
+                for (const int seq : seqs) {
+                    const size_t row = size_t(&seq - seqs.begin());
+                    const size_t rows = logits.size() / V;
+                    const std::span<const float> r(logits.data() + std::min(row, rows - 1) * V, V);
+                    s.add(argmax(r), cache.length(seq), seq, true);
+                }
+                m.forward(s, cache, logits, nullptr);
+                out.push_back(logits);
+            };
+            for (int i = 0; i < 12; ++i) step({0, 1});
+            cache.truncate(1, 2);
+            for (int i = 0; i < 5; ++i) step({0, 1});
+            for (int i = 0; i < 6; ++i) step({0});
+            return out;
+        };
+        const auto want = run(*eager), got = run(*replayed);
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "step " << i;
+    }
 }
 
 // llama-perplexity's windows over the start of wikitext-2's test set, prompts of 256 tokens (the

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace slm::cuda {
@@ -215,6 +216,70 @@ TEST(CudaOps, StoreF16RoundsAsTheCpuCache) {
     store_f16(dx.as<float>(), int64_t(x.size()), dout.data(), nullptr);
     const std::vector<uint16_t> got = to_host<uint16_t>(dout, x.size());
     for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(got[i], f32_to_f16(x[i])) << "value " << x[i];
+}
+
+// rms_norm and the gated activations can write their output's 8-bit copy for the next matvec:
+// the same bits as the output quantized by quantize_activations, and the same output as without.
+TEST(CudaOps, FusedQuantizationGivesTheBitsOfQuantizeActivations) {
+    SLM_REQUIRE_CUDA();
+    const int64_t T = 3, D = 4096 + 64;
+    const std::vector<float> x = kernels::test::random_floats(size_t(T * D), 22, 3.0f);
+    const std::vector<float> w = kernels::test::random_floats(size_t(D), 23);
+    const DeviceBuffer dx = to_device(x), dw = to_device(w);
+    const size_t q8_bytes = q8_activations_bytes(T, D);
+    auto quantized = [&](const DeviceBuffer& out) {
+        const DeviceBuffer q8 = DeviceBuffer::allocate(q8_bytes);
+        quantize_activations(out.as<float>(), T, D, q8.data(), nullptr);
+        return to_host<uint8_t>(q8, q8_bytes);
+    };
+    auto check = [&](const char* op, auto run) {
+        const DeviceBuffer plain = DeviceBuffer::allocate(x.size() * sizeof(float));
+        const DeviceBuffer fused = DeviceBuffer::allocate(x.size() * sizeof(float));
+        const DeviceBuffer q8 = DeviceBuffer::allocate(q8_bytes);
+        run(plain.as<float>(), nullptr);
+        run(fused.as<float>(), q8.data());
+        EXPECT_EQ(to_host<float>(fused, x.size()), to_host<float>(plain, x.size())) << op;
+        EXPECT_EQ(to_host<uint8_t>(q8, q8_bytes), quantized(plain)) << op;
+    };
+    check("rms_norm", [&](float* out, void* q8) { rms_norm(dx.as<float>(), dw.as<float>(), T, D, 1e-5f, out, nullptr, q8); });
+    const DeviceBuffer dup = to_device(kernels::test::random_floats(x.size(), 24));
+    const int64_t n = T * D;
+    check("silu_mul", [&](float* out, void* q8) { silu_mul(dx.as<float>(), dup.as<float>(), n, out, nullptr, q8); });
+    check("gelu_tanh_mul", [&](float* out, void* q8) { gelu_tanh_mul(dx.as<float>(), dup.as<float>(), n, out, nullptr, q8); });
+    check("gelu_mul", [&](float* out, void* q8) { gelu_mul(dx.as<float>(), dup.as<float>(), n, out, nullptr, q8); });
+    // A length that is not whole groups of 32 is refused before anything runs.
+    const DeviceBuffer q8 = DeviceBuffer::allocate(q8_bytes);
+    EXPECT_THROW(silu_mul(dx.as<float>(), dup.as<float>(), n - 1, dx.as<float>(), nullptr, q8.data()), Error);
+}
+
+// Each token's keys go to the cache row its position names (read on the device), in either cache
+// type; rows no position names stay as they were.
+TEST(CudaOps, StoreKvWritesEachRowAtItsPosition) {
+    SLM_REQUIRE_CUDA();
+    const int64_t S = 16, n = 40;
+    const std::vector<int32_t> positions = {3, 4, 5, 11};
+    const int64_t T = int64_t(positions.size());
+    const std::vector<float> rows = kernels::test::random_floats(size_t(T * n), 21, 10.0f);
+    const DeviceBuffer drows = to_device(rows), dpos = to_device(positions);
+    for (const DType dtype : {DType::f16, DType::f32}) {
+        const size_t elt = dtype == DType::f16 ? 2 : 4;
+        std::vector<uint8_t> cache(size_t(S * n) * elt, 0x5a);
+        const DeviceBuffer dcache = to_device(cache);
+        store_kv(drows.as<float>(), T, n, dcache.data(), dtype, dpos.as<int32_t>(), nullptr);
+        std::vector<uint8_t> want = cache;
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t j = 0; j < n; ++j) {
+                const float x = rows[size_t(t * n + j)];
+                uint8_t* slot = want.data() + (size_t(positions[size_t(t)]) * size_t(n) + size_t(j)) * elt;
+                if (dtype == DType::f16) {
+                    const uint16_t h = f32_to_f16(x);
+                    std::memcpy(slot, &h, 2);
+                } else {
+                    std::memcpy(slot, &x, 4);
+                }
+            }
+        EXPECT_EQ(to_host<uint8_t>(dcache, cache.size()), want) << name(dtype);
+    }
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 // a running max, sum and weighted value sum (online softmax) per warp, and writes them as a
 // partial; a second kernel merges the partials of every stretch. Splitting the keys puts all the
 // GPU's multiprocessors on a single token's attention, where one block per head would use 32.
+// How a query's keys split depends only on how many it sees (its position, read on the device),
+// never on the launch's grid: a launch sized for the whole cache (a captured decode step, replayed
+// at every position) computes what one sized for the keys written so far does, bit for bit.
 #include "kernels/cuda/launch.h"
 
 #include <cuda_fp16.h>
@@ -19,10 +22,21 @@ __device__ __forceinline__ float cache_value(const void* cache, bool f16, int64_
     return f16 ? __half2float(static_cast<const __half*>(cache)[i]) : static_cast<const float*>(cache)[i];
 }
 
+__host__ __device__ __forceinline__ int splits_for(int64_t keys) {
+    return int(min(int64_t(kMaxSplits), max(int64_t(1), (keys + kKeysPerSplit - 1) / kKeysPerSplit)));
+}
+
 // Visible keys of query t: [first, last], empty when first > last.
 __device__ __forceinline__ void visible_keys(int32_t pos, int64_t S, int window, int64_t& first, int64_t& last) {
     last = min(int64_t(pos), S - 1);
     first = window > 0 ? max(int64_t(0), int64_t(pos) - window + 1) : 0;
+}
+
+// How many of the launch's `splits` stretches the query at `pos` uses.
+__device__ __forceinline__ int query_splits(int32_t pos, int64_t S, int window, int splits, int64_t& first,
+                                            int64_t& last) {
+    visible_keys(pos, S, window, first, last);
+    return min(splits, splits_for(max(int64_t(0), last - first + 1)));
 }
 
 // Partial of one split: [max score, sum of exp(score - max), Dh weighted value sums].
@@ -35,9 +49,10 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int64_t h = blockIdx.y, t = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     int64_t first, last;
-    visible_keys(q_pos[t], S, window, first, last);
+    const int used = query_splits(q_pos[t], S, window, splits, first, last);
+    if (split >= used) return;  // the merge reads only the first `used` partials
     const int64_t visible = max(int64_t(0), last - first + 1);
-    const int64_t chunk = (visible + splits - 1) / splits;
+    const int64_t chunk = (visible + used - 1) / used;
     const int64_t begin = first + split * chunk, end = min(begin + chunk, last + 1);
     const int64_t kvh = h / (H / Hkv);
 
@@ -100,29 +115,30 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 // out[t, h, :] from the partials of every split; zeros when no key was visible (the reference's
 // rule).
-__global__ void attention_merge_kernel(const float* __restrict__ partials, int64_t H, int Dh, int splits,
+__global__ void attention_merge_kernel(const float* __restrict__ partials, int64_t H, int Dh, int64_t S,
+                                       const int32_t* __restrict__ q_pos, int window, int splits,
                                        float* __restrict__ out) {
     const int64_t h = blockIdx.x, t = blockIdx.y;
     const float* p = partials + (t * H + h) * splits * (Dh + 2);
+    int64_t first, last;
+    const int used = query_splits(q_pos[t], S, window, splits, first, last);
     float M = -INFINITY;
-    for (int s = 0; s < splits; ++s) M = fmaxf(M, p[s * (Dh + 2)]);
+    for (int s = 0; s < used; ++s) M = fmaxf(M, p[s * (Dh + 2)]);
     float L = 0.0f;
     if (M != -INFINITY)
-        for (int s = 0; s < splits; ++s) L += expf(p[s * (Dh + 2)] - M) * p[s * (Dh + 2) + 1];
+        for (int s = 0; s < used; ++s) L += expf(p[s * (Dh + 2)] - M) * p[s * (Dh + 2) + 1];
     float* o = out + (t * H + h) * Dh;
     for (int d = threadIdx.x; d < Dh; d += blockDim.x) {
         float sum = 0.0f;
         if (M != -INFINITY)
-            for (int s = 0; s < splits; ++s) sum += expf(p[s * (Dh + 2)] - M) * p[s * (Dh + 2) + 2 + d];
+            for (int s = 0; s < used; ++s) sum += expf(p[s * (Dh + 2)] - M) * p[s * (Dh + 2) + 2 + d];
         o[d] = M == -INFINITY ? 0.0f : sum / L;
     }
 }
 
 }  // namespace
 
-int attention_splits(int64_t S) {
-    return int(min(int64_t(kMaxSplits), max(int64_t(1), (S + kKeysPerSplit - 1) / kKeysPerSplit)));
-}
+int attention_splits(int64_t S) { return splits_for(S); }
 
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, bool f16_cache, int64_t S, const int32_t* q_pos, int window, float scale,
@@ -136,7 +152,8 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
     else
         attention_split_kernel<false><<<grid, kWarps * 32, 0, stream>>>(q, H, Hkv, int(Dh), k_cache, v_cache, S, q_pos,
                                                                         window, scale, softcap, splits, partials);
-    attention_merge_kernel<<<dim3{unsigned(H), unsigned(T)}, 128, 0, stream>>>(partials, H, int(Dh), splits, out);
+    attention_merge_kernel<<<dim3{unsigned(H), unsigned(T)}, 128, 0, stream>>>(partials, H, int(Dh), S, q_pos, window,
+                                                                               splits, out);
 }
 
 }  // namespace slm::cuda::launch

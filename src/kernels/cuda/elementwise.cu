@@ -1,9 +1,11 @@
 // The small ops of a transformer step on the GPU: RMS and layer normalisation, rotary embedding
 // (the angle table once per step, then q and k rotated by it, wholly or in their first rot_dim
 // dimensions), the activations (SiLU x up, GELU x up in both forms, plain GELU), soft-capping,
-// scaling, bias and residual adds, row softmax, and the f32 -> f16 store of the KV cache.
+// scaling, bias and residual adds, row softmax, the f32 -> f16 conversion, and the KV cache's store
+// of each token's keys and values at the slot its position names.
 // Each matches its scalar reference in slm::kernels::ref (include/slm/kernels.h).
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/q8_activations.cuh"
 
 #include <cuda_fp16.h>
 
@@ -14,10 +16,14 @@ constexpr int kThreads = 256;
 
 unsigned grid_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
 
-// The sum (or max) of v over a block of kThreads threads; every thread gets the result.
-template <bool Max>
+// rms_norm's threads a row: a decode step normalises one row of thousands of values, and with
+// 256 threads its loops and the fused quantization ran long on one multiprocessor.
+constexpr int kNormThreads = 1024;
+
+// The sum (or max) of v over a block of Threads threads; every thread gets the result.
+template <bool Max, int Threads = kThreads>
 __device__ float block_reduce(float v) {
-    __shared__ float partial[kThreads / 32];
+    __shared__ float partial[Threads / 32];
     __shared__ float result;
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
@@ -28,21 +34,27 @@ __device__ float block_reduce(float v) {
     __syncthreads();
     if (threadIdx.x == 0) {
         float r = partial[0];
-        for (int w = 1; w < kThreads / 32; ++w) r = Max ? fmaxf(r, partial[w]) : r + partial[w];
+        for (int w = 1; w < Threads / 32; ++w) r = Max ? fmaxf(r, partial[w]) : r + partial[w];
         result = r;
     }
     __syncthreads();
     return result;
 }
 
-// One block per row.
-__global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t D, float eps, float* out) {
+// One block per row. With q8 (D a multiple of 32), the output is also written as 8-bit
+// activations for the matvec that reads it next: a warp's 32 lanes hold 32 consecutive values.
+__global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t D, float eps, float* out,
+                                void* q8, int64_t n) {
     const float* xt = x + int64_t(blockIdx.x) * D;
     float* ot = out + int64_t(blockIdx.x) * D;
     float sum_sq = 0.0f;
-    for (int64_t i = threadIdx.x; i < D; i += kThreads) sum_sq += xt[i] * xt[i];
-    const float inv_rms = rsqrtf(block_reduce<false>(sum_sq) / float(D) + eps);
-    for (int64_t i = threadIdx.x; i < D; i += kThreads) ot[i] = xt[i] * inv_rms * w[i];
+    for (int64_t i = threadIdx.x; i < D; i += kNormThreads) sum_sq += xt[i] * xt[i];
+    const float inv_rms = rsqrtf(block_reduce<false, kNormThreads>(sum_sq) / float(D) + eps);
+    for (int64_t i = threadIdx.x; i < D; i += kNormThreads) {
+        const float v = xt[i] * inv_rms * w[i];
+        ot[i] = v;
+        if (q8 != nullptr) quantize_group(v, (int64_t(blockIdx.x) * D + i) / 32, q8_codes(q8), q8_scales(q8, n));
+    }
 }
 
 // Angles in double, as the reference computes them: positions reach 10^5 and more, where a float
@@ -88,12 +100,7 @@ __global__ void rope_kernel(float* x, int64_t T, int64_t H, int64_t Dh, int64_t 
     head[ib] = a * s + b * c;
 }
 
-__global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
-    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    const float g = gate[i];
-    out[i] = g / (1.0f + expf(-g)) * up[i];
-}
+__device__ float silu_of(float g) { return g / (1.0f + expf(-g)); }
 
 __device__ float gelu_tanh_of(float g) {
     constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
@@ -102,14 +109,15 @@ __device__ float gelu_tanh_of(float g) {
 
 __device__ float gelu_of(float g) { return 0.5f * g * (1.0f + erff(g * 0.7071067811865476f)); }
 
-__global__ void gelu_tanh_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
+// act(gate) * up; with q8 (n a multiple of 32: whole warps stay or leave together) also written
+// as 8-bit activations for the down projection's matvec.
+template <float (*Act)(float)>
+__global__ void gated_kernel(const float* gate, const float* up, int64_t n, float* out, void* q8) {
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = gelu_tanh_of(gate[i]) * up[i];
-}
-
-__global__ void gelu_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
-    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = gelu_of(gate[i]) * up[i];
+    if (i >= n) return;
+    const float v = Act(gate[i]) * up[i];
+    out[i] = v;
+    if (q8 != nullptr) quantize_group(v, i / 32, q8_codes(q8), q8_scales(q8, n));
 }
 
 __global__ void gelu_tanh_kernel(const float* x, int64_t n, float* out) {
@@ -148,6 +156,19 @@ __global__ void to_f16_kernel(const float* x, int64_t n, __half* out) {
     if (i < n) out[i] = __float2half_rn(x[i]);
 }
 
+// Row t of rows [T, n] into row positions[t] of the KV cache, as f16 (rounded as to_f16) or f32.
+// The slot comes from device memory, so a captured decode step stores each token where it goes.
+template <typename Out>
+__global__ void store_rows_kernel(const float* __restrict__ rows, int64_t T, int64_t n, Out* __restrict__ cache,
+                                  const int32_t* __restrict__ positions) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= T * n) return;
+    const int64_t t = i / n, j = i % n;
+    const int64_t slot = int64_t(positions[t]) * n + j;
+    if constexpr (sizeof(Out) == 2) cache[slot] = __float2half_rn(rows[i]);
+    else cache[slot] = rows[i];
+}
+
 // One block per row: max, sum of exponentials, scale.
 __global__ void softmax_kernel(float* x, int64_t n) {
     float* row = x + int64_t(blockIdx.x) * n;
@@ -166,8 +187,9 @@ __global__ void softmax_kernel(float* x, int64_t n) {
 
 }  // namespace
 
-void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream) {
-    if (T > 0) rms_norm_kernel<<<unsigned(T), kThreads, 0, stream>>>(x, w, D, eps, out);
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, void* q8,
+              cudaStream_t stream) {
+    if (T > 0) rms_norm_kernel<<<unsigned(T), kNormThreads, 0, stream>>>(x, w, D, eps, out, q8, T * D);
 }
 
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
@@ -187,12 +209,12 @@ void rope(float* x, int64_t T, int64_t H, int64_t Dh, int64_t rot_dim, const flo
         rope_kernel<<<grid_for(T * H * rot_dim / 2), kThreads, 0, stream>>>(x, T, H, Dh, rot_dim / 2, cos_sin, neox);
 }
 
-void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
-    if (n > 0) gelu_tanh_mul_kernel<<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out);
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {
+    if (n > 0) gated_kernel<gelu_tanh_of><<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out, q8);
 }
 
-void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
-    if (n > 0) gelu_mul_kernel<<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out);
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {
+    if (n > 0) gated_kernel<gelu_of><<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out, q8);
 }
 
 void gelu_tanh(const float* x, int64_t n, float* out, cudaStream_t stream) {
@@ -219,8 +241,17 @@ void to_f16(const float* x, int64_t n, void* out, cudaStream_t stream) {
     if (n > 0) to_f16_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, n, static_cast<__half*>(out));
 }
 
-void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
-    if (n > 0) silu_mul_kernel<<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out);
+void store_rows(const float* rows, int64_t T, int64_t n, void* cache, bool f16, const int32_t* positions,
+                cudaStream_t stream) {
+    if (T * n == 0) return;
+    if (f16)
+        store_rows_kernel<<<grid_for(T * n), kThreads, 0, stream>>>(rows, T, n, static_cast<__half*>(cache), positions);
+    else
+        store_rows_kernel<<<grid_for(T * n), kThreads, 0, stream>>>(rows, T, n, static_cast<float*>(cache), positions);
+}
+
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {
+    if (n > 0) gated_kernel<silu_of><<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out, q8);
 }
 
 void add(float* y, const float* x, int64_t n, cudaStream_t stream) {

@@ -20,8 +20,21 @@ void quantize_q8(const float* x, int64_t T, int64_t K, void* q8, cudaStream_t st
 // rows_per_warp: 1, 2 or 4 rows of W per warp; 0 takes matvec_rows_per_warp (the benchmark
 // measures each choice, docs/cuda.md).
 int matvec_rows_per_warp(int64_t N, int T);
-void matvec(DType w, const void* W, int64_t N, int64_t K, const float* x, const void* x_q8, int T, float* y,
+// One matrix of a launch: W [N, K] of the launch's dtype, y [T, N].
+struct MatvecOut {
+    const void* W;
+    int64_t N;
+    float* y;
+};
+// Up to kMaxMatvecOuts matrices of one dtype and row length K reading the same x, in one launch.
+constexpr int kMaxMatvecOuts = 4;
+void matvec(DType w, const MatvecOut* outs, int count, int64_t K, const float* x, const void* x_q8, int T,
             cudaStream_t stream, int rows_per_warp = 0);
+inline void matvec(DType w, const void* W, int64_t N, int64_t K, const float* x, const void* x_q8, int T, float* y,
+                   cudaStream_t stream, int rows_per_warp = 0) {
+    const MatvecOut out{W, N, y};
+    matvec(w, &out, 1, K, x, x_q8, T, stream, rows_per_warp);
+}
 
 // dequantize.cu: rows x K weights of a matvec type (not f16) as f16, row-major.
 void dequantize_f16(DType w, const void* W, int64_t rows, int64_t K, void* out, cudaStream_t stream);
@@ -31,16 +44,18 @@ bool get_rows_reads(DType e);
 void get_rows(DType e, const void* E, int64_t D, const int32_t* ids, int64_t T, float* out, cudaStream_t stream);
 
 // elementwise.cu
-void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream);
+// q8 (or null): the output also as 8-bit activations (q8_activations.cuh), T * D a multiple of 32.
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, void* q8,
+              cudaStream_t stream);
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream);
 void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
                 cudaStream_t stream);
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, int64_t rot_dim, const float* cos_sin, bool neox,
           cudaStream_t stream);
-void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
-void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
-void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);
 void gelu_tanh(const float* x, int64_t n, float* out, cudaStream_t stream);
 void gelu(const float* x, int64_t n, float* out, cudaStream_t stream);
 void softcap(float* x, int64_t n, float cap, cudaStream_t stream);
@@ -48,6 +63,8 @@ void scale(float* x, int64_t n, float s, cudaStream_t stream);
 void add(float* y, const float* x, int64_t n, cudaStream_t stream);
 void add_bias(float* y, const float* b, int64_t T, int64_t D, cudaStream_t stream);
 void to_f16(const float* x, int64_t n, void* out, cudaStream_t stream);
+void store_rows(const float* rows, int64_t T, int64_t n, void* cache, bool f16, const int32_t* positions,
+                cudaStream_t stream);
 void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream);
 
 // attention.cu

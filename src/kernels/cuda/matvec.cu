@@ -1,14 +1,17 @@
 // Matrix x vector for decode and small batches (T <= 8 tokens): y[t, n] = W[n, :] . x[t, :] with W
-// read in place in the file's layout. A warp takes R rows (1, 2 or 4), its lanes on consecutive
+// read in place in the file's layout; up to kMaxMatvecOuts matrices reading the same x (q/k/v,
+// gate/up) in one launch, each taking its own run of blocks. A warp takes R rows (1, 2 or 4), its lanes on consecutive
 // 32-element slices so that a warp's loads of a row are one contiguous stretch. Quantized weights
 // meet 8-bit activations (quantize_q8: one scale per 32 elements, as ggml's q8_1) in dp4a integer
 // dot products; f16/bf16 weights meet f32 activations.
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/q8_activations.cuh"
 #include "kernels/cuda/weight_slices.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <type_traits>
 
 namespace slm::cuda::launch {
@@ -16,32 +19,45 @@ namespace {
 
 constexpr int kWarpsPerBlock = 4;
 
-__device__ __forceinline__ float warp_sum(float v) {
+// The matrices of one launch: matrix m takes blocks [end_block[m - 1], end_block[m]).
+struct Group {
+    const uint8_t* W[kMaxMatvecOuts];
+    float* y[kMaxMatvecOuts];
+    int N[kMaxMatvecOuts];
+    unsigned end_block[kMaxMatvecOuts];
+    int count;
+};
+
+// This block's matrix, and its first row there.
+struct Rows {
+    const uint8_t* W;
+    float* y;
+    int N, row0;
+};
+
+// Every index into g is a constant after unrolling, so the kernel reads the matrices from its
+// parameters where they are: indexing them by a computed m made each thread copy the whole group
+// to local memory first, which cost a 7B decode step a fifth of its speed.
+template <int R>
+__device__ __forceinline__ Rows block_rows(const Group& g) {
+    Rows rows{g.W[0], g.y[0], g.N[0], 0};
+    unsigned first = 0;
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
+    for (int m = 1; m < kMaxMatvecOuts; ++m)
+        if (m < g.count && blockIdx.x >= g.end_block[m - 1]) {
+            rows = {g.W[m], g.y[m], g.N[m], 0};
+            first = g.end_block[m - 1];
+        }
+    rows.row0 = int(((blockIdx.x - first) * kWarpsPerBlock + threadIdx.x / 32) * R);
+    return rows;
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-// Activations in 8 bits: the T x K codes, then one (d, d * sum of codes) per 32 elements.
-// One warp per 32 elements, a lane per element: d = max |x| / 127, code = round(x / d).
+// Activations in 8 bits (q8_activations.cuh): one warp per 32 elements, a lane per element.
 __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ codes,
                                    float2* __restrict__ ds) {
     const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
     if (b >= blocks) return;
-    const int lane = threadIdx.x % 32;
-    const float v = x[b * 32 + lane];
-    const float amax = warp_max(fabsf(v));
-    const float d = amax / 127.0f;
-    const int q = d == 0.0f ? 0 : int(roundf(v / d));
-    codes[b * 32 + lane] = int8_t(q);
-    const float sum = warp_sum(float(q));
-    if (lane == 0) ds[b] = make_float2(d, d * sum);
+    quantize_group(x[b * 32 + threadIdx.x % 32], b, codes, ds);
 }
 
 // slice . activations of one token: the integer sums of each half, scaled, minus the offset
@@ -63,9 +79,9 @@ __device__ __forceinline__ float slice_dot(const slices::Slice& w, const int a[8
 // reads, from L1). Rows past N repeat the last row and are not written.
 template <class Type, int T, int R>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    matvec_q8_kernel(const uint8_t* __restrict__ W, size_t row_bytes, int N, int slices_per_row,
-                     const int8_t* __restrict__ codes, const float2* __restrict__ ds, float* __restrict__ y) {
-    const int row0 = (blockIdx.x * kWarpsPerBlock + threadIdx.x / 32) * R;
+    matvec_q8_kernel(const Group g, size_t row_bytes, int slices_per_row, const int8_t* __restrict__ codes,
+                     const float2* __restrict__ ds) {
+    const auto [W, y, N, row0] = block_rows<R>(g);
     if (row0 >= N) return;  // whole warps leave together: the shuffles below see full warps
     const int lane = threadIdx.x % 32;
     const size_t K = size_t(slices_per_row) * 32;
@@ -121,8 +137,9 @@ template <> __device__ __forceinline__ void to_floats<__nv_bfloat16>(int4 raw, f
 // f16 / bf16 weights with f32 activations: lanes on consecutive 8-element chunks, R rows a warp.
 template <class H, int T, int R>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    matvec_float_kernel(const H* __restrict__ W, int N, int K, const float* __restrict__ x, float* __restrict__ y) {
-    const int row0 = (blockIdx.x * kWarpsPerBlock + threadIdx.x / 32) * R;
+    matvec_float_kernel(const Group g, int K, const float* __restrict__ x) {
+    const auto [bytes, y, N, row0] = block_rows<R>(g);
+    const H* W = reinterpret_cast<const H*>(bytes);
     if (row0 >= N) return;
     const int lane = threadIdx.x % 32;
     const int4* w[R];
@@ -166,37 +183,51 @@ unsigned blocks_for(int64_t N, int R) {
     return unsigned((N + rows_per_block - 1) / rows_per_block);
 }
 
+Group group_of(const MatvecOut* outs, int count, int R) {
+    Group g{};
+    g.count = count;
+    unsigned blocks = 0;
+    for (int m = 0; m < count; ++m) {
+        g.W[m] = static_cast<const uint8_t*>(outs[m].W);
+        g.y[m] = outs[m].y;
+        g.N[m] = int(outs[m].N);
+        blocks += blocks_for(outs[m].N, R);
+        g.end_block[m] = blocks;
+    }
+    return g;
+}
+
 template <class Type, int T, int R>
-void launch_q8(const void* W, int64_t N, int64_t K, const void* x_q8, float* y, cudaStream_t stream) {
+void launch_q8(const Group& g, int64_t K, const void* x_q8, cudaStream_t stream) {
     const int slices_per_row = int(K / 32);
     const size_t row_bytes = size_t(K / (32 * Type::kSlicesPerBlock)) * Type::kBlockBytes;
     const auto* codes = static_cast<const int8_t*>(x_q8);
     const auto* ds = reinterpret_cast<const float2*>(codes + size_t(T) * K);
-    matvec_q8_kernel<Type, T, R><<<blocks_for(N, R), kWarpsPerBlock * 32, 0, stream>>>(
-        static_cast<const uint8_t*>(W), row_bytes, int(N), slices_per_row, codes, ds, y);
+    matvec_q8_kernel<Type, T, R><<<g.end_block[g.count - 1], kWarpsPerBlock * 32, 0, stream>>>(g, row_bytes,
+                                                                                              slices_per_row, codes, ds);
 }
 
 template <class H, int T, int R>
-void launch_float(const void* W, int64_t N, int64_t K, const float* x, float* y, cudaStream_t stream) {
-    matvec_float_kernel<H, T, R><<<blocks_for(N, R), kWarpsPerBlock * 32, 0, stream>>>(static_cast<const H*>(W),
-                                                                                      int(N), int(K), x, y);
+void launch_float(const Group& g, int64_t K, const float* x, cudaStream_t stream) {
+    matvec_float_kernel<H, T, R><<<g.end_block[g.count - 1], kWarpsPerBlock * 32, 0, stream>>>(g, int(K), x);
 }
 
 // The kernel for T tokens and R rows a warp as compile-time counts (registers): T in
 // 1..kMaxMatvecTokens, R in {1, 2, 4}.
 template <class Type, int T = 1>
-void dispatch(int tokens, int rows, const void* W, int64_t N, int64_t K, const float* x, const void* x_q8, float* y,
+void dispatch(int tokens, int rows, const MatvecOut* outs, int count, int64_t K, const float* x, const void* x_q8,
               cudaStream_t stream) {
     if constexpr (T <= kMaxMatvecTokens) {
-        if (tokens != T) return dispatch<Type, T + 1>(tokens, rows, W, N, K, x, x_q8, y, stream);
+        if (tokens != T) return dispatch<Type, T + 1>(tokens, rows, outs, count, K, x, x_q8, stream);
+        const Group g = group_of(outs, count, rows);
         if constexpr (std::is_same_v<Type, __half> || std::is_same_v<Type, __nv_bfloat16>) {
-            if (rows == 1) return launch_float<Type, T, 1>(W, N, K, x, y, stream);
-            if (rows == 2) return launch_float<Type, T, 2>(W, N, K, x, y, stream);
-            return launch_float<Type, T, 4>(W, N, K, x, y, stream);
+            if (rows == 1) return launch_float<Type, T, 1>(g, K, x, stream);
+            if (rows == 2) return launch_float<Type, T, 2>(g, K, x, stream);
+            return launch_float<Type, T, 4>(g, K, x, stream);
         } else {
-            if (rows == 1) return launch_q8<Type, T, 1>(W, N, K, x_q8, y, stream);
-            if (rows == 2) return launch_q8<Type, T, 2>(W, N, K, x_q8, y, stream);
-            return launch_q8<Type, T, 4>(W, N, K, x_q8, y, stream);
+            if (rows == 1) return launch_q8<Type, T, 1>(g, K, x_q8, stream);
+            if (rows == 2) return launch_q8<Type, T, 2>(g, K, x_q8, stream);
+            return launch_q8<Type, T, 4>(g, K, x_q8, stream);
         }
     }
 }
@@ -213,8 +244,8 @@ bool matvec_takes_q8(DType w) {
 
 void quantize_q8(const float* x, int64_t T, int64_t K, void* q8, cudaStream_t stream) {
     const int64_t blocks = T * K / 32;
-    auto* codes = static_cast<int8_t*>(q8);
-    auto* ds = reinterpret_cast<float2*>(codes + T * K);
+    int8_t* codes = q8_codes(q8);
+    float2* ds = q8_scales(q8, T * K);
     constexpr int kThreads = 256;
     const unsigned grid = unsigned((blocks * 32 + kThreads - 1) / kThreads);
     quantize_q8_kernel<<<grid, kThreads, 0, stream>>>(x, blocks, codes, ds);
@@ -228,17 +259,19 @@ int matvec_rows_per_warp(int64_t N, int T) {
     return 4;
 }
 
-void matvec(DType w, const void* W, int64_t N, int64_t K, const float* x, const void* x_q8, int T, float* y,
+void matvec(DType w, const MatvecOut* outs, int count, int64_t K, const float* x, const void* x_q8, int T,
             cudaStream_t stream, int rows_per_warp) {
+    int64_t N = 0;
+    for (int m = 0; m < count; ++m) N = std::max(N, outs[m].N);
     const int R = rows_per_warp > 0 ? rows_per_warp : matvec_rows_per_warp(N, T);
     switch (w) {
-        case DType::q4_0: return dispatch<slices::Q4_0>(T, R, W, N, K, x, x_q8, y, stream);
-        case DType::q8_0: return dispatch<slices::Q8_0>(T, R, W, N, K, x, x_q8, y, stream);
-        case DType::q4_k: return dispatch<slices::Q4_K>(T, R, W, N, K, x, x_q8, y, stream);
-        case DType::q5_k: return dispatch<slices::Q5_K>(T, R, W, N, K, x, x_q8, y, stream);
-        case DType::q6_k: return dispatch<slices::Q6_K>(T, R, W, N, K, x, x_q8, y, stream);
-        case DType::f16: return dispatch<__half>(T, R, W, N, K, x, x_q8, y, stream);
-        case DType::bf16: return dispatch<__nv_bfloat16>(T, R, W, N, K, x, x_q8, y, stream);
+        case DType::q4_0: return dispatch<slices::Q4_0>(T, R, outs, count, K, x, x_q8, stream);
+        case DType::q8_0: return dispatch<slices::Q8_0>(T, R, outs, count, K, x, x_q8, stream);
+        case DType::q4_k: return dispatch<slices::Q4_K>(T, R, outs, count, K, x, x_q8, stream);
+        case DType::q5_k: return dispatch<slices::Q5_K>(T, R, outs, count, K, x, x_q8, stream);
+        case DType::q6_k: return dispatch<slices::Q6_K>(T, R, outs, count, K, x, x_q8, stream);
+        case DType::f16: return dispatch<__half>(T, R, outs, count, K, x, x_q8, stream);
+        case DType::bf16: return dispatch<__nv_bfloat16>(T, R, outs, count, K, x, x_q8, stream);
         default: return;  // ops.cpp refuses other types before calling
     }
 }

@@ -42,22 +42,41 @@ void quantize_activations(const float* x, int64_t T, int64_t K, void* x_q8, cuda
     check_launch("quantize_activations");
 }
 
-void matvec(const Tensor& W, const float* x, const void* x_q8, int64_t T, float* y, cudaStream_t stream) {
-    check_device_matrix(W, "matvec");
-    if (!launch::matvec_reads(W.dtype)) fail("cuda::matvec: no kernel for weights of dtype {}", name(W.dtype));
+void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void* x_q8, int64_t T,
+            cudaStream_t stream) {
+    if (outs.empty()) return;
+    if (outs.size() > size_t(launch::kMaxMatvecOuts))
+        fail("cuda::matvec: {} matrices in one launch, at most {}", outs.size(), launch::kMaxMatvecOuts);
+    const DType dtype = outs[0].W->dtype;
+    const int64_t K = outs[0].W->dim(1);
+    if (!launch::matvec_reads(dtype)) fail("cuda::matvec: no kernel for weights of dtype {}", name(dtype));
     if (T < 1 || T > kMaxMatvecTokens) fail("cuda::matvec: {} tokens, the kernels take 1 to {}", T, kMaxMatvecTokens);
-    const int64_t N = W.dim(0), K = W.dim(1);
-    const bool q8 = launch::matvec_takes_q8(W.dtype);
-    const int64_t block = q8 ? traits(W.dtype).block_size : 8;
-    if (K % block != 0) fail("cuda::matvec: row length {} of a {} weight is not a multiple of {}", K, name(W.dtype), block);
-    if (q8 && x_q8 == nullptr) fail("cuda::matvec: {} weights read 8-bit activations, and none were given", name(W.dtype));
+    const bool q8 = launch::matvec_takes_q8(dtype);
+    const int64_t block = q8 ? traits(dtype).block_size : 8;
+    if (K % block != 0) fail("cuda::matvec: row length {} of a {} weight is not a multiple of {}", K, name(dtype), block);
+    if (q8 && x_q8 == nullptr) fail("cuda::matvec: {} weights read 8-bit activations, and none were given", name(dtype));
     if (!q8 && !aligned(x, 16)) fail("cuda::matvec: the activations are not 16-byte aligned");
     // q4_k and q5_k rows are read with 128-bit loads, f16/bf16 too; the others by 16-bit halves.
-    const size_t alignment = W.dtype == DType::q4_k || W.dtype == DType::q5_k || !q8 ? 16 : 2;
-    if (!aligned(W.data, alignment)) fail("cuda::matvec: the {} weight is not {}-byte aligned", name(W.dtype), alignment);
-    if (N == 0) return;
-    launch::matvec(W.dtype, W.data, N, K, x, x_q8, int(T), y, stream);
+    const size_t alignment = dtype == DType::q4_k || dtype == DType::q5_k || !q8 ? 16 : 2;
+    launch::MatvecOut launch_outs[launch::kMaxMatvecOuts];
+    int count = 0;
+    for (const kernels::MatmulOut& o : outs) {
+        const Tensor& W = *o.W;
+        check_device_matrix(W, "matvec");
+        if (W.dtype != dtype || W.dim(1) != K)
+            fail("cuda::matvec: one launch takes matrices of one dtype and row length ({} [{}], {} [{}])", name(dtype),
+                 K, name(W.dtype), W.dim(1));
+        if (!aligned(W.data, alignment)) fail("cuda::matvec: the {} weight is not {}-byte aligned", name(dtype), alignment);
+        if (W.dim(0) > 0) launch_outs[count++] = {W.data, W.dim(0), o.y};
+    }
+    if (count == 0) return;
+    launch::matvec(dtype, launch_outs, count, K, x, x_q8, int(T), stream);
     check_launch("matvec");
+}
+
+void matvec(const Tensor& W, const float* x, const void* x_q8, int64_t T, float* y, cudaStream_t stream) {
+    const kernels::MatmulOut out[] = {{&W, y}};
+    matvec(out, x, x_q8, T, stream);
 }
 
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, cudaStream_t stream) {
@@ -72,8 +91,17 @@ void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, cudaSt
     check_launch("get_rows");
 }
 
-void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream) {
-    launch::rms_norm(x, w, T, D, eps, out, stream);
+// The fused 8-bit copy of an op's n outputs: whole groups of 32, 16-byte aligned.
+void check_q8_output(const void* out_q8, int64_t n, const char* op) {
+    if (out_q8 == nullptr) return;
+    if (n % 32 != 0) fail("cuda::{}: {} outputs do not make whole groups of 32 for 8-bit activations", op, n);
+    if (!aligned(out_q8, 16)) fail("cuda::{}: the 8-bit activations are not 16-byte aligned", op);
+}
+
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream,
+              void* out_q8) {
+    check_q8_output(out_q8, T * D, "rms_norm");
+    launch::rms_norm(x, w, T, D, eps, out, out_q8, stream);
     check_launch("rms_norm");
 }
 
@@ -99,18 +127,21 @@ void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kern
     check_launch("rope");
 }
 
-void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
-    launch::silu_mul(gate, up, n, out, stream);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream, void* out_q8) {
+    check_q8_output(out_q8, n, "silu_mul");
+    launch::silu_mul(gate, up, n, out, out_q8, stream);
     check_launch("silu_mul");
 }
 
-void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
-    launch::gelu_tanh_mul(gate, up, n, out, stream);
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream, void* out_q8) {
+    check_q8_output(out_q8, n, "gelu_tanh_mul");
+    launch::gelu_tanh_mul(gate, up, n, out, out_q8, stream);
     check_launch("gelu_tanh_mul");
 }
 
-void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
-    launch::gelu_mul(gate, up, n, out, stream);
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream, void* out_q8) {
+    check_q8_output(out_q8, n, "gelu_mul");
+    launch::gelu_mul(gate, up, n, out, out_q8, stream);
     check_launch("gelu_mul");
 }
 
@@ -149,6 +180,15 @@ void store_f16(const float* x, int64_t n, void* out, cudaStream_t stream) {
     if (!aligned(out, 2)) fail("cuda::store_f16: the output is not 2-byte aligned");
     launch::to_f16(x, n, out, stream);
     check_launch("store_f16");
+}
+
+void store_kv(const float* rows, int64_t T, int64_t n, void* cache, DType cache_dtype, const int32_t* positions,
+              cudaStream_t stream) {
+    if (cache_dtype != DType::f16 && cache_dtype != DType::f32)
+        fail("cuda::store_kv: KV cache dtype {} is not f16 or f32", name(cache_dtype));
+    if (!aligned(cache, cache_dtype == DType::f16 ? 2 : 4)) fail("cuda::store_kv: the cache is not aligned");
+    launch::store_rows(rows, T, n, cache, cache_dtype == DType::f16, positions, stream);
+    check_launch("store_kv");
 }
 
 void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream) {

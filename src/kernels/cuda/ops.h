@@ -2,7 +2,9 @@
 // memory, each queued on a CUDA stream. Pointers are device pointers; weights are Tensors with
 // device == Device::cuda in the file's layout (Layout::rows; ModelOptions::cpu_layouts = false).
 // Each op's meaning is its scalar reference in slm::kernels::ref; tests/cuda compares them.
-// Shapes and types a kernel cannot take throw slm::Error before anything is queued.
+// Shapes and types a kernel cannot take throw slm::Error before anything is queued. Each op here
+// has a twin in launch.h over raw, already-checked arguments: the .cu files cannot include fmt
+// (nvcc does not compile its compile-time format checks), so the checking lives here, in C++.
 #pragma once
 
 #include <slm/kernels.h>
@@ -13,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace slm::cuda {
 
@@ -28,6 +31,10 @@ bool matvec_takes_q8(DType w);
 size_t q8_activations_bytes(int64_t T, int64_t K);
 void quantize_activations(const float* x, int64_t T, int64_t K, void* x_q8, cudaStream_t stream);
 void matvec(const Tensor& W, const float* x, const void* x_q8, int64_t T, float* y, cudaStream_t stream);
+// Several matrices (W on the device, y) of one dtype and row length reading the same x, in one
+// launch (q/k/v, gate/up: the small ones stop paying a launch each); at most 4.
+void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void* x_q8, int64_t T,
+            cudaStream_t stream);
 
 // --- Matrix x matrix (prompts) ------------------------------------------------------------------
 // y[t, n] = sum_k W[n, k] x[t, k] for any T, on the tensor cores through cuBLAS: f16 inputs, f32
@@ -44,7 +51,11 @@ void gemm(const Tensor& W, const void* x_f16, int64_t T, float* y, void* w_f16, 
 // out[t, :] = row ids[t] of E: [V, D] (f32, f16, bf16 or a type matvec reads), as f32. The ids
 // are on the device and must lie in [0, V): a kernel cannot report a bad id.
 void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, cudaStream_t stream);
-void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream);
+// out_q8 (rms_norm and the gated activations): the output is also written as 8-bit activations,
+// as quantize_activations would make them (the same bits), for the matvec that reads it next; the
+// output's length a multiple of 32.
+void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream,
+              void* out_q8 = nullptr);
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream);
 void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
@@ -52,9 +63,12 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64
 // rot_dim > 0: only the first rot_dim dimensions of each head turn (Phi-2), cos_sin [T, rot_dim].
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
           cudaStream_t stream, int64_t rot_dim = 0);
-void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
-void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
-void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream,
+              void* out_q8 = nullptr);
+void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream,
+                   void* out_q8 = nullptr);
+void gelu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream,
+              void* out_q8 = nullptr);
 void gelu_tanh(const float* x, int64_t n, float* out, cudaStream_t stream);
 void gelu(const float* x, int64_t n, float* out, cudaStream_t stream);
 void softcap(float* x, int64_t n, float cap, cudaStream_t stream);
@@ -64,11 +78,16 @@ void add_bias(float* y, const float* b, int64_t T, int64_t D, cudaStream_t strea
 void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream);
 // n f32 values stored as f16 (round to nearest even): keys and values into an f16 cache.
 void store_f16(const float* x, int64_t n, void* out, cudaStream_t stream);
+// Keys or values into the KV cache: row t of rows [T, n] into row positions[t] (on the device) of
+// `cache` ([S, n] of f16, rounded as store_f16, or f32). The positions must lie in [0, S).
+void store_kv(const float* rows, int64_t T, int64_t n, void* cache, DType cache_dtype, const int32_t* positions,
+              cudaStream_t stream);
 
 // --- Attention over the KV cache (decode) ------------------------------------------------------
 // As kernels::attention: q [T, H, Dh], caches [S, Hkv, Dh] of f16 or f32, q_pos on the device,
 // Dh <= 256. The keys are split over blocks; `scratch` holds their partial sums and must have
-// attention_scratch_bytes(T, H, Dh, S) bytes.
+// attention_scratch_bytes(T, H, Dh, S) bytes. S may be any bound on the keys the queries see (the
+// cache's capacity): the result depends only on q_pos.
 size_t attention_scratch_bytes(int64_t T, int64_t H, int64_t Dh, int64_t S);
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window, float scale,

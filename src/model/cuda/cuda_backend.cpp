@@ -3,6 +3,10 @@
 // a weight by its host object (ModelWeights); the backend finds the copy by the host address.
 // Matrix products of up to kGemmMinTokens - 1 tokens run as matvecs (8-bit activations, dp4a) in
 // slices of kMaxMatvecTokens; longer ones (prompts) as tensor-core GEMMs of f16 inputs.
+// Steps of fewer tokens (decode) are replayed as CUDA graphs: the first step of a shape runs its
+// ops one launch at a time, the second records them into a graph, and every later step of that
+// shape launches the graph once. What changes from step to step (ids, positions, and through the
+// positions the cache slots and the keys attention sees) the kernels read from device memory.
 #include "model/cuda/cuda_backend.h"
 
 #include <slm/error.h>
@@ -17,8 +21,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace slm::model::cuda_backend {
@@ -29,6 +35,9 @@ constexpr size_t kAlignment = 256;
 // From this many tokens a matrix product dequantizes its weights for the tensor cores rather than
 // reading them once per 8 tokens (docs/cuda.md has the measurement behind the choice).
 constexpr int64_t kGemmMinTokens = 16;
+// Graphs kept at once (one per step shape: a server's batches come in many); past it they are all
+// dropped and recorded again as their shapes come back.
+constexpr size_t kMaxGraphs = 64;
 
 void check_blas(cublasStatus_t status, const char* what) {
     if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS: {}: {}", what, cublasGetStatusString(status));
@@ -73,11 +82,23 @@ public:
         cuda::check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
         check_blas(cublasCreate(&blas_), "creating a handle");
         check_blas(cublasSetStream(blas_, stream_), "setting the stream");
+        // SLM_CUDA_GRAPHS=0 runs every step op by op (to compare, or to profile kernel by kernel).
+        const char* graphs = std::getenv("SLM_CUDA_GRAPHS");
+        graphs_enabled_ = graphs == nullptr || std::string_view(graphs) != "0";
         upload(model);
     }
     ~CudaBackend() override {
+        abandon_recording();
+        for (auto& [shape, graph] : graphs_) cudaGraphExecDestroy(graph.exec);
         cublasDestroy(blas_);
         cudaStreamDestroy(stream_);
+    }
+
+    void begin_step(std::span<const int64_t> shape) override {
+        abandon_recording();  // a forward that failed half-way leaves nothing recorded
+        mode_ = Mode::undecided;
+        shape_.assign(shape.begin(), shape.end());
+        replayable_ = graphs_enabled_ && !shape.empty() && shape[0] < kGemmMinTokens;
     }
 
     float* buffer(Slot slot, size_t n) override { return grow(buffers_[size_t(slot)], n * sizeof(float)).as<float>(); }
@@ -91,21 +112,27 @@ public:
 
     float* result(Slot slot, float*, size_t n) override { return buffer(slot, n); }
 
+    void end_step() override { finish_step(); }
+
     void to_host(const float* src, size_t n, float* host) override {
+        finish_step();
         cuda::check(cudaMemcpyAsync(host, src, n * sizeof(float), cudaMemcpyDeviceToHost, stream_),
                     "copying results from the GPU");
         cuda::check(cudaStreamSynchronize(stream_), "running the forward on the GPU");
     }
 
     void copy(float* dst, const float* src, size_t n) override {
+        if (begin_op()) return;
         cuda::check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copying rows");
     }
 
     void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out) override {
+        if (begin_op()) return;
         cuda::get_rows(on_device(E), ids, T, out, stream_);
     }
 
     void matmul(std::span<const kernels::MatmulOut> outs, const float* x, int64_t T) override {
+        if (replaying()) return;
         const int64_t K = outs[0].W->dim(1);
         if (T >= kGemmMinTokens) {
             void* x_f16 = grow(x_f16_, size_t(T * K) * 2).data();
@@ -116,64 +143,87 @@ public:
         }
         bool q8 = false;
         for (const kernels::MatmulOut& o : outs) q8 = q8 || cuda::matvec_takes_q8(o.W->dtype);
+        // The op that wrote x may have written its 8-bit copy too (fused_q8).
+        const bool quantized = q8 && x == q8_of_ && q8_values_ == T * K;
         void* x_q8 = q8 ? grow(q8_, cuda::q8_activations_bytes(cuda::kMaxMatvecTokens, K)).data() : nullptr;
         for (int64_t t0 = 0; t0 < T; t0 += cuda::kMaxMatvecTokens) {
             const int64_t n = std::min<int64_t>(cuda::kMaxMatvecTokens, T - t0);
-            if (q8) cuda::quantize_activations(x + t0 * K, n, K, x_q8, stream_);
-            for (const kernels::MatmulOut& o : outs)
-                cuda::matvec(on_device(*o.W), x + t0 * K, x_q8, n, o.y + t0 * o.W->dim(0), stream_);
+            if (q8 && !quantized) cuda::quantize_activations(x + t0 * K, n, K, x_q8, stream_);
+            // Matrices of one dtype next to each other (q/k/v, gate/up; q4_k_m mixes in q6_k) go
+            // in one launch.
+            for (size_t i = 0; i < outs.size();) {
+                std::array<kernels::MatmulOut, 4> group{};
+                size_t count = 0;
+                for (; i < outs.size() && count < group.size(); ++i) {
+                    const Tensor& W = on_device(*outs[i].W);
+                    if (count > 0 && W.dtype != group[0].W->dtype) break;
+                    group[count++] = {&W, outs[i].y + t0 * W.dim(0)};
+                }
+                cuda::matvec(std::span(group.data(), count), x + t0 * K, x_q8, n, stream_);
+            }
         }
     }
 
     void rms_norm(const float* x, const std::vector<float>& w, int64_t T, int64_t D, float eps, float* out) override {
-        cuda::rms_norm(x, on_device(w), T, D, eps, out, stream_);
+        if (begin_op()) return;
+        cuda::rms_norm(x, on_device(w), T, D, eps, out, stream_, fused_q8(out, T, D));
     }
 
     void layer_norm(const float* x, const std::vector<float>& w, const std::vector<float>& b, int64_t T, int64_t D,
                     float eps, float* out) override {
+        if (begin_op()) return;
         cuda::layer_norm(x, on_device(w), b.empty() ? nullptr : on_device(b), T, D, eps, out, stream_);
     }
 
     void rope_angles(const int32_t* positions, int64_t T, int64_t rot_dim, const std::vector<float>& inv_freq,
                      float mscale, float* cos_sin) override {
+        if (begin_op()) return;
         cuda::rope_angles(positions, T, rot_dim, on_device(inv_freq), mscale, cos_sin, stream_);
     }
 
     void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
               int64_t rot_dim) override {
+        if (begin_op()) return;
         cuda::rope(x, T, H, Dh, cos_sin, mode, stream_, rot_dim);
     }
 
-    void store_kv(const float* rows, int64_t n, void* slots, DType cache_dtype) override {
-        if (cache_dtype == DType::f16) cuda::store_f16(rows, n, slots, stream_);
-        else
-            cuda::check(cudaMemcpyAsync(slots, rows, size_t(n) * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
-                        "storing keys and values");
+    void store_kv(const float* rows, int64_t T, int64_t n, void* cache, const int32_t* positions,
+                  DType cache_dtype) override {
+        if (begin_op()) return;
+        cuda::store_kv(rows, T, n, cache, cache_dtype, positions, stream_);
     }
 
     void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
                    DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,
                    float* out) override {
+        if (begin_op()) return;
+        // A replayable step sizes its launch for the whole cache, so that the same launch serves
+        // every position (the kernel splits each query's keys by its position alone).
+        auto keys_bound = [&](const AttentionRun& run) { return replayable_ ? run.capacity : run.length; };
         size_t scratch = 0;
         for (const AttentionRun& run : runs)
-            scratch = std::max(scratch, cuda::attention_scratch_bytes(run.end - run.begin, H, Dh, run.length));
+            scratch = std::max(scratch, cuda::attention_scratch_bytes(run.end - run.begin, H, Dh, keys_bound(run)));
         void* partials = grow(attention_scratch_, scratch).data();
         const int64_t row = H * Dh;
         for (const AttentionRun& run : runs)
             cuda::attention(q + run.begin * row, run.end - run.begin, H, Hkv, Dh, run.keys, run.values, cache_dtype,
-                            run.length, q_pos + run.begin, window, scale, out + run.begin * row, partials, stream_,
-                            softcap);
+                            keys_bound(run), q_pos + run.begin, window, scale, out + run.begin * row, partials,
+                            stream_, softcap);
     }
 
-    void gated(Activation act, const float* gate, const float* up, int64_t n, float* out) override {
+    void gated(Activation act, const float* gate, const float* up, int64_t T, int64_t width, float* out) override {
+        if (begin_op()) return;
+        void* q8 = fused_q8(out, T, width);
+        const int64_t n = T * width;
         switch (act) {
-            case Activation::silu: return cuda::silu_mul(gate, up, n, out, stream_);
-            case Activation::gelu_tanh: return cuda::gelu_tanh_mul(gate, up, n, out, stream_);
-            case Activation::gelu: return cuda::gelu_mul(gate, up, n, out, stream_);
+            case Activation::silu: return cuda::silu_mul(gate, up, n, out, stream_, q8);
+            case Activation::gelu_tanh: return cuda::gelu_tanh_mul(gate, up, n, out, stream_, q8);
+            case Activation::gelu: return cuda::gelu_mul(gate, up, n, out, stream_, q8);
         }
     }
 
     void activation(Activation act, const float* x, int64_t n, float* out) override {
+        if (begin_op()) return;
         switch (act) {
             case Activation::silu: fail("forward: a plain (ungated) SiLU MLP is not supported");
             case Activation::gelu_tanh: return cuda::gelu_tanh(x, n, out, stream_);
@@ -181,10 +231,20 @@ public:
         }
     }
 
-    void softcap(float* x, int64_t n, float cap) override { cuda::softcap(x, n, cap, stream_); }
-    void multiply(float* x, int64_t n, float s) override { cuda::multiply(x, n, s, stream_); }
-    void add(float* y, const float* x, int64_t n) override { cuda::add(y, x, n, stream_); }
+    void softcap(float* x, int64_t n, float cap) override {
+        if (begin_op()) return;
+        cuda::softcap(x, n, cap, stream_);
+    }
+    void multiply(float* x, int64_t n, float s) override {
+        if (begin_op()) return;
+        cuda::multiply(x, n, s, stream_);
+    }
+    void add(float* y, const float* x, int64_t n) override {
+        if (begin_op()) return;
+        cuda::add(y, x, n, stream_);
+    }
     void add_bias(float* y, const std::vector<float>& b, int64_t T, int64_t D) override {
+        if (begin_op()) return;
         cuda::add_bias(y, on_device(b), T, D, stream_);
     }
 
@@ -194,6 +254,7 @@ private:
     void upload(const Model& model) {
         const std::string& source = model.files().path;
         const WeightList list = list_weights(model);
+        for (const auto& [m, what] : list.matrices) any_q8_ = any_q8_ || cuda::matvec_takes_q8(m->dtype);
         for (const auto& [m, what] : list.matrices)
             if (!cuda::matvec_reads(m->dtype))
                 fail("{}: {} is {}, which the GPU does not read; it reads q4_0, q8_0, q4_k, q5_k, q6_k, f16 and bf16 "
@@ -245,13 +306,108 @@ private:
         return it->second;
     }
 
-    // The buffer, grown to at least `bytes` (its old contents are not kept).
-    static cuda::DeviceBuffer& grow(cuda::DeviceBuffer& b, size_t bytes) {
+    // The buffer, grown to at least `bytes` (its old contents are not kept). A new buffer makes
+    // every recorded graph stale (they hold the old addresses).
+    cuda::DeviceBuffer& grow(cuda::DeviceBuffer& b, size_t bytes) {
         if (b.size() < bytes) {
             b = cuda::DeviceBuffer();
             b = cuda::DeviceBuffer::allocate(bytes);
+            ++generation_;
         }
         return b;
+    }
+
+    // --- Fusion -------------------------------------------------------------------------------
+    // Every op but matmul starts here: whether the step is being replayed (nothing to queue), and
+    // the 8-bit copy of an op's output is forgotten (this op may overwrite it).
+    bool begin_op() {
+        q8_of_ = nullptr;
+        return replaying();
+    }
+
+    // Where an op writing T rows of `width` values to `out` also writes them as 8-bit activations,
+    // when a matvec will read them next (up to kMaxMatvecTokens rows, for quantized weights): the
+    // quantize launch it saves is one of the small launches a decode step is made of.
+    void* fused_q8(const float* out, int64_t T, int64_t width) {
+        if (!any_q8_ || T > cuda::kMaxMatvecTokens || width % 32 != 0) return nullptr;
+        void* q8 = grow(q8_, cuda::q8_activations_bytes(cuda::kMaxMatvecTokens, width)).data();
+        q8_of_ = out;
+        q8_values_ = T * width;
+        return q8;
+    }
+
+    // --- Graphs -------------------------------------------------------------------------------
+    // Called by every op: whether it is part of a graph that will replay this step (so it is not
+    // queued). The first op of a step decides how the step runs.
+    bool replaying() {
+        if (mode_ == Mode::undecided) decide();
+        return mode_ == Mode::replay;
+    }
+
+    void decide() {
+        mode_ = Mode::eager;
+        if (!replayable_) return;
+        if (const auto it = graphs_.find(shape_); it != graphs_.end()) {
+            if (it->second.generation == generation_) {
+                mode_ = Mode::replay;
+                return;
+            }
+            cudaGraphExecDestroy(it->second.exec);
+            graphs_.erase(it);
+        }
+        // Record the second step of a shape: the first has grown every buffer it needs.
+        const auto seen = seen_.find(shape_);
+        if (seen == seen_.end() || seen->second != generation_) return;
+        if (graphs_.size() >= kMaxGraphs) drop_graphs();
+        cuda::check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "recording a decode step");
+        mode_ = Mode::record;
+        recording_generation_ = generation_;
+    }
+
+    // Before the step's results are read: the recorded graph is made and launched, or the
+    // replayed one launched; an eager step notes its shape and the buffers it ran on.
+    void finish_step() {
+        if (mode_ == Mode::record) {
+            cudaGraph_t graph = nullptr;
+            cuda::check(cudaStreamEndCapture(stream_, &graph), "recording a decode step");
+            mode_ = Mode::eager;
+            cudaGraphExec_t exec = nullptr;
+            const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+            cudaGraphDestroy(graph);
+            cuda::check(made, "making a decode step's graph");
+            if (generation_ != recording_generation_) {
+                // A buffer moved while recording: the graph would write to freed memory.
+                cudaGraphExecDestroy(exec);
+                fail("cuda backend: a buffer was reallocated while recording a decode step");
+            }
+            graphs_[shape_] = {exec, generation_};
+            mode_ = Mode::replay;
+        }
+        if (mode_ == Mode::replay) {
+            cuda::check(cudaGraphLaunch(graphs_.at(shape_).exec, stream_), "running a decode step's graph");
+        } else if (mode_ == Mode::eager && replayable_) {
+            seen_[shape_] = generation_;
+            if (seen_.size() > 4 * kMaxGraphs) seen_.clear();
+        }
+        mode_ = Mode::eager;
+        replayable_ = false;  // a second to_host in the same step (hidden states) runs eagerly
+    }
+
+    void abandon_recording() {
+        cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+        if (stream_ != nullptr && cudaStreamIsCapturing(stream_, &status) == cudaSuccess &&
+            status != cudaStreamCaptureStatusNone) {
+            cudaGraph_t graph = nullptr;
+            cudaStreamEndCapture(stream_, &graph);
+            if (graph != nullptr) cudaGraphDestroy(graph);
+            cudaGetLastError();
+        }
+        if (mode_ == Mode::record) mode_ = Mode::eager;
+    }
+
+    void drop_graphs() {
+        for (auto& [shape, graph] : graphs_) cudaGraphExecDestroy(graph.exec);
+        graphs_.clear();
     }
 
     cudaStream_t stream_ = nullptr;
@@ -262,6 +418,23 @@ private:
     std::array<cuda::DeviceBuffer, size_t(Slot::count)> buffers_;
     std::array<cuda::DeviceBuffer, size_t(IntSlot::count)> ints_;
     cuda::DeviceBuffer q8_, x_f16_, w_f16_, attention_scratch_;
+
+    // How the current step runs: not yet known (before its first op), op by op, recorded into a
+    // graph as it runs, or replayed from one.
+    enum class Mode : uint8_t { undecided, eager, record, replay };
+    struct Graph {
+        cudaGraphExec_t exec;
+        uint64_t generation;  // of the buffers it was recorded on
+    };
+    bool any_q8_ = false;             // some matrix reads 8-bit activations
+    const float* q8_of_ = nullptr;    // the activations q8_ holds, when an op fused their quantization
+    int64_t q8_values_ = 0;           // ... and how many
+    Mode mode_ = Mode::eager;
+    std::vector<int64_t> shape_;
+    bool graphs_enabled_ = true, replayable_ = false;
+    uint64_t generation_ = 0, recording_generation_ = 0;  // counts buffer reallocations
+    std::map<std::vector<int64_t>, uint64_t> seen_;      // shapes run eagerly -> their generation
+    std::map<std::vector<int64_t>, Graph> graphs_;
 };
 
 }  // namespace
