@@ -108,10 +108,7 @@ for i in "${!labels[@]}"; do
             else
                 json=$(nice -n "$NICE" "$SLM" bench "$file" -t "$THREADS" -p "$PROMPT" -n "$GEN" -r "$REPS" --json)
             fi
-            python3 -c 'import json,sys
-for r in json.loads(sys.argv[3]):
-    print(json.dumps({"label": sys.argv[1], "tool": sys.argv[2], "n_prompt": r["n_prompt"], "n_gen": r["n_gen"],
-                      "avg_ts": r["avg_ts"], "bytes_per_token": r.get("weight_bytes_per_token")}))' "$label" "$tool" "$json" >> "$results"
+            python3 "$repo/bench/compare_table.py" rows "$label" "$tool" "$json" >> "$results"
         done
     done
 done

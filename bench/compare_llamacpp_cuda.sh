@@ -68,10 +68,7 @@ for shape in $SHAPES; do
                 else
                     json=$("$SLM" bench "$file" --device cuda -p "$PROMPT" -n "$GEN" -r "$REPS" --json 2>/dev/null)
                 fi
-                python3 -c 'import json,sys
-for r in json.loads(sys.argv[3]):
-    print(json.dumps({"label": sys.argv[1], "tool": sys.argv[2], "n_prompt": r["n_prompt"], "n_gen": r["n_gen"],
-                      "avg_ts": r["avg_ts"], "bytes_per_token": r.get("weight_bytes_per_token")}))' "$label" "$tool" "$json" >> "$results"
+                python3 "$repo/bench/compare_table.py" rows "$label" "$tool" "$json" >> "$results"
             done
         done
     done

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The side-by-side table of bench/compare_llamacpp.sh and bench/compare_llamacpp_cuda.sh.
 
+  compare_table.py rows LABEL TOOL JSON     one timed run's JSON Lines for RESULTS (JSON: the array
+                                            llama-bench -o json and slm bench --json print)
   compare_table.py RESULTS BANDWIDTHS SETTING PP TG
 
 RESULTS: JSON Lines, one per timed run ({"label", "tool": "llama"|"slm", "n_prompt", "n_gen",
@@ -12,6 +14,13 @@ share of the bandwidth (weight bytes per token x tokens/s).
 import json
 import statistics
 import sys
+
+if sys.argv[1] == "rows":
+    label, tool, runs = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+    for r in runs:
+        print(json.dumps({"label": label, "tool": tool, "n_prompt": r["n_prompt"], "n_gen": r["n_gen"],
+                          "avg_ts": r["avg_ts"], "bytes_per_token": r.get("weight_bytes_per_token")}))
+    sys.exit(0)
 
 path, bandwidth_path, setting, pp, tg = sys.argv[1:6]
 measured = [float(line) for line in open(bandwidth_path) if line.strip()]
