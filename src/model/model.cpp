@@ -265,8 +265,9 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         for (size_t r = 0; r < runs.size(); ++r) {
             const SequenceRun& run = runs[r];
             const int64_t n = run.end - run.begin;
-            be.store_kv(k + run.begin * kv_dim, n, kv_dim, cache.keys(l, run.seq), positions + run.begin, cache.dtype());
-            be.store_kv(v + run.begin * kv_dim, n, kv_dim, cache.values(l, run.seq), positions + run.begin, cache.dtype());
+            const int32_t* run_positions = positions + run.begin;
+            be.store_kv(k + run.begin * kv_dim, n, kv_dim, cache.keys(l, run.seq), run_positions, cache.dtype());
+            be.store_kv(v + run.begin * kv_dim, n, kv_dim, cache.values(l, run.seq), run_positions, cache.dtype());
             // cache positions 0..length-1 are now valid
             attention_runs[r] = {run.begin, run.end, cache.keys(l, run.seq), cache.values(l, run.seq),
                                  int64_t(batch.positions[size_t(run.end - 1)]) + 1, cache.n_ctx()};

@@ -104,7 +104,8 @@ TEST(CudaAttention, ALaunchSizedForTheWholeCacheGivesTheSameBits) {
     SLM_REQUIRE_CUDA();
     const Case c{3, 8, 2, 128, 4096, 0, 0, DType::f16};
     const size_t cache_elems = size_t(c.S * c.Hkv * c.Dh);
-    const std::vector<float> k = kernels::test::random_floats(cache_elems, 34), v = kernels::test::random_floats(cache_elems, 35);
+    const std::vector<float> k = kernels::test::random_floats(cache_elems, 34);
+    const std::vector<float> v = kernels::test::random_floats(cache_elems, 35);
     std::vector<uint16_t> k16(cache_elems), v16(cache_elems);
     for (size_t i = 0; i < cache_elems; ++i) k16[i] = f32_to_f16(k[i]), v16[i] = f32_to_f16(v[i]);
     const DeviceBuffer dk = to_device(k16), dv = to_device(v16);

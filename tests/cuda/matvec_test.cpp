@@ -183,8 +183,9 @@ TEST_P(CudaMatvec, OneLaunchOverSeveralMatricesGivesEachItsOwnBits) {
     SLM_REQUIRE_CUDA();
     const DType dtype = GetParam();
     const int64_t K = 512;
-    const OwnedTensor q = kernels::test::random_weights(dtype, 70, K, 15), k = kernels::test::random_weights(dtype, 9, K, 16),
-                      v = kernels::test::random_weights(dtype, 9, K, 17);
+    const OwnedTensor q = kernels::test::random_weights(dtype, 70, K, 15);
+    const OwnedTensor k = kernels::test::random_weights(dtype, 9, K, 16);
+    const OwnedTensor v = kernels::test::random_weights(dtype, 9, K, 17);
     const DeviceTensor dq(q.tensor), dk(k.tensor), dv(v.tensor);
     for (const int T : {1, 5}) {
         const std::vector<float> x = kernels::test::random_floats(size_t(T * K), 18);
@@ -192,7 +193,8 @@ TEST_P(CudaMatvec, OneLaunchOverSeveralMatricesGivesEachItsOwnBits) {
         const DeviceBuffer x8 = DeviceBuffer::allocate(q8_activations_bytes(T, K));
         if (matvec_takes_q8(dtype)) quantize_activations(dx.as<float>(), T, K, x8.data(), nullptr);
         std::vector<DeviceBuffer> ys;
-        for (const DeviceTensor* W : {&dq, &dk, &dv}) ys.push_back(DeviceBuffer::allocate(size_t(T * W->tensor.dim(0)) * 4));
+        for (const DeviceTensor* W : {&dq, &dk, &dv})
+            ys.push_back(DeviceBuffer::allocate(size_t(T * W->tensor.dim(0)) * sizeof(float)));
         const kernels::MatmulOut outs[] = {{&dq.tensor, ys[0].as<float>()}, {&dk.tensor, ys[1].as<float>()},
                                            {&dv.tensor, ys[2].as<float>()}};
         matvec(outs, dx.as<float>(), x8.data(), T, nullptr);

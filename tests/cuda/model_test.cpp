@@ -122,7 +122,8 @@ TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
                 const auto next_g = gs.decode(tc);
                 lg.assign(next_g.begin(), next_g.end());
             }
-            fprintf(stderr, "%s, '%.20s...': largest logit error %.4f (step %d)\n", path.c_str(), text, worst, worst_step);
+            fprintf(stderr, "%s, '%.20s...': largest logit error %.4f (step %d)\n", path.c_str(), text, worst,
+                    worst_step);
         }
     }
     fprintf(stderr, "greedy: %d steps compared, %d ended at a near-tie\n", steps, near_ties);

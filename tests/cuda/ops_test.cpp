@@ -241,11 +241,13 @@ TEST(CudaOps, FusedQuantizationGivesTheBitsOfQuantizeActivations) {
         EXPECT_EQ(to_host<float>(fused, x.size()), to_host<float>(plain, x.size())) << op;
         EXPECT_EQ(to_host<uint8_t>(q8, q8_bytes), quantized(plain)) << op;
     };
-    check("rms_norm", [&](float* out, void* q8) { rms_norm(dx.as<float>(), dw.as<float>(), T, D, 1e-5f, out, nullptr, q8); });
+    check("rms_norm",
+          [&](float* out, void* q8) { rms_norm(dx.as<float>(), dw.as<float>(), T, D, 1e-5f, out, nullptr, q8); });
     const DeviceBuffer dup = to_device(kernels::test::random_floats(x.size(), 24));
     const int64_t n = T * D;
     check("silu_mul", [&](float* out, void* q8) { silu_mul(dx.as<float>(), dup.as<float>(), n, out, nullptr, q8); });
-    check("gelu_tanh_mul", [&](float* out, void* q8) { gelu_tanh_mul(dx.as<float>(), dup.as<float>(), n, out, nullptr, q8); });
+    check("gelu_tanh_mul",
+          [&](float* out, void* q8) { gelu_tanh_mul(dx.as<float>(), dup.as<float>(), n, out, nullptr, q8); });
     check("gelu_mul", [&](float* out, void* q8) { gelu_mul(dx.as<float>(), dup.as<float>(), n, out, nullptr, q8); });
     // A length that is not whole groups of 32 is refused before anything runs.
     const DeviceBuffer q8 = DeviceBuffer::allocate(q8_bytes);

@@ -43,8 +43,9 @@ __device__ float block_reduce(float v) {
 
 // One block per row. With q8 (D a multiple of 32), the output is also written as 8-bit
 // activations for the matvec that reads it next: a warp's 32 lanes hold 32 consecutive values.
-__global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t D, float eps, float* out,
-                                void* q8, int64_t n) {
+__global__ void __launch_bounds__(kNormThreads)
+    rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t D, float eps, float* out, void* q8,
+                    int64_t n) {
     const float* xt = x + int64_t(blockIdx.x) * D;
     float* ot = out + int64_t(blockIdx.x) * D;
     float sum_sq = 0.0f;

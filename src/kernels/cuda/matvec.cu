@@ -1,9 +1,9 @@
 // Matrix x vector for decode and small batches (T <= 8 tokens): y[t, n] = W[n, :] . x[t, :] with W
 // read in place in the file's layout; up to kMaxMatvecOuts matrices reading the same x (q/k/v,
-// gate/up) in one launch, each taking its own run of blocks. A warp takes R rows (1, 2 or 4), its lanes on consecutive
-// 32-element slices so that a warp's loads of a row are one contiguous stretch. Quantized weights
-// meet 8-bit activations (quantize_q8: one scale per 32 elements, as ggml's q8_1) in dp4a integer
-// dot products; f16/bf16 weights meet f32 activations.
+// gate/up) in one launch, each taking its own run of blocks. A warp takes R rows (1, 2 or 4), its
+// lanes on consecutive 32-element slices so that a warp's loads of a row are one contiguous
+// stretch. Quantized weights meet 8-bit activations (quantize_q8: one scale per 32 elements, as
+// ggml's q8_1) in dp4a integer dot products; f16/bf16 weights meet f32 activations.
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/q8_activations.cuh"
 #include "kernels/cuda/weight_slices.cuh"
@@ -203,8 +203,8 @@ void launch_q8(const Group& g, int64_t K, const void* x_q8, cudaStream_t stream)
     const size_t row_bytes = size_t(K / (32 * Type::kSlicesPerBlock)) * Type::kBlockBytes;
     const auto* codes = static_cast<const int8_t*>(x_q8);
     const auto* ds = reinterpret_cast<const float2*>(codes + size_t(T) * K);
-    matvec_q8_kernel<Type, T, R><<<g.end_block[g.count - 1], kWarpsPerBlock * 32, 0, stream>>>(g, row_bytes,
-                                                                                              slices_per_row, codes, ds);
+    const unsigned blocks = g.end_block[g.count - 1];
+    matvec_q8_kernel<Type, T, R><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(g, row_bytes, slices_per_row, codes, ds);
 }
 
 template <class H, int T, int R>

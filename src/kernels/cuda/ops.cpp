@@ -53,8 +53,10 @@ void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void
     if (T < 1 || T > kMaxMatvecTokens) fail("cuda::matvec: {} tokens, the kernels take 1 to {}", T, kMaxMatvecTokens);
     const bool q8 = launch::matvec_takes_q8(dtype);
     const int64_t block = q8 ? traits(dtype).block_size : 8;
-    if (K % block != 0) fail("cuda::matvec: row length {} of a {} weight is not a multiple of {}", K, name(dtype), block);
-    if (q8 && x_q8 == nullptr) fail("cuda::matvec: {} weights read 8-bit activations, and none were given", name(dtype));
+    if (K % block != 0)
+        fail("cuda::matvec: row length {} of a {} weight is not a multiple of {}", K, name(dtype), block);
+    if (q8 && x_q8 == nullptr)
+        fail("cuda::matvec: {} weights read 8-bit activations, and none were given", name(dtype));
     if (!q8 && !aligned(x, 16)) fail("cuda::matvec: the activations are not 16-byte aligned");
     // q4_k and q5_k rows are read with 128-bit loads, f16/bf16 too; the others by 16-bit halves.
     const size_t alignment = dtype == DType::q4_k || dtype == DType::q5_k || !q8 ? 16 : 2;
@@ -66,7 +68,8 @@ void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void
         if (W.dtype != dtype || W.dim(1) != K)
             fail("cuda::matvec: one launch takes matrices of one dtype and row length ({} [{}], {} [{}])", name(dtype),
                  K, name(W.dtype), W.dim(1));
-        if (!aligned(W.data, alignment)) fail("cuda::matvec: the {} weight is not {}-byte aligned", name(dtype), alignment);
+        if (!aligned(W.data, alignment))
+            fail("cuda::matvec: the {} weight is not {}-byte aligned", name(dtype), alignment);
         if (W.dim(0) > 0) launch_outs[count++] = {W.data, W.dim(0), o.y};
     }
     if (count == 0) return;
