@@ -33,6 +33,11 @@ struct GenerationTimings {
     double generated_tokens_per_s() const { return generation_ms > 0 ? generated_tokens * 1000.0 / generation_ms : 0; }
 };
 
+// Every id that ends generation for this model, each once: its config's end-of-sequence ids, its
+// generation config's, and the tokenizer's (chat templates end turns with tokens of their own).
+class Model;
+std::vector<int32_t> end_of_generation_ids(const Model& model, const Tokenizer& tokenizer);
+
 enum class StopReason { eos, stop_string, max_tokens, context_full };
 std::string_view stop_reason_name(StopReason r);
 

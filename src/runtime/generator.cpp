@@ -2,12 +2,24 @@
 // end-of-generation id, a stop string, max_tokens or a full context; with timings.
 #include <slm/error.h>
 #include <slm/generator.h>
+#include <slm/model.h>
 #include <slm/tokenizer.h>
 
 #include <algorithm>
 #include <chrono>
 
 namespace slm {
+
+std::vector<int32_t> end_of_generation_ids(const Model& model, const Tokenizer& tokenizer) {
+    std::vector<int32_t> ids;
+    auto add = [&](int32_t id) {
+        if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    };
+    for (int id : model.config().eos_token_ids) add(id);
+    for (int id : model.files().generation.eos_token_ids) add(id);
+    for (int32_t id : tokenizer.eos_ids()) add(id);
+    return ids;
+}
 
 std::string_view stop_reason_name(StopReason r) {
     switch (r) {

@@ -2,6 +2,8 @@
 // KvCache; samplers are SamplerChains, with the JSON grammar stage in front when requested.
 #include "server/runtime_backend.h"
 
+#include <slm/generator.h>
+
 #include <algorithm>
 #include <limits>
 #include <random>
@@ -12,9 +14,7 @@ RuntimeBackend::RuntimeBackend(const Model& model, const Tokenizer& tokenizer, i
                                std::vector<LoraUse> adapters)
     : model_(model), tokenizer_(tokenizer), cache_(model.config(), n_ctx, n_seq, DType::f16, model.device()), pool_(threads),
       adapters_(std::move(adapters)) {
-    end_ids_ = tokenizer.eos_ids();
-    for (int id : model.config().eos_token_ids)
-        if (std::find(end_ids_.begin(), end_ids_.end(), id) == end_ids_.end()) end_ids_.push_back(id);
+    end_ids_ = end_of_generation_ids(model, tokenizer);
 }
 
 const LoraStack* RuntimeBackend::stack_for(const AdapterSet& set) {

@@ -110,5 +110,27 @@ TEST(Generator, SeededSamplingIsReproducible) {
     EXPECT_EQ(rb.timings.reused_tokens, int(prompt.size()) - 1);
 }
 
+// The ids that end generation: the config's, the generation config's and the tokenizer's, each
+// once (the Qwen2 model names id 0 in all three), in that order.
+TEST(Generator, EndOfGenerationIdsGatherEverySourceOnce) {
+    SLM_REQUIRE_SHARED(shared);
+    for (const char* name : {"tinyqwen2-bpe-11m", "tinyllama-spm-13m"}) {
+        SCOPED_TRACE(name);
+        Loaded m = load(shared, name);
+        const std::vector<int32_t> ids = end_of_generation_ids(*m.model, *m.tokenizer);
+        ASSERT_FALSE(ids.empty());
+        std::vector<int32_t> sorted = ids;
+        std::sort(sorted.begin(), sorted.end());
+        EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end()) << "an id twice";
+        for (const int id : m.model->config().eos_token_ids) EXPECT_NE(std::find(ids.begin(), ids.end(), id), ids.end());
+        for (const int id : m.model->files().generation.eos_token_ids)
+            EXPECT_NE(std::find(ids.begin(), ids.end(), id), ids.end());
+        for (const int32_t id : m.tokenizer->eos_ids()) EXPECT_NE(std::find(ids.begin(), ids.end(), id), ids.end());
+        if (!m.model->config().eos_token_ids.empty()) {
+            EXPECT_EQ(ids.front(), m.model->config().eos_token_ids.front());
+        }
+    }
+}
+
 }  // namespace
 }  // namespace slm::test

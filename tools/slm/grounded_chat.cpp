@@ -21,17 +21,6 @@ GroundedChat::GroundedChat(const GroundedChatOptions& options) : options_(option
     session_ = std::make_unique<Session>(*model_, so);
 }
 
-std::vector<int32_t> GroundedChat::end_of_generation_ids() const {
-    std::vector<int32_t> ids;
-    auto add = [&](int id) {
-        if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-    };
-    for (int id : model_->config().eos_token_ids) add(id);
-    for (int id : model_->files().generation.eos_token_ids) add(id);
-    for (int32_t id : tokenizer_->eos_ids()) add(id);
-    return ids;
-}
-
 GroundedAnswer GroundedChat::ask(std::string_view question, std::vector<rag::Passage> passages,
                                  const std::function<void(std::string_view)>& on_text) {
     ChatRenderOptions render;
@@ -54,7 +43,7 @@ GroundedAnswer GroundedChat::ask(std::string_view question, std::vector<rag::Pas
     params.temperature = options_.temperature;
     params.seed = options_.seed;
     SamplerChain sampler(params);
-    Generator generator(*session_, *tokenizer_, end_of_generation_ids());
+    Generator generator(*session_, *tokenizer_, end_of_generation_ids(*model_, *tokenizer_));
     GenerationOptions go;
     go.max_tokens = options_.max_tokens;
     GroundedAnswer answer;

@@ -46,7 +46,6 @@ public:
     std::vector<rag::Passage> rerank(std::string_view question, std::vector<rag::Passage> candidates, int k);
 
 private:
-    std::vector<int32_t> end_of_generation_ids() const;
     GroundedChatOptions options_;
     std::unique_ptr<Model> model_;
     std::unique_ptr<Tokenizer> tokenizer_;

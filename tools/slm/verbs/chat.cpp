@@ -11,7 +11,6 @@
 #include <slm/session.h>
 #include <slm/tokenizer.h>
 
-#include <editline/readline.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -26,6 +25,7 @@
 #include <string>
 
 #include "device_option.h"
+#include "line_input.h"
 #include "lora_option.h"
 #include "model_arg.h"
 
@@ -91,7 +91,7 @@ public:
     void run() {
         const bool terminal = isatty(STDIN_FILENO);
         std::string line;
-        while (read_line(terminal, line)) {
+        while (cli::read_input_line(terminal, ">>> ", line)) {
             if (line.empty()) continue;
             if (line[0] == '/') {
                 if (!command(line)) break;
@@ -120,28 +120,7 @@ private:
         return tokens;
     }
 
-    static bool read_line(bool terminal, std::string& line) {
-        if (terminal) {
-            char* input = readline(">>> ");
-            if (!input) return false;
-            line = input;
-            if (*input) add_history(input);
-            std::free(input);
-            return true;
-        }
-        return static_cast<bool>(std::getline(std::cin, line));
-    }
 
-    std::vector<int32_t> end_of_generation_ids() const {
-        std::vector<int32_t> ids;
-        auto add = [&](int id) {
-            if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-        };
-        for (int id : model_->config().eos_token_ids) add(id);
-        for (int id : model_->files().generation.eos_token_ids) add(id);
-        for (int32_t id : tokenizer_->eos_ids()) add(id);
-        return ids;
-    }
 
     void system_message(const std::string& text) {
         if (!messages_.empty() && messages_[0]["role"] == "system") messages_.erase(messages_.begin());
@@ -179,7 +158,7 @@ private:
             return;
         }
         SamplerChain sampler(params_);
-        Generator generator(*session_, *tokenizer_, end_of_generation_ids());
+        Generator generator(*session_, *tokenizer_, end_of_generation_ids(*model_, *tokenizer_));
         GenerationOptions go;
         go.max_tokens = n_predict_;
         std::string shown;

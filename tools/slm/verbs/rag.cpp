@@ -1,7 +1,6 @@
 // `slm rag index|query|chat|ls|rm`: a local knowledge base of documents (one SQLite file, an
 // hnswlib index beside it) searched by BM25, vectors or both, and answers grounded in it that
 // cite their passages as file:page:lines.
-#include <editline/readline.h>
 #include <fmt/format.h>
 #include <slm/error.h>
 #include <slm/file_io.h>
@@ -23,6 +22,7 @@
 #include <string>
 
 #include "grounded_chat.h"
+#include "line_input.h"
 #include "model_arg.h"
 
 namespace {
@@ -211,18 +211,6 @@ void search(const RagOptions& o) {
     }
 }
 
-bool read_question(bool terminal, std::string& line) {
-    if (terminal) {
-        char* input = readline("?> ");
-        if (!input) return false;
-        line = input;
-        if (*input) add_history(input);
-        std::free(input);
-        return true;
-    }
-    return static_cast<bool>(std::getline(std::cin, line));
-}
-
 void chat(const RagOptions& o) {
     const rag::RetrievalMode mode = rag::parse_retrieval_mode(o.mode);
     auto kb = rag::KnowledgeBase::open(o.kb, rag::KnowledgeBase::Access::read);
@@ -232,7 +220,7 @@ void chat(const RagOptions& o) {
     const bool terminal = isatty(STDIN_FILENO);
     if (terminal) std::printf("Ask about %s (/clear forgets the conversation, /bye or Ctrl-D leaves).\n", o.kb.c_str());
     std::string line;
-    while (read_question(terminal, line)) {
+    while (cli::read_input_line(terminal, "?> ", line)) {
         if (line.find_first_not_of(" \t\r\n") == std::string::npos) continue;
         if (line == "/bye") break;
         if (line == "/clear") {

@@ -56,17 +56,6 @@ SamplerParams sampler_params(const RunOptions& o, const GenerationDefaults& defa
     return p;
 }
 
-std::vector<int32_t> end_of_generation_ids(const Model& model, const Tokenizer& tok) {
-    std::vector<int32_t> ids;
-    auto add = [&](int id) {
-        if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-    };
-    for (int id : model.config().eos_token_ids) add(id);
-    for (int id : model.files().generation.eos_token_ids) add(id);
-    for (int32_t id : tok.eos_ids()) add(id);
-    return ids;
-}
-
 void run(const RunOptions& o) {
     using Clock = std::chrono::steady_clock;
     std::string prompt = o.prompt;
