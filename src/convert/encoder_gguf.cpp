@@ -8,6 +8,7 @@
 #include "convert/encoder_gguf.h"
 
 #include "convert/gguf_header.h"
+#include "convert/gguf_vocab.h"
 
 #include <slm/error.h>
 #include <slm/file_io.h>
@@ -217,12 +218,7 @@ void add_unigram_keys(const ModelFiles& files, int vocab_size, GgufWriter& w) {
              source);
     const bool add_prefix = pre.value("prepend_scheme", "always") != "never" && pre.value("add_prefix_space", true);
 
-    w.set("tokenizer.ggml.model", GgufWriter::str("t5"));
-    w.set("tokenizer.ggml.pre", GgufWriter::str("default"));
-    w.set("tokenizer.ggml.tokens", GgufWriter::string_array(tokens));
-    w.set("tokenizer.ggml.scores", GgufWriter::f32_array(scores));
-    w.set("tokenizer.ggml.token_type", GgufWriter::i32_array(types));
-    w.set("tokenizer.ggml.add_space_prefix", GgufWriter::boolean(add_prefix));
+    add_scored_vocabulary(w, "t5", tokens, scores, types, add_prefix);
     w.set("tokenizer.ggml.remove_extra_whitespaces", GgufWriter::boolean(collapse_spaces));
     if (!charsmap.empty()) {
         GgufArray bytes;

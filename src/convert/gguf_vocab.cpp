@@ -99,6 +99,16 @@ std::string detect_pre_tokenizer(const json& tokenizer, const std::string& sourc
 
 }  // namespace
 
+void add_scored_vocabulary(GgufWriter& writer, const char* model, const std::vector<std::string>& tokens,
+                           const std::vector<float>& scores, const std::vector<int32_t>& types, bool add_space_prefix) {
+    writer.set("tokenizer.ggml.model", GgufWriter::str(model));
+    writer.set("tokenizer.ggml.pre", GgufWriter::str("default"));
+    writer.set("tokenizer.ggml.tokens", GgufWriter::string_array(tokens));
+    writer.set("tokenizer.ggml.scores", GgufWriter::f32_array(scores));
+    writer.set("tokenizer.ggml.token_type", GgufWriter::i32_array(types));
+    writer.set("tokenizer.ggml.add_space_prefix", GgufWriter::boolean(add_space_prefix));
+}
+
 void add_tokenizer_keys(const ModelFiles& files, int vocab_size, GgufWriter& writer) {
     if (files.tokenizer_json.empty())
         fail("{}: no tokenizer.json; slm convert needs it to write the GGUF vocabulary", files.path);
@@ -171,12 +181,7 @@ void add_tokenizer_keys(const ModelFiles& files, int vocab_size, GgufWriter& wri
         const bool prepend = (pre.is_object() && pre.value("type", "") == "Metaspace" &&
                               pre.value("prepend_scheme", "always") != "never") ||
                              norm.dump().find("\"Prepend\"") != std::string::npos;
-        writer.set("tokenizer.ggml.model", GgufWriter::str("llama"));
-        writer.set("tokenizer.ggml.pre", GgufWriter::str("default"));
-        writer.set("tokenizer.ggml.tokens", GgufWriter::string_array(tokens));
-        writer.set("tokenizer.ggml.scores", GgufWriter::f32_array(scores));
-        writer.set("tokenizer.ggml.token_type", GgufWriter::i32_array(types));
-        writer.set("tokenizer.ggml.add_space_prefix", GgufWriter::boolean(prepend));
+        add_scored_vocabulary(writer, "llama", tokens, scores, types, prepend);
     } else {
         writer.set("tokenizer.ggml.model", GgufWriter::str("gpt2"));
         writer.set("tokenizer.ggml.pre", GgufWriter::str(detect_pre_tokenizer(tj, source)));
