@@ -1,6 +1,7 @@
-// The CUDA split-key attention against the reference (kernels::ref::attention): f16 and f32
-// caches, grouped kv heads, head sizes of every family (64, 80, 128, 256), caches from one key to
-// many splits, several query tokens at their own positions, sliding windows and soft-capping.
+// The CUDA attention against the reference (kernels::ref::attention): the split-key kernel (decode)
+// and the tensor-core one (prompts of 16 queries or more); f16 and f32 caches, grouped kv heads,
+// head sizes of every family (64, 80, 96, 128, 256), caches from one key to many splits, query
+// tokens at their own positions, sliding windows and soft-capping.
 #include "cuda/cuda_testing.h"
 #include "kernels/cuda/ops.h"
 #include "kernels/random_data.h"
@@ -39,7 +40,11 @@ std::vector<float> run_attention(const Case& c, int64_t S, const std::vector<flo
     return to_host<float>(dout, q.size());
 }
 
-void expect_matches_reference(const Case& c, const std::vector<int32_t>& q_pos) {
+// The split-key kernel computes in f32 (1e-10); the tensor-core one rounds the queries and the
+// softmax weights to f16 (about 1e-3 relative each, so a normalised squared error near 1e-6).
+constexpr double kF32Bound = 1e-10, kTensorCoreBound = 1e-5;
+
+void expect_matches_reference(const Case& c, const std::vector<int32_t>& q_pos, double bound = kF32Bound) {
     const std::vector<float> q = kernels::test::random_floats(size_t(c.T * c.H * c.Dh), 31);
     const size_t cache_elems = size_t(c.S * c.Hkv * c.Dh);
     const std::vector<float> k = kernels::test::random_floats(cache_elems, 32), v = kernels::test::random_floats(cache_elems, 33);
@@ -64,7 +69,7 @@ void expect_matches_reference(const Case& c, const std::vector<int32_t>& q_pos) 
     std::vector<float> want(q.size());
     kernels::ref::attention(q.data(), c.T, c.H, c.Hkv, c.Dh, host_k, host_v, c.cache, c.S, q_pos.data(), c.window, scale,
                             want.data(), c.softcap);
-    EXPECT_LT(nmse(got, want), 1e-10) << "T=" << c.T << " H=" << c.H << " Hkv=" << c.Hkv << " Dh=" << c.Dh
+    EXPECT_LT(nmse(got, want), bound) << "T=" << c.T << " H=" << c.H << " Hkv=" << c.Hkv << " Dh=" << c.Dh
                                       << " S=" << c.S << " window=" << c.window << " softcap=" << c.softcap << " "
                                       << name(c.cache);
 }
@@ -89,6 +94,49 @@ TEST(CudaAttention, SeveralTokensAndWindowsMatchReference) {
     expect_matches_reference({3, 6, 3, 64, 40, 0, 0, DType::f32}, {0, 5, 39});
     // A window of 1: each query sees only itself.
     expect_matches_reference({2, 4, 4, 64, 10, 1, 0, DType::f16}, {3, 9});
+}
+
+// Queries at consecutive positions: a prompt after `past` cached tokens.
+std::vector<int32_t> prompt_positions(int64_t T, int64_t past) {
+    std::vector<int32_t> pos(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) pos[size_t(t)] = int32_t(past + t);
+    return pos;
+}
+
+// Prompts on the tensor cores: every head size it has an instance for, grouped heads, query
+// counts that leave a partial block of 64, a prompt after cached tokens, windows, soft-capping.
+TEST(CudaAttention, PromptsOnTheTensorCoresMatchReference) {
+    SLM_REQUIRE_CUDA();
+    const Case cases[] = {
+        {16, 4, 4, 64, 16, 0, 0, DType::f16},    {100, 8, 2, 128, 100, 0, 0, DType::f16},
+        {64, 32, 32, 80, 64, 0, 0, DType::f16},  {77, 12, 4, 96, 77, 0, 0, DType::f16},
+        {300, 8, 1, 128, 300, 0, 0, DType::f16}, {129, 6, 3, 64, 129, 0, 30.0f, DType::f16},
+        {200, 4, 2, 128, 200, 64, 0, DType::f16}, {40, 4, 4, 64, 40, 1, 0, DType::f16},
+    };
+    for (const Case& c : cases) expect_matches_reference(c, prompt_positions(c.T, 0), kTensorCoreBound);
+    // A prompt continuing a conversation: 50 queries after 700 cached keys, with and without a window.
+    expect_matches_reference({50, 8, 2, 128, 750, 0, 0, DType::f16}, prompt_positions(50, 700), kTensorCoreBound);
+    expect_matches_reference({50, 8, 2, 128, 750, 100, 0, DType::f16}, prompt_positions(50, 700), kTensorCoreBound);
+    // Two short runs' worth of queries at scattered positions, as a server batch may hold.
+    expect_matches_reference({20, 4, 4, 64, 500, 0, 0, DType::f16},
+                             {0, 3, 499, 250, 1, 2, 64, 63, 65, 128, 127, 300, 301, 302, 10, 11, 12, 13, 400, 7},
+                             kTensorCoreBound);
+}
+
+// Prompts the tensor-core kernel does not take stay on the split-key one, exact in f32: an f32
+// cache, and a head size of 256.
+TEST(CudaAttention, PromptsWithoutATensorCoreInstanceStayExact) {
+    SLM_REQUIRE_CUDA();
+    expect_matches_reference({40, 4, 2, 128, 40, 0, 0, DType::f32}, prompt_positions(40, 0));
+    expect_matches_reference({33, 4, 2, 256, 33, 0, 0, DType::f16}, prompt_positions(33, 0));
+}
+
+// A prompt query whose window has moved past the cache sees no key and gets zeros.
+TEST(CudaAttention, PromptQueryWithNoVisibleKeyGivesZeros) {
+    SLM_REQUIRE_CUDA();
+    std::vector<int32_t> pos = prompt_positions(16, 0);
+    pos[5] = 90;  // beyond the 20 keys written, with a window of 4
+    expect_matches_reference({16, 4, 4, 64, 20, 4, 0, DType::f16}, pos, kTensorCoreBound);
 }
 
 // A query whose window has moved past the cache sees no key: zeros, as the reference writes.

@@ -7,6 +7,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
+
 namespace slm::cuda::launch {
 namespace {
 
@@ -14,21 +16,35 @@ constexpr int kThreads = 256;
 
 unsigned grid_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
 
-// One thread per 32-element slice of the output.
+// Four threads per 32-element slice, each writing 8 consecutive outputs as one 16-byte store, so
+// that a warp's stores cover 512 contiguous bytes. (One thread per slice writing 64 bytes by halves
+// left the stores strided and made this kernel cost more than the GEMM it feeds.) The four threads
+// of a slice each load the whole slice; the repeats hit L1.
+// Rows are the grid's y (strided past its limit); no 64-bit divisions in the index arithmetic.
 template <class Type>
 __global__ void dequantize_slices(const uint8_t* __restrict__ W, size_t row_bytes, int64_t rows, int64_t K,
                                   __half* __restrict__ out) {
-    const int64_t per_row = K / 32;
-    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (i >= rows * per_row) return;
-    const int64_t r = i / per_row;
-    const int s = int(i % per_row);
-    const slices::Slice slice = Type::load(W + size_t(r) * row_bytes, s);
-    __half2* o = reinterpret_cast<__half2*>(out + r * K + int64_t(s) * 32);
+    const int i = int(blockIdx.x) * blockDim.x + threadIdx.x;  // quarter-slice within the row
+    if (i >= int(K / 8)) return;
+    const int s = i / 4, quarter = i % 4;
+    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+        const slices::Slice slice = Type::load(W + size_t(r) * row_bytes, s);
+        // The quarter's 8 codes without indexing the slice's registers dynamically.
+        int lo = slice.q[0], hi = slice.q[1];
 #pragma unroll
-    for (int e = 0; e < 32; e += 2)
-        o[e / 2] = __floats2half2_rn(slice.scale[e / 16] * float(slices::code_at(slice, e)) - slice.offset,
-                                     slice.scale[e / 16] * float(slices::code_at(slice, e + 1)) - slice.offset);
+        for (int k = 1; k < 4; ++k)
+            if (quarter == k) lo = slice.q[2 * k], hi = slice.q[2 * k + 1];
+        const float scale = slice.scale[quarter / 2];
+        const int codes[2] = {lo, hi};
+        __half2 h[4];
+#pragma unroll
+        for (int e = 0; e < 8; e += 2) {
+            const int c0 = int(int8_t(uint32_t(codes[e / 4]) >> (8 * (e % 4))));
+            const int c1 = int(int8_t(uint32_t(codes[e / 4]) >> (8 * (e % 4 + 1))));
+            h[e / 2] = __floats2half2_rn(scale * float(c0) - slice.offset, scale * float(c1) - slice.offset);
+        }
+        *reinterpret_cast<uint4*>(out + r * K + int64_t(s) * 32 + quarter * 8) = *reinterpret_cast<const uint4*>(h);
+    }
 }
 
 __global__ void bf16_to_f16(const __nv_bfloat16* __restrict__ W, int64_t n, __half* __restrict__ out) {
@@ -39,7 +55,8 @@ __global__ void bf16_to_f16(const __nv_bfloat16* __restrict__ W, int64_t n, __ha
 template <class Type>
 void launch_slices(const void* W, int64_t rows, int64_t K, void* out, cudaStream_t stream) {
     const size_t row_bytes = size_t(K / (32 * Type::kSlicesPerBlock)) * Type::kBlockBytes;
-    dequantize_slices<Type><<<grid_for(rows * K / 32), kThreads, 0, stream>>>(
+    const dim3 grid{grid_for(K / 8), unsigned(std::min<int64_t>(rows, 65535))};
+    dequantize_slices<Type><<<grid, kThreads, 0, stream>>>(
         static_cast<const uint8_t*>(W), row_bytes, rows, K, static_cast<__half*>(out));
 }
 

@@ -74,6 +74,12 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
                const void* v_cache, bool f16_cache, int64_t S, const int32_t* q_pos, int window, float scale,
                float softcap, float* out, float* partials, cudaStream_t stream);
 
+// flash_attention.cu
+bool flash_attention_reads(int64_t Dh);
+void flash_attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
+                     const void* v_cache, int64_t S, const int32_t* q_pos, int window, float scale, float softcap,
+                     float* out, cudaStream_t stream);
+
 // stream_read.cu
 void stream_read(const void* data, size_t bytes, unsigned long long* result, cudaStream_t stream);
 

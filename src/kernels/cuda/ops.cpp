@@ -211,8 +211,14 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
     if (Hkv <= 0 || H % Hkv != 0) fail("cuda::attention: {} query heads do not group over {} kv heads", H, Hkv);
     if (Dh < 1 || Dh > launch::kMaxHeadDim) fail("cuda::attention: head dimension {} is not in 1..{}", Dh, launch::kMaxHeadDim);
     if (S < 1) fail("cuda::attention: the KV cache is empty");
-    launch::attention(q, T, H, Hkv, Dh, k_cache, v_cache, cache_dtype == DType::f16, S, q_pos, window, scale, softcap,
-                      out, static_cast<float*>(scratch), stream);
+    // Prompts go to the tensor cores (16 queries fill an mma's rows); decode steps, f32 caches and
+    // other head sizes to the split-key kernel.
+    if (T >= kFlashAttentionMinQueries && cache_dtype == DType::f16 && launch::flash_attention_reads(Dh) &&
+        aligned(k_cache, 16) && aligned(v_cache, 16))
+        launch::flash_attention(q, T, H, Hkv, Dh, k_cache, v_cache, S, q_pos, window, scale, softcap, out, stream);
+    else
+        launch::attention(q, T, H, Hkv, Dh, k_cache, v_cache, cache_dtype == DType::f16, S, q_pos, window, scale,
+                          softcap, out, static_cast<float*>(scratch), stream);
     check_launch("attention");
 }
 

@@ -83,11 +83,14 @@ void store_f16(const float* x, int64_t n, void* out, cudaStream_t stream);
 void store_kv(const float* rows, int64_t T, int64_t n, void* cache, DType cache_dtype, const int32_t* positions,
               cudaStream_t stream);
 
-// --- Attention over the KV cache (decode) ------------------------------------------------------
+// --- Attention over the KV cache --------------------------------------------------------------
 // As kernels::attention: q [T, H, Dh], caches [S, Hkv, Dh] of f16 or f32, q_pos on the device,
-// Dh <= 256. The keys are split over blocks; `scratch` holds their partial sums and must have
-// attention_scratch_bytes(T, H, Dh, S) bytes. S may be any bound on the keys the queries see (the
-// cache's capacity): the result depends only on q_pos.
+// Dh <= 256. From kFlashAttentionMinQueries queries over an f16 cache with a head size of 64, 80,
+// 96 or 128 (prompts), on the tensor cores with the queries and softmax weights rounded to f16
+// (flash_attention.cu); otherwise (decode) the keys are split over blocks in f32, and `scratch`
+// holds their partial sums: it must have attention_scratch_bytes(T, H, Dh, S) bytes. S may be any
+// bound on the keys the queries see (the cache's capacity): the result depends only on q_pos.
+constexpr int64_t kFlashAttentionMinQueries = 16;
 size_t attention_scratch_bytes(int64_t T, int64_t H, int64_t Dh, int64_t S);
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window, float scale,
