@@ -72,17 +72,25 @@ public:
         matmul(out, x, T);
     }
     virtual void rms_norm(const float* x, const std::vector<float>& w, int64_t T, int64_t D, float eps, float* out) = 0;
+    // x += residual, then out = rms_norm(x): a block's output joins the residual stream in the
+    // next norm, which a device backend does in one launch.
+    virtual void add_rms_norm(float* x, const float* residual, const std::vector<float>& w, int64_t T, int64_t D,
+                              float eps, float* out) {
+        add(x, residual, T * D);
+        rms_norm(x, w, T, D, eps, out);
+    }
     // b may be empty (no bias).
     virtual void layer_norm(const float* x, const std::vector<float>& w, const std::vector<float>& b, int64_t T,
                             int64_t D, float eps, float* out) = 0;
     virtual void rope_angles(const int32_t* positions, int64_t T, int64_t rot_dim, const std::vector<float>& inv_freq,
                              float mscale, float* cos_sin) = 0;
-    virtual void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
-                      int64_t rot_dim) = 0;
-    // Keys or values of T tokens, rows [T, n], into rows positions[0..T) of a cache block of
-    // `cache_dtype` (f32, or f16 rounded to nearest); positions as ints() returned them.
-    virtual void store_kv(const float* rows, int64_t T, int64_t n, void* cache, const int32_t* positions,
-                          DType cache_dtype) = 0;
+    // q [T, H, Dh] and k [T, Hkv, Dh] turned by the angles of their tokens.
+    virtual void rope(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
+                      kernels::RopeMode mode, int64_t rot_dim) = 0;
+    // Keys and values of T tokens, rows [T, n] each, into rows positions[0..T) of their cache
+    // blocks of `cache_dtype` (f32, or f16 rounded to nearest); positions as ints() returned them.
+    virtual void store_kv(const float* k, const float* v, int64_t T, int64_t n, void* k_cache, void* v_cache,
+                          const int32_t* positions, DType cache_dtype) = 0;
     // Each run's queries q[begin..end) attend over its cache; q_pos: the batch's positions.
     virtual void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
                            DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,

@@ -51,23 +51,28 @@ void CpuBackend::rope_angles(const int32_t* positions, int64_t T, int64_t rot_di
     kernels::rope_angles(positions, T, rot_dim, inv_freq.data(), mscale, cos_sin, pool_);
 }
 
-void CpuBackend::rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
-                      int64_t rot_dim) {
-    kernels::rope(x, T, H, Dh, cos_sin, mode, pool_, rot_dim);
+void CpuBackend::rope(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
+                      kernels::RopeMode mode, int64_t rot_dim) {
+    kernels::rope(q, T, H, Dh, cos_sin, mode, pool_, rot_dim);
+    kernels::rope(k, T, Hkv, Dh, cos_sin, mode, pool_, rot_dim);
 }
 
-void CpuBackend::store_kv(const float* rows, int64_t T, int64_t n, void* cache, const int32_t* positions,
-                          DType cache_dtype) {
-    for (int64_t t = 0; t < T; ++t) {
-        const float* row = rows + t * n;
-        const size_t slot = size_t(positions[t]) * size_t(n);
-        if (cache_dtype == DType::f32) {
-            std::memcpy(static_cast<float*>(cache) + slot, row, size_t(n) * sizeof(float));
-        } else {
-            uint16_t* dst = static_cast<uint16_t*>(cache) + slot;
-            for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_f16(row[i]);
+void CpuBackend::store_kv(const float* k, const float* v, int64_t T, int64_t n, void* k_cache, void* v_cache,
+                          const int32_t* positions, DType cache_dtype) {
+    auto store = [&](const float* rows, void* cache) {
+        for (int64_t t = 0; t < T; ++t) {
+            const float* row = rows + t * n;
+            const size_t slot = size_t(positions[t]) * size_t(n);
+            if (cache_dtype == DType::f32) {
+                std::memcpy(static_cast<float*>(cache) + slot, row, size_t(n) * sizeof(float));
+            } else {
+                uint16_t* dst = static_cast<uint16_t*>(cache) + slot;
+                for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_f16(row[i]);
+            }
         }
-    }
+    };
+    store(k, k_cache);
+    store(v, v_cache);
 }
 
 void CpuBackend::attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,

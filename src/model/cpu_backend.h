@@ -29,10 +29,10 @@ public:
                     float eps, float* out) override;
     void rope_angles(const int32_t* positions, int64_t T, int64_t rot_dim, const std::vector<float>& inv_freq,
                      float mscale, float* cos_sin) override;
-    void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
-              int64_t rot_dim) override;
-    void store_kv(const float* rows, int64_t T, int64_t n, void* cache, const int32_t* positions,
-                  DType cache_dtype) override;
+    void rope(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
+              kernels::RopeMode mode, int64_t rot_dim) override;
+    void store_kv(const float* k, const float* v, int64_t T, int64_t n, void* k_cache, void* v_cache,
+                  const int32_t* positions, DType cache_dtype) override;
     void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
                    DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,
                    float* out) override;

@@ -230,16 +230,27 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         if (arch.norm_kind == model::NormKind::layer) be.layer_norm(in, w, b, rows, D, eps, out);
         else be.rms_norm(in, w, rows, D, eps, out);
     };
+    // x += a block's output, then xn = norm(x): one op for RMSNorm (the GPU's one launch).
+    auto add_then_norm = [&](const float* block_out, const std::vector<float>& w, const std::vector<float>& b) {
+        if (arch.norm_kind == model::NormKind::layer) {
+            be.add(x, block_out, T * D);
+            be.layer_norm(x, w, b, T, D, eps, xn);
+        } else {
+            be.add_rms_norm(x, block_out, w, T, D, eps, xn);
+        }
+    };
 
     // x: [T, D] = token embeddings (times √D for Gemma)
     be.get_rows(weights_->token_embedding, tokens, T, x);
     if (embedding_scale_ != 1.0f) be.multiply(x, T * D, embedding_scale_);
 
+    // xn: [T, D] = the first layer's attention norm of x; each later one comes with the residual
+    // add before it (add_then_norm).
+    norm(x, weights_->layers[0].attn_norm, weights_->layers[0].attn_norm_bias, T, xn);
     for (int l = 0; l < c.num_layers; ++l) {
         const LayerWeights& w = weights_->layers[size_t(l)];
 
-        // Attention block. xn: [T, D] = norm(x)
-        norm(x, w.attn_norm, w.attn_norm_bias, T, xn);
+        // Attention block, on xn = norm(x)
         // q: [T, H, Dh], k and v: [T, Hkv, Dh]
         const kernels::MatmulOut qkv[] = {{&w.wq, q}, {&w.wk, k}, {&w.wv, v}};
         be.matmul(qkv, xn, T);
@@ -258,16 +269,15 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         }
         const bool local_rope = rope_local_cos_sin != nullptr && layer_window_[size_t(l)] > 0;
         const float* cos_sin = local_rope ? rope_local_cos_sin : rope_cos_sin;
-        be.rope(q, T, H, Dh, cos_sin, rope_mode_, rot);
-        be.rope(k, T, Hkv, Dh, cos_sin, rope_mode_, rot);
+        be.rope(q, H, k, Hkv, T, Dh, cos_sin, rope_mode_, rot);
 
         // Each run: its k/v into the cache, then attention over that sequence's cache. att: [T, H, Dh]
         for (size_t r = 0; r < runs.size(); ++r) {
             const SequenceRun& run = runs[r];
             const int64_t n = run.end - run.begin;
             const int32_t* run_positions = positions + run.begin;
-            be.store_kv(k + run.begin * kv_dim, n, kv_dim, cache.keys(l, run.seq), run_positions, cache.dtype());
-            be.store_kv(v + run.begin * kv_dim, n, kv_dim, cache.values(l, run.seq), run_positions, cache.dtype());
+            be.store_kv(k + run.begin * kv_dim, v + run.begin * kv_dim, n, kv_dim, cache.keys(l, run.seq),
+                        cache.values(l, run.seq), run_positions, cache.dtype());
             // cache positions 0..length-1 are now valid
             attention_runs[r] = {run.begin, run.end, cache.keys(l, run.seq), cache.values(l, run.seq),
                                  int64_t(batch.positions[size_t(run.end - 1)]) + 1, cache.n_ctx()};
@@ -280,12 +290,12 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         add_lora(l, WeightRole::attn_o, att, proj);
         if (!w.bo.empty()) be.add_bias(proj, w.bo, T, D);
         if (!w.attn_post_norm.empty()) be.rms_norm(proj, w.attn_post_norm, T, D, eps, proj);
-        be.add(x, proj, T * D);
 
         // MLP block (SwiGLU, or GeGLU for Gemma). xn = norm(x); h: [T, F] = act(xn Wg^T) * (xn Wu^T);
         // x += h Wd^T  (Gemma 2/3: x += rmsnorm(h Wd^T)). Phi-2 runs it in parallel with the
         // attention: xn stays the attention's input norm, h = gelu(xn Wu^T + bu), x += h Wd^T + bd.
-        if (!arch.parallel_block) norm(x, w.ffn_norm, {}, T, xn);
+        if (arch.parallel_block) be.add(x, proj, T * D);
+        else add_then_norm(proj, w.ffn_norm, {});
         if (arch.gated_mlp) {
             const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate}, {&w.w_up, up}};
             be.matmul(gate_up, xn, T);
@@ -302,7 +312,12 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         add_lora(l, WeightRole::ffn_down, gate, proj);
         if (!w.b_down.empty()) be.add_bias(proj, w.b_down, T, D);
         if (!w.ffn_post_norm.empty()) be.rms_norm(proj, w.ffn_post_norm, T, D, eps, proj);
-        be.add(x, proj, T * D);
+        if (l + 1 < c.num_layers) {
+            const LayerWeights& next = weights_->layers[size_t(l + 1)];
+            add_then_norm(proj, next.attn_norm, next.attn_norm_bias);
+        } else {
+            be.add(x, proj, T * D);
+        }
     }
     for (int64_t t = 0; t < T; ++t) cache.extend(batch.seq_ids[size_t(t)], batch.positions[size_t(t)] + 1);
 

@@ -35,8 +35,10 @@ std::vector<float> run_attention(const Case& c, int64_t S, const std::vector<flo
     const DeviceBuffer dq = to_device(q), dpos = to_device(q_pos);
     const DeviceBuffer dout = DeviceBuffer::allocate(q.size() * sizeof(float));
     const DeviceBuffer scratch = DeviceBuffer::allocate(attention_scratch_bytes(c.T, c.H, c.Dh, S));
+    const DeviceBuffer counts = DeviceBuffer::allocate_zeroed(size_t(c.T * c.H) * sizeof(unsigned));
     attention(dq.as<float>(), c.T, c.H, c.Hkv, c.Dh, dk.data(), dv.data(), c.cache, S, dpos.as<int32_t>(), c.window,
-              1.0f / std::sqrt(float(c.Dh)), dout.as<float>(), scratch.data(), nullptr, c.softcap);
+              1.0f / std::sqrt(float(c.Dh)), dout.as<float>(), {scratch.data(), counts.as<unsigned>()}, nullptr,
+              c.softcap);
     return to_host<float>(dout, q.size());
 }
 
@@ -61,9 +63,10 @@ void expect_matches_reference(const Case& c, const std::vector<int32_t>& q_pos, 
     copy_to_device(dv.data(), host_v, cache_bytes);
     const DeviceBuffer dout = DeviceBuffer::allocate(q.size() * sizeof(float));
     const DeviceBuffer scratch = DeviceBuffer::allocate(attention_scratch_bytes(c.T, c.H, c.Dh, c.S));
+    const DeviceBuffer counts = DeviceBuffer::allocate_zeroed(size_t(c.T * c.H) * sizeof(unsigned));
     const float scale = 1.0f / std::sqrt(float(c.Dh));
     attention(dq.as<float>(), c.T, c.H, c.Hkv, c.Dh, dk.data(), dv.data(), c.cache, c.S, dpos.as<int32_t>(), c.window,
-              scale, dout.as<float>(), scratch.data(), nullptr, c.softcap);
+              scale, dout.as<float>(), {scratch.data(), counts.as<unsigned>()}, nullptr, c.softcap);
     const std::vector<float> got = to_host<float>(dout, q.size());
 
     std::vector<float> want(q.size());
@@ -137,6 +140,59 @@ TEST(CudaAttention, PromptQueryWithNoVisibleKeyGivesZeros) {
     std::vector<int32_t> pos = prompt_positions(16, 0);
     pos[5] = 90;  // beyond the 20 keys written, with a window of 4
     expect_matches_reference({16, 4, 4, 64, 20, 4, 0, DType::f16}, pos, kTensorCoreBound);
+}
+
+// A server's decode step: sequences with caches of their own in one launch give each sequence
+// the bits of its own launch, and the output's 8-bit copy the bits of quantize_activations.
+TEST(CudaAttention, SequencesWithTheirOwnCachesInOneLaunchGiveTheBitsOfSeparateLaunches) {
+    SLM_REQUIRE_CUDA();
+    const int64_t H = 8, Hkv = 2, Dh = 128, row = H * Dh;
+    const std::vector<int64_t> lengths = {1, 300, 4096, 77, 129};  // keys written per sequence
+    const std::vector<int64_t> queries = {1, 1, 2, 1, 3};           // its queries, at its last positions
+    std::vector<DeviceBuffer> keys, values;
+    std::vector<AttentionSequence> seqs;
+    std::vector<int32_t> q_pos;
+    int64_t T = 0;
+    for (size_t i = 0; i < lengths.size(); ++i) {
+        const size_t elems = size_t(lengths[i] * Hkv * Dh);
+        std::vector<uint16_t> k16(elems), v16(elems);
+        const std::vector<float> k = kernels::test::random_floats(elems, 40 + uint32_t(i));
+        const std::vector<float> v = kernels::test::random_floats(elems, 50 + uint32_t(i));
+        for (size_t e = 0; e < elems; ++e) k16[e] = f32_to_f16(k[e]), v16[e] = f32_to_f16(v[e]);
+        keys.push_back(to_device(k16));
+        values.push_back(to_device(v16));
+        for (int64_t j = 0; j < queries[i]; ++j) q_pos.push_back(int32_t(lengths[i] - queries[i] + j));
+        T += queries[i];
+        seqs.push_back({T, keys.back().data(), values.back().data(), lengths[i]});
+    }
+    const std::vector<float> q = kernels::test::random_floats(size_t(T * row), 60);
+    const DeviceBuffer dq = to_device(q), dpos = to_device(q_pos);
+    const DeviceBuffer scratch = DeviceBuffer::allocate(attention_scratch_bytes(T, H, Dh, 4096));
+    const DeviceBuffer counts = DeviceBuffer::allocate_zeroed(size_t(T * H) * sizeof(unsigned));
+    const AttentionScratch both{scratch.data(), counts.as<unsigned>()};
+    const DeviceBuffer dout = DeviceBuffer::allocate(q.size() * sizeof(float));
+    const size_t q8_bytes = q8_activations_bytes(T, row);
+    const DeviceBuffer q8 = DeviceBuffer::allocate(q8_bytes);
+    const float scale = 1.0f / std::sqrt(float(Dh));
+    attention(dq.as<float>(), seqs, H, Hkv, Dh, DType::f16, dpos.as<int32_t>(), 0, scale, dout.as<float>(),
+              both, nullptr, 0.0f, q8.data());
+    const std::vector<float> together = to_host<float>(dout, q.size());
+
+    std::vector<float> apart(q.size());
+    int64_t begin = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+        const int64_t n = seqs[i].end - begin;
+        const DeviceBuffer one = DeviceBuffer::allocate(size_t(n * row) * sizeof(float));
+        attention(dq.as<float>() + begin * row, n, H, Hkv, Dh, keys[i].data(), values[i].data(), DType::f16,
+                  lengths[i], dpos.as<int32_t>() + begin, 0, scale, one.as<float>(), both, nullptr);
+        const std::vector<float> part = to_host<float>(one, size_t(n * row));
+        std::copy(part.begin(), part.end(), apart.begin() + begin * row);
+        begin = seqs[i].end;
+    }
+    EXPECT_EQ(together, apart);
+    const DeviceBuffer want_q8 = DeviceBuffer::allocate(q8_bytes);
+    quantize_activations(dout.as<float>(), T, row, want_q8.data(), nullptr);
+    EXPECT_EQ(to_host<uint8_t>(q8, q8_bytes), to_host<uint8_t>(want_q8, q8_bytes));
 }
 
 // A query whose window has moved past the cache sees no key: zeros, as the reference writes.

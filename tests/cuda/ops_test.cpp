@@ -284,5 +284,69 @@ TEST(CudaOps, StoreKvWritesEachRowAtItsPosition) {
     }
 }
 
+// The fused forms of a decode step's small ops give the bits of the ops they stand for: x +=
+// residual then rms_norm (with the 8-bit copy), q and k turned in one launch, keys and values
+// stored in one launch.
+TEST(CudaOps, FusedStepOpsGiveTheBitsOfTheirParts) {
+    SLM_REQUIRE_CUDA();
+    const int64_t T = 3, D = 4096 + 64;
+    const std::vector<float> x = kernels::test::random_floats(size_t(T * D), 25, 3.0f);
+    const std::vector<float> r = kernels::test::random_floats(size_t(T * D), 26, 2.0f);
+    const std::vector<float> w = kernels::test::random_floats(size_t(D), 27);
+    const DeviceBuffer dr = to_device(r), dw = to_device(w);
+    const size_t q8_bytes = q8_activations_bytes(T, D);
+    {
+        const DeviceBuffer x_parts = to_device(x), x_fused = to_device(x);
+        const DeviceBuffer out_parts = DeviceBuffer::allocate(x.size() * 4), out_fused = DeviceBuffer::allocate(x.size() * 4);
+        const DeviceBuffer q8_parts = DeviceBuffer::allocate(q8_bytes), q8_fused = DeviceBuffer::allocate(q8_bytes);
+        add(x_parts.as<float>(), dr.as<float>(), T * D, nullptr);
+        rms_norm(x_parts.as<float>(), dw.as<float>(), T, D, 1e-5f, out_parts.as<float>(), nullptr);
+        quantize_activations(out_parts.as<float>(), T, D, q8_parts.data(), nullptr);
+        add_rms_norm(x_fused.as<float>(), dr.as<float>(), dw.as<float>(), T, D, 1e-5f, out_fused.as<float>(), nullptr,
+                     q8_fused.data());
+        EXPECT_EQ(to_host<float>(x_fused, x.size()), to_host<float>(x_parts, x.size()));
+        EXPECT_EQ(to_host<float>(out_fused, x.size()), to_host<float>(out_parts, x.size()));
+        EXPECT_EQ(to_host<uint8_t>(q8_fused, q8_bytes), to_host<uint8_t>(q8_parts, q8_bytes));
+    }
+    {
+        const int64_t Tr = 5, H = 8, Hkv = 2, Dh = 64;
+        std::vector<int32_t> positions = {0, 7, 100, 4095, 131071};
+        const DeviceBuffer dpos = to_device(positions);
+        std::vector<float> inv_freq(size_t(Dh / 2));
+        for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = std::pow(10000.0f, -2.0f * float(i) / float(Dh));
+        const DeviceBuffer dfreq = to_device(inv_freq), cos_sin = DeviceBuffer::allocate(size_t(Tr * Dh) * 4);
+        rope_angles(dpos.as<int32_t>(), Tr, Dh, dfreq.as<float>(), 1.0f, cos_sin.as<float>(), nullptr);
+        const std::vector<float> q = kernels::test::random_floats(size_t(Tr * H * Dh), 28);
+        const std::vector<float> k = kernels::test::random_floats(size_t(Tr * Hkv * Dh), 29);
+        for (const kernels::RopeMode mode : {kernels::RopeMode::neox, kernels::RopeMode::normal}) {
+            const DeviceBuffer q1 = to_device(q), k1 = to_device(k), q2 = to_device(q), k2 = to_device(k);
+            cuda::rope(q1.as<float>(), Tr, H, Dh, cos_sin.as<float>(), mode, nullptr);
+            cuda::rope(k1.as<float>(), Tr, Hkv, Dh, cos_sin.as<float>(), mode, nullptr);
+            rope_qk(q2.as<float>(), H, k2.as<float>(), Hkv, Tr, Dh, cos_sin.as<float>(), mode, nullptr);
+            EXPECT_EQ(to_host<float>(q2, q.size()), to_host<float>(q1, q.size()));
+            EXPECT_EQ(to_host<float>(k2, k.size()), to_host<float>(k1, k.size()));
+        }
+    }
+    {
+        const int64_t S = 16, n = 40;
+        const std::vector<int32_t> positions = {2, 9, 15};
+        const int64_t Tk = int64_t(positions.size());
+        const DeviceBuffer dpos = to_device(positions);
+        const DeviceBuffer keys = to_device(kernels::test::random_floats(size_t(Tk * n), 30, 5.0f));
+        const DeviceBuffer values = to_device(kernels::test::random_floats(size_t(Tk * n), 31, 5.0f));
+        for (const DType dtype : {DType::f16, DType::f32}) {
+            const size_t bytes = size_t(S * n) * (dtype == DType::f16 ? 2 : 4);
+            const std::vector<uint8_t> blank(bytes, 0x5a);
+            const DeviceBuffer k1 = to_device(blank), v1 = to_device(blank), k2 = to_device(blank), v2 = to_device(blank);
+            store_kv(keys.as<float>(), Tk, n, k1.data(), dtype, dpos.as<int32_t>(), nullptr);
+            store_kv(values.as<float>(), Tk, n, v1.data(), dtype, dpos.as<int32_t>(), nullptr);
+            store_kv(keys.as<float>(), values.as<float>(), Tk, n, k2.data(), v2.data(), dtype, dpos.as<int32_t>(),
+                     nullptr);
+            EXPECT_EQ(to_host<uint8_t>(k2, bytes), to_host<uint8_t>(k1, bytes)) << name(dtype);
+            EXPECT_EQ(to_host<uint8_t>(v2, bytes), to_host<uint8_t>(v1, bytes)) << name(dtype);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace slm::cuda

@@ -7,8 +7,11 @@
 // never on the launch's grid: a launch sized for the whole cache (a captured decode step, replayed
 // at every position) computes what one sized for the keys written so far does, bit for bit.
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/q8_activations.cuh"
 
 #include <cuda_fp16.h>
+
+#include <algorithm>
 
 namespace slm::cuda::launch {
 namespace {
@@ -39,15 +42,54 @@ __device__ __forceinline__ int query_splits(int32_t pos, int64_t S, int window, 
     return min(splits, splits_for(max(int64_t(0), last - first + 1)));
 }
 
+// Token t's sequence: its cache and the bound on its keys. Every index into the table is a
+// constant after unrolling (a computed index would copy the table to local memory; matvec.cu).
+struct Sequence {
+    const void *keys, *values;
+    int64_t S;
+};
+__device__ __forceinline__ Sequence sequence_of(const AttentionSequences& seqs, int64_t t) {
+    Sequence seq{seqs.keys[0], seqs.values[0], seqs.S[0]};
+#pragma unroll
+    for (int i = 1; i < kMaxAttentionSequences; ++i)
+        if (i < seqs.count && t >= seqs.end[i - 1]) seq = {seqs.keys[i], seqs.values[i], seqs.S[i]};
+    return seq;
+}
+
+// out[t, h, :] from the first `used` partials of (t, h); zeros when no key was visible (the
+// reference's rule). With q8 (Dh a multiple of 32, so each warp holds one whole group) also as
+// 8-bit activations for the output projection's matvec. The partials were written by other blocks
+// of this launch: read past L1 (__ldcg).
+__device__ void merge_partials(const float* p, int Dh, int used, float* o, int64_t q8_group0, void* q8, int64_t n) {
+    float M = -INFINITY;
+    for (int s = 0; s < used; ++s) M = fmaxf(M, __ldcg(p + s * (Dh + 2)));
+    float L = 0.0f;
+    if (M != -INFINITY)
+        for (int s = 0; s < used; ++s) L += expf(__ldcg(p + s * (Dh + 2)) - M) * __ldcg(p + s * (Dh + 2) + 1);
+    for (int d = threadIdx.x; d < Dh; d += blockDim.x) {
+        float sum = 0.0f;
+        if (M != -INFINITY)
+            for (int s = 0; s < used; ++s) sum += expf(__ldcg(p + s * (Dh + 2)) - M) * __ldcg(p + s * (Dh + 2) + 2 + d);
+        const float v = M == -INFINITY ? 0.0f : sum / L;
+        o[d] = v;
+        if (q8 != nullptr) quantize_group(v, q8_group0 + d / 32, q8_codes(q8), q8_scales(q8, n));
+    }
+}
+
 // Partial of one split: [max score, sum of exp(score - max), Dh weighted value sums].
 template <bool F16>
 __global__ void __launch_bounds__(kWarps * 32)
-    attention_split_kernel(const float* __restrict__ q, int64_t H, int64_t Hkv, int Dh, const void* __restrict__ k_cache,
-                           const void* __restrict__ v_cache, int64_t S, const int32_t* __restrict__ q_pos, int window,
-                           float scale, float softcap, int splits, float* __restrict__ partials) {
+    attention_split_kernel(const float* __restrict__ q, int64_t H, int64_t Hkv, int Dh, AttentionSequences seqs,
+                           const int32_t* __restrict__ q_pos, int window, float scale, float softcap, int splits,
+                           float* __restrict__ partials, unsigned* __restrict__ done, float* __restrict__ y,
+                           void* q8) {
     const int split = blockIdx.x;
     const int64_t h = blockIdx.y, t = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const Sequence seq = sequence_of(seqs, t);
+    const void* __restrict__ k_cache = seq.keys;
+    const void* __restrict__ v_cache = seq.values;
+    const int64_t S = seq.S;
     int64_t first, last;
     const int used = query_splits(q_pos[t], S, window, splits, first, last);
     if (split >= used) return;  // the merge reads only the first `used` partials
@@ -97,63 +139,57 @@ __global__ void __launch_bounds__(kWarps * 32)
     __syncthreads();
     float M = -INFINITY;
     for (int w = 0; w < kWarps; ++w) M = fmaxf(M, warp_m[w]);
-    float* out = partials + ((t * H + h) * splits + split) * (Dh + 2);
+    float* part = partials + ((t * H + h) * splits + split) * (Dh + 2);
     for (int d = threadIdx.x; d < Dh; d += kWarps * 32) {
         float sum = 0.0f;
         if (M != -INFINITY)
             for (int w = 0; w < kWarps; ++w) sum += expf(warp_m[w] - M) * warp_acc[w][d];
-        out[2 + d] = sum;
+        part[2 + d] = sum;
     }
     if (threadIdx.x == 0) {
         float L = 0.0f;
         if (M != -INFINITY)
             for (int w = 0; w < kWarps; ++w) L += expf(warp_m[w] - M) * warp_l[w];
-        out[0] = M;
-        out[1] = L;
+        part[0] = M;
+        part[1] = L;
     }
-}
 
-// out[t, h, :] from the partials of every split; zeros when no key was visible (the reference's
-// rule).
-__global__ void attention_merge_kernel(const float* __restrict__ partials, int64_t H, int Dh, int64_t S,
-                                       const int32_t* __restrict__ q_pos, int window, int splits,
-                                       float* __restrict__ out) {
-    const int64_t h = blockIdx.x, t = blockIdx.y;
-    const float* p = partials + (t * H + h) * splits * (Dh + 2);
-    int64_t first, last;
-    const int used = query_splits(q_pos[t], S, window, splits, first, last);
-    float M = -INFINITY;
-    for (int s = 0; s < used; ++s) M = fmaxf(M, p[s * (Dh + 2)]);
-    float L = 0.0f;
-    if (M != -INFINITY)
-        for (int s = 0; s < used; ++s) L += expf(p[s * (Dh + 2)] - M) * p[s * (Dh + 2) + 1];
-    float* o = out + (t * H + h) * Dh;
-    for (int d = threadIdx.x; d < Dh; d += blockDim.x) {
-        float sum = 0.0f;
-        if (M != -INFINITY)
-            for (int s = 0; s < used; ++s) sum += expf(p[s * (Dh + 2)] - M) * p[s * (Dh + 2) + 2 + d];
-        o[d] = M == -INFINITY ? 0.0f : sum / L;
+    // The last of the query's splits to finish merges them all (no second launch) and sets the
+    // count back to zero for the next launch.
+    __shared__ bool last_split;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last_split = atomicAdd(done + t * H + h, 1u) == unsigned(used - 1);
+        if (last_split) done[t * H + h] = 0;
     }
+    __syncthreads();
+    if (!last_split) return;
+    __threadfence();
+    const int64_t T = gridDim.z;
+    merge_partials(partials + (t * H + h) * splits * (Dh + 2), Dh, used, y + (t * H + h) * Dh, (t * H + h) * Dh / 32,
+                   q8, T * H * Dh);
 }
 
 }  // namespace
 
 int attention_splits(int64_t S) { return splits_for(S); }
 
-void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
-               const void* v_cache, bool f16_cache, int64_t S, const int32_t* q_pos, int window, float scale,
-               float softcap, float* out, float* partials, cudaStream_t stream) {
+void attention(const float* q, const AttentionSequences& seqs, int64_t H, int64_t Hkv, int64_t Dh, bool f16_cache,
+               const int32_t* q_pos, int window, float scale, float softcap, float* out, void* out_q8,
+               float* partials, unsigned* done, cudaStream_t stream) {
+    const int64_t T = seqs.end[seqs.count - 1];
     if (T * H == 0) return;
+    int64_t S = 1;
+    for (int i = 0; i < seqs.count; ++i) S = std::max(S, seqs.S[i]);
     const int splits = attention_splits(S);
     const dim3 grid{unsigned(splits), unsigned(H), unsigned(T)};
     if (f16_cache)
-        attention_split_kernel<true><<<grid, kWarps * 32, 0, stream>>>(q, H, Hkv, int(Dh), k_cache, v_cache, S, q_pos,
-                                                                       window, scale, softcap, splits, partials);
+        attention_split_kernel<true><<<grid, kWarps * 32, 0, stream>>>(q, H, Hkv, int(Dh), seqs, q_pos, window, scale,
+                                                                       softcap, splits, partials, done, out, out_q8);
     else
-        attention_split_kernel<false><<<grid, kWarps * 32, 0, stream>>>(q, H, Hkv, int(Dh), k_cache, v_cache, S, q_pos,
-                                                                        window, scale, softcap, splits, partials);
-    attention_merge_kernel<<<dim3{unsigned(H), unsigned(T)}, 128, 0, stream>>>(partials, H, int(Dh), S, q_pos, window,
-                                                                               splits, out);
+        attention_split_kernel<false><<<grid, kWarps * 32, 0, stream>>>(q, H, Hkv, int(Dh), seqs, q_pos, window, scale,
+                                                                        softcap, splits, partials, done, out, out_q8);
 }
 
 }  // namespace slm::cuda::launch

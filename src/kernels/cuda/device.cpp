@@ -30,6 +30,12 @@ DeviceBuffer DeviceBuffer::allocate(size_t bytes) {
     return b;
 }
 
+DeviceBuffer DeviceBuffer::allocate_zeroed(size_t bytes) {
+    DeviceBuffer b = allocate(bytes);
+    if (bytes > 0) check(cudaMemset(b.data_, 0, bytes), "zeroing device memory");
+    return b;
+}
+
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 

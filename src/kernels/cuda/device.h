@@ -19,6 +19,8 @@ class DeviceBuffer {
 public:
     DeviceBuffer() = default;
     static DeviceBuffer allocate(size_t bytes);
+    // ... set to zeros (synchronously), for memory a kernel expects zeroed (attention's counts).
+    static DeviceBuffer allocate_zeroed(size_t bytes);
 
     void* data() const { return data_; }
     size_t size() const { return size_; }

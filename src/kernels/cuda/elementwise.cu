@@ -9,6 +9,8 @@
 
 #include <cuda_fp16.h>
 
+#include <type_traits>
+
 namespace slm::cuda::launch {
 namespace {
 
@@ -41,20 +43,42 @@ __device__ float block_reduce(float v) {
     return result;
 }
 
-// One block per row. With q8 (D a multiple of 32), the output is also written as 8-bit
-// activations for the matvec that reads it next: a warp's 32 lanes hold 32 consecutive values.
+// One block per row, each thread holding its PerThread values (and their weights, loaded before
+// the reduction so that their latency hides behind it) in registers: a decode step's norm is one
+// row, where every round trip to memory is time the next launch waits. With a residual, x +=
+// residual first (written back: the residual add of a block's output fused into the next norm);
+// with q8 (D a multiple of 32), the output is also written as 8-bit activations for the matvec
+// that reads it next: a warp's 32 lanes hold 32 consecutive values.
+template <int PerThread>
 __global__ void __launch_bounds__(kNormThreads)
-    rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t D, float eps, float* out, void* q8,
-                    int64_t n) {
-    const float* xt = x + int64_t(blockIdx.x) * D;
+    rms_norm_kernel(float* x, const float* residual, const float* __restrict__ w, int64_t D, float eps, float* out,
+                    void* q8, int64_t n) {
+    float* xt = x + int64_t(blockIdx.x) * D;
     float* ot = out + int64_t(blockIdx.x) * D;
+    float v[PerThread], wv[PerThread];
     float sum_sq = 0.0f;
-    for (int64_t i = threadIdx.x; i < D; i += kNormThreads) sum_sq += xt[i] * xt[i];
+#pragma unroll
+    for (int k = 0; k < PerThread; ++k) {
+        const int64_t i = threadIdx.x + int64_t(k) * kNormThreads;
+        v[k] = 0.0f, wv[k] = 0.0f;
+        if (i < D) {
+            v[k] = xt[i];
+            if (residual != nullptr) {
+                v[k] += residual[int64_t(blockIdx.x) * D + i];
+                xt[i] = v[k];
+            }
+            wv[k] = w[i];
+        }
+        sum_sq += v[k] * v[k];
+    }
     const float inv_rms = rsqrtf(block_reduce<false, kNormThreads>(sum_sq) / float(D) + eps);
-    for (int64_t i = threadIdx.x; i < D; i += kNormThreads) {
-        const float v = xt[i] * inv_rms * w[i];
-        ot[i] = v;
-        if (q8 != nullptr) quantize_group(v, (int64_t(blockIdx.x) * D + i) / 32, q8_codes(q8), q8_scales(q8, n));
+#pragma unroll
+    for (int k = 0; k < PerThread; ++k) {
+        const int64_t i = threadIdx.x + int64_t(k) * kNormThreads;
+        if (i >= D) break;
+        const float y = v[k] * inv_rms * wv[k];
+        ot[i] = y;
+        if (q8 != nullptr) quantize_group(y, (int64_t(blockIdx.x) * D + i) / 32, q8_codes(q8), q8_scales(q8, n));
     }
 }
 
@@ -87,13 +111,14 @@ __global__ void layer_norm_kernel(const float* x, const float* __restrict__ w, c
         ot[i] = (xt[i] - mean) * inv_std * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
 }
 
-// One thread per rotated pair; pairs lie within the first 2 * half dimensions of each head of Dh.
-__global__ void rope_kernel(float* x, int64_t T, int64_t H, int64_t Dh, int64_t half, const float* __restrict__ cos_sin,
-                            bool neox) {
+// One thread per rotated pair, over the heads of x (H a token) and then those of x2 (H2 a token;
+// q and k in one launch); pairs lie within the first 2 * half dimensions of each head of Dh.
+__global__ void rope_kernel(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t half,
+                            const float* __restrict__ cos_sin, bool neox) {
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (i >= T * H * half) return;
-    const int64_t p = i % half, th = i / half, t = th / H;
-    float* head = x + th * Dh;
+    if (i >= T * (H + H2) * half) return;
+    const int64_t p = i % half, th = i / half, t = th / (H + H2), h = th % (H + H2);
+    float* head = h < H ? x + (t * H + h) * Dh : x2 + (t * H2 + h - H) * Dh;
     const float c = cos_sin[t * 2 * half + p], s = cos_sin[t * 2 * half + half + p];
     const int64_t ia = neox ? p : 2 * p, ib = neox ? p + half : 2 * p + 1;
     const float a = head[ia], b = head[ib];
@@ -157,13 +182,20 @@ __global__ void to_f16_kernel(const float* x, int64_t n, __half* out) {
     if (i < n) out[i] = __float2half_rn(x[i]);
 }
 
-// Row t of rows [T, n] into row positions[t] of the KV cache, as f16 (rounded as to_f16) or f32.
-// The slot comes from device memory, so a captured decode step stores each token where it goes.
+// Row t of rows [T, n] into row positions[t] of the KV cache, as f16 (rounded as to_f16) or f32;
+// blockIdx.y picks the pair (keys, values: both in one launch). The slot comes from device
+// memory, so a captured decode step stores each token where it goes.
+struct StorePair {
+    const float* rows[2];
+    void* cache[2];
+};
+
 template <typename Out>
-__global__ void store_rows_kernel(const float* __restrict__ rows, int64_t T, int64_t n, Out* __restrict__ cache,
-                                  const int32_t* __restrict__ positions) {
+__global__ void store_rows_kernel(StorePair pair, int64_t T, int64_t n, const int32_t* __restrict__ positions) {
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= T * n) return;
+    const float* rows = blockIdx.y == 0 ? pair.rows[0] : pair.rows[1];
+    Out* cache = static_cast<Out*>(blockIdx.y == 0 ? pair.cache[0] : pair.cache[1]);
     const int64_t t = i / n, j = i % n;
     const int64_t slot = int64_t(positions[t]) * n + j;
     if constexpr (sizeof(Out) == 2) cache[slot] = __float2half_rn(rows[i]);
@@ -188,9 +220,19 @@ __global__ void softmax_kernel(float* x, int64_t n) {
 
 }  // namespace
 
-void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, void* q8,
+void rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_t D, float eps, float* out, void* q8,
               cudaStream_t stream) {
-    if (T > 0) rms_norm_kernel<<<unsigned(T), kNormThreads, 0, stream>>>(x, w, D, eps, out, q8, T * D);
+    if (T == 0) return;
+    auto run = [&](auto per_thread) {
+        rms_norm_kernel<decltype(per_thread)::value>
+            <<<unsigned(T), kNormThreads, 0, stream>>>(x, residual, w, D, eps, out, q8, T * D);
+    };
+    if (D <= kNormThreads) return run(std::integral_constant<int, 1>{});
+    if (D <= 2 * kNormThreads) return run(std::integral_constant<int, 2>{});
+    if (D <= 4 * kNormThreads) return run(std::integral_constant<int, 4>{});
+    if (D <= 8 * kNormThreads) return run(std::integral_constant<int, 8>{});
+    if (D <= 16 * kNormThreads) return run(std::integral_constant<int, 16>{});
+    run(std::integral_constant<int, 32>{});  // ops.cpp refuses rows past kMaxNormWidth
 }
 
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
@@ -204,10 +246,11 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64
     if (T > 0) layer_norm_kernel<<<unsigned(T), kThreads, 0, stream>>>(x, w, b, D, eps, out);
 }
 
-void rope(float* x, int64_t T, int64_t H, int64_t Dh, int64_t rot_dim, const float* cos_sin, bool neox,
-          cudaStream_t stream) {
-    if (T * H * rot_dim > 0)
-        rope_kernel<<<grid_for(T * H * rot_dim / 2), kThreads, 0, stream>>>(x, T, H, Dh, rot_dim / 2, cos_sin, neox);
+void rope(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t rot_dim, const float* cos_sin,
+          bool neox, cudaStream_t stream) {
+    if (T * (H + H2) * rot_dim > 0)
+        rope_kernel<<<grid_for(T * (H + H2) * rot_dim / 2), kThreads, 0, stream>>>(x, H, x2, H2, T, Dh, rot_dim / 2,
+                                                                                   cos_sin, neox);
 }
 
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {
@@ -242,13 +285,13 @@ void to_f16(const float* x, int64_t n, void* out, cudaStream_t stream) {
     if (n > 0) to_f16_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, n, static_cast<__half*>(out));
 }
 
-void store_rows(const float* rows, int64_t T, int64_t n, void* cache, bool f16, const int32_t* positions,
-                cudaStream_t stream) {
+void store_rows(const float* const rows[2], void* const cache[2], int pairs, int64_t T, int64_t n, bool f16,
+                const int32_t* positions, cudaStream_t stream) {
     if (T * n == 0) return;
-    if (f16)
-        store_rows_kernel<<<grid_for(T * n), kThreads, 0, stream>>>(rows, T, n, static_cast<__half*>(cache), positions);
-    else
-        store_rows_kernel<<<grid_for(T * n), kThreads, 0, stream>>>(rows, T, n, static_cast<float*>(cache), positions);
+    const StorePair pair{{rows[0], rows[pairs - 1]}, {cache[0], cache[pairs - 1]}};
+    const dim3 grid{grid_for(T * n), unsigned(pairs)};
+    if (f16) store_rows_kernel<__half><<<grid, kThreads, 0, stream>>>(pair, T, n, positions);
+    else store_rows_kernel<float><<<grid, kThreads, 0, stream>>>(pair, T, n, positions);
 }
 
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {

@@ -45,14 +45,16 @@ void get_rows(DType e, const void* E, int64_t D, const int32_t* ids, int64_t T, 
 
 // elementwise.cu
 // q8 (or null): the output also as 8-bit activations (q8_activations.cuh), T * D a multiple of 32.
-void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, void* q8,
+// D at most kMaxNormWidth (a thread holds up to 32 values in registers).
+constexpr int64_t kMaxNormWidth = 32 * 1024;
+void rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_t D, float eps, float* out, void* q8,
               cudaStream_t stream);
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream);
 void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
                 cudaStream_t stream);
-void rope(float* x, int64_t T, int64_t H, int64_t Dh, int64_t rot_dim, const float* cos_sin, bool neox,
-          cudaStream_t stream);
+void rope(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t rot_dim, const float* cos_sin,
+          bool neox, cudaStream_t stream);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);
 void gelu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);
@@ -63,16 +65,27 @@ void scale(float* x, int64_t n, float s, cudaStream_t stream);
 void add(float* y, const float* x, int64_t n, cudaStream_t stream);
 void add_bias(float* y, const float* b, int64_t T, int64_t D, cudaStream_t stream);
 void to_f16(const float* x, int64_t n, void* out, cudaStream_t stream);
-void store_rows(const float* rows, int64_t T, int64_t n, void* cache, bool f16, const int32_t* positions,
-                cudaStream_t stream);
+// pairs (1 or 2) of rows and their cache in one launch
+void store_rows(const float* const rows[2], void* const cache[2], int pairs, int64_t T, int64_t n, bool f16,
+                const int32_t* positions, cudaStream_t stream);
 void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream);
 
 // attention.cu
 int attention_splits(int64_t S);
 constexpr int kMaxHeadDim = 256;
-void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
-               const void* v_cache, bool f16_cache, int64_t S, const int32_t* q_pos, int window, float scale,
-               float softcap, float* out, float* partials, cudaStream_t stream);
+// The sequences of a batch, each with its own cache: sequence i takes the batch's tokens
+// [end[i - 1], end[i]) (the first from 0), S[i] bounds the keys they see. One launch for all.
+constexpr int kMaxAttentionSequences = 32;
+struct AttentionSequences {
+    const void* keys[kMaxAttentionSequences];
+    const void* values[kMaxAttentionSequences];
+    int64_t S[kMaxAttentionSequences];
+    int64_t end[kMaxAttentionSequences];
+    int count;
+};
+void attention(const float* q, const AttentionSequences& seqs, int64_t H, int64_t Hkv, int64_t Dh, bool f16_cache,
+               const int32_t* q_pos, int window, float scale, float softcap, float* out, void* out_q8,
+               float* partials, unsigned* done, cudaStream_t stream);
 
 // flash_attention.cu
 bool flash_attention_reads(int64_t Dh);

@@ -7,6 +7,8 @@
 
 #include <slm/error.h>
 
+#include <algorithm>
+
 #include <cstdint>
 
 namespace slm::cuda {
@@ -104,8 +106,19 @@ void check_q8_output(const void* out_q8, int64_t n, const char* op) {
 void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream,
               void* out_q8) {
     check_q8_output(out_q8, T * D, "rms_norm");
-    launch::rms_norm(x, w, T, D, eps, out, out_q8, stream);
+    if (D > launch::kMaxNormWidth) fail("cuda::rms_norm: rows of {} values (at most {})", D, launch::kMaxNormWidth);
+    // The kernel writes x only when given a residual.
+    launch::rms_norm(const_cast<float*>(x), nullptr, w, T, D, eps, out, out_q8, stream);
     check_launch("rms_norm");
+}
+
+void add_rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_t D, float eps, float* out,
+                  cudaStream_t stream, void* out_q8) {
+    check_q8_output(out_q8, T * D, "add_rms_norm");
+    if (D > launch::kMaxNormWidth)
+        fail("cuda::add_rms_norm: rows of {} values (at most {})", D, launch::kMaxNormWidth);
+    launch::rms_norm(x, residual, w, T, D, eps, out, out_q8, stream);
+    check_launch("add_rms_norm");
 }
 
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
@@ -123,10 +136,15 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64
 
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
           cudaStream_t stream, int64_t rot_dim) {
+    rope_qk(x, H, nullptr, 0, T, Dh, cos_sin, mode, stream, rot_dim);
+}
+
+void rope_qk(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
+          kernels::RopeMode mode, cudaStream_t stream, int64_t rot_dim) {
     if (rot_dim == 0) rot_dim = Dh;
     if (rot_dim % 2 != 0 || rot_dim > Dh)
         fail("cuda::rope: {} rotated dimensions of a head of {} (expected an even number, at most the head's)", rot_dim, Dh);
-    launch::rope(x, T, H, Dh, rot_dim, cos_sin, mode == kernels::RopeMode::neox, stream);
+    launch::rope(q, H, k, Hkv, T, Dh, rot_dim, cos_sin, mode == kernels::RopeMode::neox, stream);
     check_launch("rope");
 }
 
@@ -187,10 +205,20 @@ void store_f16(const float* x, int64_t n, void* out, cudaStream_t stream) {
 
 void store_kv(const float* rows, int64_t T, int64_t n, void* cache, DType cache_dtype, const int32_t* positions,
               cudaStream_t stream) {
+    store_kv(rows, rows, T, n, cache, cache, cache_dtype, positions, stream);
+}
+
+void store_kv(const float* k_rows, const float* v_rows, int64_t T, int64_t n, void* k_cache, void* v_cache,
+              DType cache_dtype, const int32_t* positions, cudaStream_t stream) {
     if (cache_dtype != DType::f16 && cache_dtype != DType::f32)
         fail("cuda::store_kv: KV cache dtype {} is not f16 or f32", name(cache_dtype));
-    if (!aligned(cache, cache_dtype == DType::f16 ? 2 : 4)) fail("cuda::store_kv: the cache is not aligned");
-    launch::store_rows(rows, T, n, cache, cache_dtype == DType::f16, positions, stream);
+    const size_t alignment = cache_dtype == DType::f16 ? 2 : 4;
+    if (!aligned(k_cache, alignment) || !aligned(v_cache, alignment)) fail("cuda::store_kv: the cache is not aligned");
+    const float* rows[2] = {k_rows, v_rows};
+    void* caches[2] = {k_cache, v_cache};
+    // The same rows into the same cache (the one-matrix form) is one pair, not two.
+    const int pairs = k_rows == v_rows && k_cache == v_cache ? 1 : 2;
+    launch::store_rows(rows, caches, pairs, T, n, cache_dtype == DType::f16, positions, stream);
     check_launch("store_kv");
 }
 
@@ -203,23 +231,67 @@ size_t attention_scratch_bytes(int64_t T, int64_t H, int64_t Dh, int64_t S) {
     return size_t(T * H) * size_t(launch::attention_splits(S)) * size_t(Dh + 2) * sizeof(float);
 }
 
-void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
-               const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window, float scale,
-               float* out, void* scratch, cudaStream_t stream, float softcap) {
+namespace {
+
+void check_attention(DType cache_dtype, int64_t H, int64_t Hkv, int64_t Dh, void* out_q8, int64_t T) {
     if (cache_dtype != DType::f16 && cache_dtype != DType::f32)
         fail("cuda::attention: KV cache dtype {} is not f16 or f32", name(cache_dtype));
     if (Hkv <= 0 || H % Hkv != 0) fail("cuda::attention: {} query heads do not group over {} kv heads", H, Hkv);
     if (Dh < 1 || Dh > launch::kMaxHeadDim) fail("cuda::attention: head dimension {} is not in 1..{}", Dh, launch::kMaxHeadDim);
+    if (out_q8 != nullptr && Dh % 32 != 0)
+        fail("cuda::attention: 8-bit outputs need a head size that is a multiple of 32, not {}", Dh);
+    check_q8_output(out_q8, T * H * Dh, "attention");
+}
+
+}  // namespace
+
+void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
+               const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window, float scale,
+               float* out, AttentionScratch scratch, cudaStream_t stream, float softcap, void* out_q8) {
+    check_attention(cache_dtype, H, Hkv, Dh, out_q8, T);
     if (S < 1) fail("cuda::attention: the KV cache is empty");
     // Prompts go to the tensor cores (16 queries fill an mma's rows); decode steps, f32 caches and
     // other head sizes to the split-key kernel.
-    if (T >= kFlashAttentionMinQueries && cache_dtype == DType::f16 && launch::flash_attention_reads(Dh) &&
-        aligned(k_cache, 16) && aligned(v_cache, 16))
+    if (out_q8 == nullptr && T >= kFlashAttentionMinQueries && cache_dtype == DType::f16 &&
+        launch::flash_attention_reads(Dh) && aligned(k_cache, 16) && aligned(v_cache, 16)) {
         launch::flash_attention(q, T, H, Hkv, Dh, k_cache, v_cache, S, q_pos, window, scale, softcap, out, stream);
-    else
-        launch::attention(q, T, H, Hkv, Dh, k_cache, v_cache, cache_dtype == DType::f16, S, q_pos, window, scale,
-                          softcap, out, static_cast<float*>(scratch), stream);
-    check_launch("attention");
+        check_launch("attention");
+        return;
+    }
+    const AttentionSequence seq{T, k_cache, v_cache, S};
+    attention(q, std::span(&seq, 1), H, Hkv, Dh, cache_dtype, q_pos, window, scale, out, scratch, stream, softcap,
+              out_q8);
+}
+
+void attention(const float* q, std::span<const AttentionSequence> seqs, int64_t H, int64_t Hkv, int64_t Dh,
+               DType cache_dtype, const int32_t* q_pos, int window, float scale, float* out,
+               AttentionScratch scratch, cudaStream_t stream, float softcap, void* out_q8) {
+    if (seqs.empty()) return;
+    check_attention(cache_dtype, H, Hkv, Dh, out_q8, seqs.back().end);
+    constexpr size_t kPerLaunch = launch::kMaxAttentionSequences;
+    if (out_q8 != nullptr && seqs.size() > kPerLaunch)
+        fail("cuda::attention: 8-bit outputs for {} sequences (at most {})", seqs.size(), kPerLaunch);
+    int64_t previous_end = 0;
+    for (const AttentionSequence& seq : seqs) {
+        if (seq.S < 1) fail("cuda::attention: a sequence's KV cache is empty");
+        if (seq.end < previous_end)
+            fail("cuda::attention: sequence ends {} then {} go backwards", previous_end, seq.end);
+        previous_end = seq.end;
+    }
+    const int64_t row = H * Dh;
+    for (size_t first = 0; first < seqs.size(); first += kPerLaunch) {
+        const int64_t begin = first == 0 ? 0 : seqs[first - 1].end;
+        launch::AttentionSequences table{};
+        table.count = int(std::min(kPerLaunch, seqs.size() - first));
+        for (int i = 0; i < table.count; ++i) {
+            const AttentionSequence& seq = seqs[first + size_t(i)];
+            table.keys[i] = seq.keys, table.values[i] = seq.values, table.S[i] = seq.S, table.end[i] = seq.end - begin;
+        }
+        launch::attention(q + begin * row, table, H, Hkv, Dh, cache_dtype == DType::f16, q_pos + begin, window, scale,
+                          softcap, out + begin * row, out_q8, static_cast<float*>(scratch.partials),
+                          scratch.counts + begin * H, stream);
+        check_launch("attention");
+    }
 }
 
 void stream_read(const void* data, size_t bytes, unsigned long long* result, cudaStream_t stream) {

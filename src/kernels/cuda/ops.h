@@ -56,6 +56,10 @@ void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, cudaSt
 // output's length a multiple of 32.
 void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, float* out, cudaStream_t stream,
               void* out_q8 = nullptr);
+// x += residual, then out = rms_norm(x): a block's output added to the residual stream inside the
+// next norm (one launch instead of two; the same bits as add, then rms_norm).
+void add_rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_t D, float eps, float* out,
+                  cudaStream_t stream, void* out_q8 = nullptr);
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream);
 void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
@@ -63,6 +67,9 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64
 // rot_dim > 0: only the first rot_dim dimensions of each head turn (Phi-2), cos_sin [T, rot_dim].
 void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
           cudaStream_t stream, int64_t rot_dim = 0);
+// q [T, H, Dh] and k [T, Hkv, Dh] turned by one launch.
+void rope_qk(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
+          kernels::RopeMode mode, cudaStream_t stream, int64_t rot_dim = 0);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream,
               void* out_q8 = nullptr);
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream,
@@ -82,19 +89,42 @@ void store_f16(const float* x, int64_t n, void* out, cudaStream_t stream);
 // `cache` ([S, n] of f16, rounded as store_f16, or f32). The positions must lie in [0, S).
 void store_kv(const float* rows, int64_t T, int64_t n, void* cache, DType cache_dtype, const int32_t* positions,
               cudaStream_t stream);
+// Keys and values together, in one launch.
+void store_kv(const float* k_rows, const float* v_rows, int64_t T, int64_t n, void* k_cache, void* v_cache,
+              DType cache_dtype, const int32_t* positions, cudaStream_t stream);
 
 // --- Attention over the KV cache --------------------------------------------------------------
 // As kernels::attention: q [T, H, Dh], caches [S, Hkv, Dh] of f16 or f32, q_pos on the device,
 // Dh <= 256. From kFlashAttentionMinQueries queries over an f16 cache with a head size of 64, 80,
 // 96 or 128 (prompts), on the tensor cores with the queries and softmax weights rounded to f16
 // (flash_attention.cu); otherwise (decode) the keys are split over blocks in f32, and `scratch`
-// holds their partial sums: it must have attention_scratch_bytes(T, H, Dh, S) bytes. S may be any
-// bound on the keys the queries see (the cache's capacity): the result depends only on q_pos.
+// holds their partial sums (attention_scratch_bytes(T, H, Dh, S) bytes) and a count of finished
+// splits per query and head (T * H unsigned ints, zero before the first call; the kernel, whose
+// last split of each query merges them all, leaves them zero). S may be any bound on the keys
+// the queries see (the cache's capacity): the result depends only on q_pos.
+// out_q8 (decode, Dh a multiple of 32): the output also as 8-bit activations, as rms_norm's.
+struct AttentionScratch {
+    void* partials;
+    unsigned* counts;
+};
 constexpr int64_t kFlashAttentionMinQueries = 16;
 size_t attention_scratch_bytes(int64_t T, int64_t H, int64_t Dh, int64_t S);
 void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, const void* k_cache,
                const void* v_cache, DType cache_dtype, int64_t S, const int32_t* q_pos, int window, float scale,
-               float* out, void* scratch, cudaStream_t stream, float softcap = 0.0f);
+               float* out, AttentionScratch scratch, cudaStream_t stream, float softcap = 0.0f,
+               void* out_q8 = nullptr);
+// The split-key kernel over a batch of sequences, each with its own cache (the server's decode
+// steps): sequence i's queries are rows [seqs[i - 1].end, seqs[i].end) of q (the first from 0), and
+// its keys are bounded by seqs[i].S; one launch for up to 32 sequences. scratch: as above, with S
+// the largest bound. out_q8 with at most 32 sequences.
+struct AttentionSequence {
+    int64_t end;
+    const void *keys, *values;
+    int64_t S;
+};
+void attention(const float* q, std::span<const AttentionSequence> seqs, int64_t H, int64_t Hkv, int64_t Dh,
+               DType cache_dtype, const int32_t* q_pos, int window, float scale, float* out,
+               AttentionScratch scratch, cudaStream_t stream, float softcap = 0.0f, void* out_q8 = nullptr);
 
 // --- Bandwidth yardstick -----------------------------------------------------------------------
 // Reads `bytes` (a multiple of 16, 16-byte aligned) at `data` once; `result` (one device u64)

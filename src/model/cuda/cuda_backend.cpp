@@ -169,6 +169,12 @@ public:
         cuda::rms_norm(x, on_device(w), T, D, eps, out, stream_, fused_q8(out, T, D));
     }
 
+    void add_rms_norm(float* x, const float* residual, const std::vector<float>& w, int64_t T, int64_t D, float eps,
+                      float* out) override {
+        if (begin_op()) return;
+        cuda::add_rms_norm(x, residual, on_device(w), T, D, eps, out, stream_, fused_q8(out, T, D));
+    }
+
     void layer_norm(const float* x, const std::vector<float>& w, const std::vector<float>& b, int64_t T, int64_t D,
                     float eps, float* out) override {
         if (begin_op()) return;
@@ -181,16 +187,16 @@ public:
         cuda::rope_angles(positions, T, rot_dim, on_device(inv_freq), mscale, cos_sin, stream_);
     }
 
-    void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kernels::RopeMode mode,
-              int64_t rot_dim) override {
+    void rope(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
+              kernels::RopeMode mode, int64_t rot_dim) override {
         if (begin_op()) return;
-        cuda::rope(x, T, H, Dh, cos_sin, mode, stream_, rot_dim);
+        cuda::rope_qk(q, H, k, Hkv, T, Dh, cos_sin, mode, stream_, rot_dim);
     }
 
-    void store_kv(const float* rows, int64_t T, int64_t n, void* cache, const int32_t* positions,
-                  DType cache_dtype) override {
+    void store_kv(const float* k, const float* v, int64_t T, int64_t n, void* k_cache, void* v_cache,
+                  const int32_t* positions, DType cache_dtype) override {
         if (begin_op()) return;
-        cuda::store_kv(rows, T, n, cache, cache_dtype, positions, stream_);
+        cuda::store_kv(k, v, T, n, k_cache, v_cache, cache_dtype, positions, stream_);
     }
 
     void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
@@ -200,15 +206,29 @@ public:
         // A replayable step sizes its launch for the whole cache, so that the same launch serves
         // every position (the kernel splits each query's keys by its position alone).
         auto keys_bound = [&](const AttentionRun& run) { return replayable_ ? run.capacity : run.length; };
-        size_t scratch = 0;
-        for (const AttentionRun& run : runs)
-            scratch = std::max(scratch, cuda::attention_scratch_bytes(run.end - run.begin, H, Dh, keys_bound(run)));
-        void* partials = grow(attention_scratch_, scratch).data();
-        const int64_t row = H * Dh;
-        for (const AttentionRun& run : runs)
-            cuda::attention(q + run.begin * row, run.end - run.begin, H, Hkv, Dh, run.keys, run.values, cache_dtype,
-                            keys_bound(run), q_pos + run.begin, window, scale, out + run.begin * row, partials,
-                            stream_, softcap);
+        const int64_t row = H * Dh, T = runs.back().end;
+        int64_t bound = 1, longest = 0;
+        for (const AttentionRun& run : runs) {
+            bound = std::max(bound, keys_bound(run));
+            longest = std::max(longest, run.end - run.begin);
+        }
+        const cuda::AttentionScratch scratch{
+            grow(attention_scratch_, cuda::attention_scratch_bytes(T, H, Dh, bound)).data(),
+            grow(attention_counts_, size_t(T * H) * sizeof(unsigned), /*zeroed=*/true).as<unsigned>()};
+        if (longest >= cuda::kFlashAttentionMinQueries) {
+            // A prompt among the runs: each run on its own (its prompt on the tensor cores).
+            for (const AttentionRun& run : runs)
+                cuda::attention(q + run.begin * row, run.end - run.begin, H, Hkv, Dh, run.keys, run.values,
+                                cache_dtype, keys_bound(run), q_pos + run.begin, window, scale, out + run.begin * row,
+                                scratch, stream_, softcap);
+            return;
+        }
+        // Decode steps: every sequence's queries in one launch, which also writes the output
+        // projection's 8-bit input.
+        std::vector<cuda::AttentionSequence> seqs;
+        for (const AttentionRun& run : runs) seqs.push_back({run.end, run.keys, run.values, keys_bound(run)});
+        void* q8 = seqs.size() <= 32 && Dh % 32 == 0 ? fused_q8(out, T, row) : nullptr;
+        cuda::attention(q, seqs, H, Hkv, Dh, cache_dtype, q_pos, window, scale, out, scratch, stream_, softcap, q8);
     }
 
     void gated(Activation act, const float* gate, const float* up, int64_t T, int64_t width, float* out) override {
@@ -308,10 +328,10 @@ private:
 
     // The buffer, grown to at least `bytes` (its old contents are not kept). A new buffer makes
     // every recorded graph stale (they hold the old addresses).
-    cuda::DeviceBuffer& grow(cuda::DeviceBuffer& b, size_t bytes) {
+    cuda::DeviceBuffer& grow(cuda::DeviceBuffer& b, size_t bytes, bool zeroed = false) {
         if (b.size() < bytes) {
             b = cuda::DeviceBuffer();
-            b = cuda::DeviceBuffer::allocate(bytes);
+            b = zeroed ? cuda::DeviceBuffer::allocate_zeroed(bytes) : cuda::DeviceBuffer::allocate(bytes);
             ++generation_;
         }
         return b;
@@ -417,7 +437,7 @@ private:
     std::map<const void*, const float*> vectors_;
     std::array<cuda::DeviceBuffer, size_t(Slot::count)> buffers_;
     std::array<cuda::DeviceBuffer, size_t(IntSlot::count)> ints_;
-    cuda::DeviceBuffer q8_, x_f16_, w_f16_, attention_scratch_;
+    cuda::DeviceBuffer q8_, x_f16_, w_f16_, attention_scratch_, attention_counts_;
 
     // How the current step runs: not yet known (before its first op), op by op, recorded into a
     // graph as it runs, or replayed from one.
