@@ -6,6 +6,7 @@
 // How a query's keys split depends only on how many it sees (its position, read on the device),
 // never on the launch's grid: a launch sized for the whole cache (a captured decode step, replayed
 // at every position) computes what one sized for the keys written so far does, bit for bit.
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/q8_activations.cuh"
 
@@ -83,6 +84,7 @@ __global__ void __launch_bounds__(kWarps * 32)
                            const int32_t* __restrict__ q_pos, int window, float scale, float softcap, int splits,
                            float* __restrict__ partials, unsigned* __restrict__ done, float* __restrict__ y,
                            void* q8) {
+    follow_previous_kernel();
     const int split = blockIdx.x;
     const int64_t h = blockIdx.y, t = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -185,11 +187,11 @@ void attention(const float* q, const AttentionSequences& seqs, int64_t H, int64_
     const int splits = attention_splits(S);
     const dim3 grid{unsigned(splits), unsigned(H), unsigned(T)};
     if (f16_cache)
-        attention_split_kernel<true><<<grid, kWarps * 32, 0, stream>>>(q, H, Hkv, int(Dh), seqs, q_pos, window, scale,
-                                                                       softcap, splits, partials, done, out, out_q8);
+        launch_dependent(&attention_split_kernel<true>, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos, window,
+                         scale, softcap, splits, partials, done, out, out_q8);
     else
-        attention_split_kernel<false><<<grid, kWarps * 32, 0, stream>>>(q, H, Hkv, int(Dh), seqs, q_pos, window, scale,
-                                                                        softcap, splits, partials, done, out, out_q8);
+        launch_dependent(&attention_split_kernel<false>, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos, window,
+                         scale, softcap, splits, partials, done, out, out_q8);
 }
 
 }  // namespace slm::cuda::launch

@@ -4,6 +4,7 @@
 // scaling, bias and residual adds, row softmax, the f32 -> f16 conversion, and the KV cache's store
 // of each token's keys and values at the slot its position names.
 // Each matches its scalar reference in slm::kernels::ref (include/slm/kernels.h).
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/q8_activations.cuh"
 
@@ -53,6 +54,7 @@ template <int PerThread>
 __global__ void __launch_bounds__(kNormThreads)
     rms_norm_kernel(float* x, const float* residual, const float* __restrict__ w, int64_t D, float eps, float* out,
                     void* q8, int64_t n) {
+    follow_previous_kernel();
     float* xt = x + int64_t(blockIdx.x) * D;
     float* ot = out + int64_t(blockIdx.x) * D;
     float v[PerThread], wv[PerThread];
@@ -86,6 +88,7 @@ __global__ void __launch_bounds__(kNormThreads)
 // product loses the low bits of the angle.
 __global__ void rope_angles_kernel(const int32_t* __restrict__ positions, int64_t T, int64_t half,
                                    const float* __restrict__ inv_freq, float mscale, float* __restrict__ cos_sin) {
+    follow_previous_kernel();
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= T * half) return;
     const int64_t t = i / half, p = i % half;
@@ -115,6 +118,7 @@ __global__ void layer_norm_kernel(const float* x, const float* __restrict__ w, c
 // q and k in one launch); pairs lie within the first 2 * half dimensions of each head of Dh.
 __global__ void rope_kernel(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t half,
                             const float* __restrict__ cos_sin, bool neox) {
+    follow_previous_kernel();
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= T * (H + H2) * half) return;
     const int64_t p = i % half, th = i / half, t = th / (H + H2), h = th % (H + H2);
@@ -139,6 +143,7 @@ __device__ float gelu_of(float g) { return 0.5f * g * (1.0f + erff(g * 0.7071067
 // as 8-bit activations for the down projection's matvec.
 template <float (*Act)(float)>
 __global__ void gated_kernel(const float* gate, const float* up, int64_t n, float* out, void* q8) {
+    follow_previous_kernel();
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= n) return;
     const float v = Act(gate[i]) * up[i];
@@ -167,6 +172,7 @@ __global__ void scale_kernel(float* x, int64_t n, float s) {
 }
 
 __global__ void add_kernel(float* y, const float* x, int64_t n) {
+    follow_previous_kernel();
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i < n) y[i] += x[i];
 }
@@ -192,6 +198,7 @@ struct StorePair {
 
 template <typename Out>
 __global__ void store_rows_kernel(StorePair pair, int64_t T, int64_t n, const int32_t* __restrict__ positions) {
+    follow_previous_kernel();
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= T * n) return;
     const float* rows = blockIdx.y == 0 ? pair.rows[0] : pair.rows[1];
@@ -224,8 +231,8 @@ void rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_
               cudaStream_t stream) {
     if (T == 0) return;
     auto run = [&](auto per_thread) {
-        rms_norm_kernel<decltype(per_thread)::value>
-            <<<unsigned(T), kNormThreads, 0, stream>>>(x, residual, w, D, eps, out, q8, T * D);
+        launch_dependent(&rms_norm_kernel<decltype(per_thread)::value>, unsigned(T), kNormThreads, stream, x, residual, w,
+                         D, eps, out, q8, T * D);
     };
     if (D <= kNormThreads) return run(std::integral_constant<int, 1>{});
     if (D <= 2 * kNormThreads) return run(std::integral_constant<int, 2>{});
@@ -238,7 +245,8 @@ void rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream) {
     if (T * Dh > 0)
-        rope_angles_kernel<<<grid_for(T * Dh / 2), kThreads, 0, stream>>>(positions, T, Dh / 2, inv_freq, mscale, cos_sin);
+        launch_dependent(&rope_angles_kernel, grid_for(T * Dh / 2), kThreads, stream, positions, T, Dh / 2, inv_freq, mscale,
+                         cos_sin);
 }
 
 void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,
@@ -249,16 +257,16 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64
 void rope(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t rot_dim, const float* cos_sin,
           bool neox, cudaStream_t stream) {
     if (T * (H + H2) * rot_dim > 0)
-        rope_kernel<<<grid_for(T * (H + H2) * rot_dim / 2), kThreads, 0, stream>>>(x, H, x2, H2, T, Dh, rot_dim / 2,
-                                                                                   cos_sin, neox);
+        launch_dependent(&rope_kernel, grid_for(T * (H + H2) * rot_dim / 2), kThreads, stream, x, H, x2, H2, T, Dh,
+                         rot_dim / 2, cos_sin, neox);
 }
 
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {
-    if (n > 0) gated_kernel<gelu_tanh_of><<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out, q8);
+    if (n > 0) launch_dependent(&gated_kernel<gelu_tanh_of>, grid_for(n), kThreads, stream, gate, up, n, out, q8);
 }
 
 void gelu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {
-    if (n > 0) gated_kernel<gelu_of><<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out, q8);
+    if (n > 0) launch_dependent(&gated_kernel<gelu_of>, grid_for(n), kThreads, stream, gate, up, n, out, q8);
 }
 
 void gelu_tanh(const float* x, int64_t n, float* out, cudaStream_t stream) {
@@ -290,16 +298,16 @@ void store_rows(const float* const rows[2], void* const cache[2], int pairs, int
     if (T * n == 0) return;
     const StorePair pair{{rows[0], rows[pairs - 1]}, {cache[0], cache[pairs - 1]}};
     const dim3 grid{grid_for(T * n), unsigned(pairs)};
-    if (f16) store_rows_kernel<__half><<<grid, kThreads, 0, stream>>>(pair, T, n, positions);
-    else store_rows_kernel<float><<<grid, kThreads, 0, stream>>>(pair, T, n, positions);
+    if (f16) launch_dependent(&store_rows_kernel<__half>, grid, kThreads, stream, pair, T, n, positions);
+    else launch_dependent(&store_rows_kernel<float>, grid, kThreads, stream, pair, T, n, positions);
 }
 
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {
-    if (n > 0) gated_kernel<silu_of><<<grid_for(n), kThreads, 0, stream>>>(gate, up, n, out, q8);
+    if (n > 0) launch_dependent(&gated_kernel<silu_of>, grid_for(n), kThreads, stream, gate, up, n, out, q8);
 }
 
 void add(float* y, const float* x, int64_t n, cudaStream_t stream) {
-    if (n > 0) add_kernel<<<grid_for(n), kThreads, 0, stream>>>(y, x, n);
+    if (n > 0) launch_dependent(&add_kernel, grid_for(n), kThreads, stream, y, x, n);
 }
 
 void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream) {

@@ -4,6 +4,7 @@
 // lanes on consecutive 32-element slices so that a warp's loads of a row are one contiguous
 // stretch. Quantized weights meet 8-bit activations (quantize_q8: one scale per 32 elements, as
 // ggml's q8_1) in dp4a integer dot products; f16/bf16 weights meet f32 activations.
+#include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/q8_activations.cuh"
 #include "kernels/cuda/weight_slices.cuh"
@@ -55,6 +56,7 @@ __device__ __forceinline__ Rows block_rows(const Group& g) {
 // Activations in 8 bits (q8_activations.cuh): one warp per 32 elements, a lane per element.
 __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ codes,
                                    float2* __restrict__ ds) {
+    follow_previous_kernel();
     const int64_t b = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
     if (b >= blocks) return;
     quantize_group(x[b * 32 + threadIdx.x % 32], b, codes, ds);
@@ -81,6 +83,7 @@ template <class Type, int T, int R>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvec_q8_kernel(const Group g, size_t row_bytes, int slices_per_row, const int8_t* __restrict__ codes,
                      const float2* __restrict__ ds) {
+    follow_previous_kernel();
     const auto [W, y, N, row0] = block_rows<R>(g);
     if (row0 >= N) return;  // whole warps leave together: the shuffles below see full warps
     const int lane = threadIdx.x % 32;
@@ -138,6 +141,7 @@ template <> __device__ __forceinline__ void to_floats<__nv_bfloat16>(int4 raw, f
 template <class H, int T, int R>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvec_float_kernel(const Group g, int K, const float* __restrict__ x) {
+    follow_previous_kernel();
     const auto [bytes, y, N, row0] = block_rows<R>(g);
     const H* W = reinterpret_cast<const H*>(bytes);
     if (row0 >= N) return;
@@ -204,12 +208,13 @@ void launch_q8(const Group& g, int64_t K, const void* x_q8, cudaStream_t stream)
     const auto* codes = static_cast<const int8_t*>(x_q8);
     const auto* ds = reinterpret_cast<const float2*>(codes + size_t(T) * K);
     const unsigned blocks = g.end_block[g.count - 1];
-    matvec_q8_kernel<Type, T, R><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(g, row_bytes, slices_per_row, codes, ds);
+    launch_dependent(&matvec_q8_kernel<Type, T, R>, blocks, kWarpsPerBlock * 32, stream, g, row_bytes, slices_per_row, codes,
+                     ds);
 }
 
 template <class H, int T, int R>
 void launch_float(const Group& g, int64_t K, const float* x, cudaStream_t stream) {
-    matvec_float_kernel<H, T, R><<<g.end_block[g.count - 1], kWarpsPerBlock * 32, 0, stream>>>(g, int(K), x);
+    launch_dependent(&matvec_float_kernel<H, T, R>, g.end_block[g.count - 1], kWarpsPerBlock * 32, stream, g, int(K), x);
 }
 
 // The kernel for T tokens and R rows a warp as compile-time counts (registers): T in
@@ -248,7 +253,7 @@ void quantize_q8(const float* x, int64_t T, int64_t K, void* q8, cudaStream_t st
     float2* ds = q8_scales(q8, T * K);
     constexpr int kThreads = 256;
     const unsigned grid = unsigned((blocks * 32 + kThreads - 1) / kThreads);
-    quantize_q8_kernel<<<grid, kThreads, 0, stream>>>(x, blocks, codes, ds);
+    launch_dependent(&quantize_q8_kernel, grid, kThreads, stream, x, blocks, codes, ds);
 }
 
 // Measured on an H200 over four 7B shapes (docs/cuda.md): more rows a warp reuse each token's
