@@ -43,6 +43,8 @@ public:
     // record the ops of one step and replay them for the next step of the same shape (a CUDA
     // graph: one launch instead of hundreds); the CPU runs each op as it comes.
     virtual void begin_step(std::span<const int64_t> shape) { (void)shape; }
+    // Whether begin_step reads the shape (the forward builds it only then).
+    virtual bool replays_steps() const { return false; }
     // The step's ops are all queued by its first to_host; a step that reads nothing back ends
     // with end_step instead.
     virtual void end_step() {}

@@ -194,16 +194,18 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     // earlier step's ops as one graph.
     model::CpuBackend cpu(pool);
     model::Backend& be = device_ == Device::cpu ? static_cast<model::Backend&>(cpu) : *gpu_;
-    std::vector<int64_t> shape = {T,
-                                  hidden != nullptr,
-                                  long_rope,
-                                  cache.n_ctx(),
-                                  cache.n_seq(),
-                                  int64_t(cache.dtype()),
-                                  int64_t(reinterpret_cast<intptr_t>(cache.keys(0, 0)))};
-    for (const SequenceRun& run : runs) shape.insert(shape.end(), {run.begin, run.end, run.seq});
-    shape.insert(shape.end(), batch.want_logits.begin(), batch.want_logits.end());
-    be.begin_step(shape);
+    if (be.replays_steps()) {
+        std::vector<int64_t> shape = {T,
+                                      hidden != nullptr,
+                                      long_rope,
+                                      cache.n_ctx(),
+                                      cache.n_seq(),
+                                      int64_t(cache.dtype()),
+                                      int64_t(reinterpret_cast<intptr_t>(cache.keys(0, 0)))};
+        for (const SequenceRun& run : runs) shape.insert(shape.end(), {run.begin, run.end, run.seq});
+        shape.insert(shape.end(), batch.want_logits.begin(), batch.want_logits.end());
+        be.begin_step(shape);
+    }
     using Slot = model::Backend::Slot;
     float* x = be.buffer(Slot::x, size_t(T * D));
     float* xn = be.buffer(Slot::xn, size_t(T * D));

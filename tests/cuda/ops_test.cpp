@@ -297,7 +297,8 @@ TEST(CudaOps, FusedStepOpsGiveTheBitsOfTheirParts) {
     const size_t q8_bytes = q8_activations_bytes(T, D);
     {
         const DeviceBuffer x_parts = to_device(x), x_fused = to_device(x);
-        const DeviceBuffer out_parts = DeviceBuffer::allocate(x.size() * 4), out_fused = DeviceBuffer::allocate(x.size() * 4);
+        const DeviceBuffer out_parts = DeviceBuffer::allocate(x.size() * 4);
+        const DeviceBuffer out_fused = DeviceBuffer::allocate(x.size() * 4);
         const DeviceBuffer q8_parts = DeviceBuffer::allocate(q8_bytes), q8_fused = DeviceBuffer::allocate(q8_bytes);
         add(x_parts.as<float>(), dr.as<float>(), T * D, nullptr);
         rms_norm(x_parts.as<float>(), dw.as<float>(), T, D, 1e-5f, out_parts.as<float>(), nullptr);
@@ -337,7 +338,8 @@ TEST(CudaOps, FusedStepOpsGiveTheBitsOfTheirParts) {
         for (const DType dtype : {DType::f16, DType::f32}) {
             const size_t bytes = size_t(S * n) * (dtype == DType::f16 ? 2 : 4);
             const std::vector<uint8_t> blank(bytes, 0x5a);
-            const DeviceBuffer k1 = to_device(blank), v1 = to_device(blank), k2 = to_device(blank), v2 = to_device(blank);
+            const DeviceBuffer k1 = to_device(blank), v1 = to_device(blank);
+            const DeviceBuffer k2 = to_device(blank), v2 = to_device(blank);
             store_kv(keys.as<float>(), Tk, n, k1.data(), dtype, dpos.as<int32_t>(), nullptr);
             store_kv(values.as<float>(), Tk, n, v1.data(), dtype, dpos.as<int32_t>(), nullptr);
             store_kv(keys.as<float>(), values.as<float>(), Tk, n, k2.data(), v2.data(), dtype, dpos.as<int32_t>(),

@@ -187,11 +187,11 @@ void attention(const float* q, const AttentionSequences& seqs, int64_t H, int64_
     const int splits = attention_splits(S);
     const dim3 grid{unsigned(splits), unsigned(H), unsigned(T)};
     if (f16_cache)
-        launch_dependent(&attention_split_kernel<true>, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos, window,
-                         scale, softcap, splits, partials, done, out, out_q8);
+        launch_dependent(&attention_split_kernel<true>, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos,
+                         window, scale, softcap, splits, partials, done, out, out_q8);
     else
-        launch_dependent(&attention_split_kernel<false>, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos, window,
-                         scale, softcap, splits, partials, done, out, out_q8);
+        launch_dependent(&attention_split_kernel<false>, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos,
+                         window, scale, softcap, splits, partials, done, out, out_q8);
 }
 
 }  // namespace slm::cuda::launch

@@ -231,8 +231,8 @@ void rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_
               cudaStream_t stream) {
     if (T == 0) return;
     auto run = [&](auto per_thread) {
-        launch_dependent(&rms_norm_kernel<decltype(per_thread)::value>, unsigned(T), kNormThreads, stream, x, residual, w,
-                         D, eps, out, q8, T * D);
+        launch_dependent(&rms_norm_kernel<decltype(per_thread)::value>, unsigned(T), kNormThreads, stream, x,
+                         residual, w, D, eps, out, q8, T * D);
     };
     if (D <= kNormThreads) return run(std::integral_constant<int, 1>{});
     if (D <= 2 * kNormThreads) return run(std::integral_constant<int, 2>{});
@@ -245,8 +245,8 @@ void rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream) {
     if (T * Dh > 0)
-        launch_dependent(&rope_angles_kernel, grid_for(T * Dh / 2), kThreads, stream, positions, T, Dh / 2, inv_freq, mscale,
-                         cos_sin);
+        launch_dependent(&rope_angles_kernel, grid_for(T * Dh / 2), kThreads, stream, positions, T, Dh / 2, inv_freq,
+                         mscale, cos_sin);
 }
 
 void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,

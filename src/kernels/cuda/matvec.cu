@@ -208,13 +208,14 @@ void launch_q8(const Group& g, int64_t K, const void* x_q8, cudaStream_t stream)
     const auto* codes = static_cast<const int8_t*>(x_q8);
     const auto* ds = reinterpret_cast<const float2*>(codes + size_t(T) * K);
     const unsigned blocks = g.end_block[g.count - 1];
-    launch_dependent(&matvec_q8_kernel<Type, T, R>, blocks, kWarpsPerBlock * 32, stream, g, row_bytes, slices_per_row, codes,
-                     ds);
+    launch_dependent(&matvec_q8_kernel<Type, T, R>, blocks, kWarpsPerBlock * 32, stream, g, row_bytes, slices_per_row,
+                     codes, ds);
 }
 
 template <class H, int T, int R>
 void launch_float(const Group& g, int64_t K, const float* x, cudaStream_t stream) {
-    launch_dependent(&matvec_float_kernel<H, T, R>, g.end_block[g.count - 1], kWarpsPerBlock * 32, stream, g, int(K), x);
+    launch_dependent(&matvec_float_kernel<H, T, R>, g.end_block[g.count - 1], kWarpsPerBlock * 32, stream, g, int(K),
+                     x);
 }
 
 // The kernel for T tokens and R rows a warp as compile-time counts (registers): T in

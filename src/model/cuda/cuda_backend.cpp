@@ -94,6 +94,8 @@ public:
         cudaStreamDestroy(stream_);
     }
 
+    bool replays_steps() const override { return true; }
+
     void begin_step(std::span<const int64_t> shape) override {
         abandon_recording();  // a forward that failed half-way leaves nothing recorded
         mode_ = Mode::undecided;
