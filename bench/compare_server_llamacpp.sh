@@ -19,7 +19,7 @@
 #   LLAMA_SERVER  llama-server built with -DGGML_CUDA=ON (required; llama.cpp is built outside this
 #                 repository, e.g. b4748 with -DCMAKE_CUDA_ARCHITECTURES=90)
 #   BIN_DIR       slm and make_random_gguf of an -DSLM_CUDA=ON -DSLM_BENCH=ON build (default: the
-#                 staged tests/cuda/stage_server_compare.sh folder, build-cuda/server-compare)
+#                 staged tests/cuda/stage_compare.sh folder, build-cuda/server-compare)
 #   SHARED        ../shared/models or the staged copy (default: BIN_DIR/shared/models)
 #   MODELS_DIR    where the GGUF goes (default: /tmp/slm-cuda-models)
 #   OUT_DIR       results: server-compare.jsonl (one line per phase), server-compare.md (the table),

@@ -9,6 +9,7 @@
 #include "kernels/cuda/dependent_launch.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/q8_activations.cuh"
+#include "kernels/cuda/visible_keys.cuh"
 
 #include <cuda_fp16.h>
 
@@ -28,12 +29,6 @@ __device__ __forceinline__ float cache_value(const void* cache, bool f16, int64_
 
 __host__ __device__ __forceinline__ int splits_for(int64_t keys) {
     return int(min(int64_t(kMaxSplits), max(int64_t(1), (keys + kKeysPerSplit - 1) / kKeysPerSplit)));
-}
-
-// Visible keys of query t: [first, last], empty when first > last.
-__device__ __forceinline__ void visible_keys(int32_t pos, int64_t S, int window, int64_t& first, int64_t& last) {
-    last = min(int64_t(pos), S - 1);
-    first = window > 0 ? max(int64_t(0), int64_t(pos) - window + 1) : 0;
 }
 
 // How many of the launch's `splits` stretches the query at `pos` uses.

@@ -6,6 +6,7 @@
 // is. The split-key kernel (attention.cu) stays for decode, where a step has too few queries to
 // fill an mma's 16 rows, and for f32 caches and head sizes this kernel has no instance for.
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/visible_keys.cuh"
 
 #include <cuda_fp16.h>
 
@@ -43,12 +44,6 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const __half* r
                  : "r"(address));
 }
 
-// Visible keys of a query at `pos`: [first, last], empty when first > last (as attention.cu).
-__device__ __forceinline__ void visible_span(int32_t pos, int64_t S, int window, int& first, int& last) {
-    last = int(min(int64_t(pos), S - 1));
-    first = window > 0 ? max(0, pos - window + 1) : 0;
-}
-
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32)
     flash_attention_kernel(const float* __restrict__ q, int64_t T, int64_t H, int64_t Hkv,
@@ -71,7 +66,11 @@ __global__ void __launch_bounds__(kWarps * 32)
     for (int r = 0; r < 2; ++r) {
         const int64_t t = row0 + g + 8 * r;
         first[r] = 1, last[r] = 0;
-        if (t < T) visible_span(q_pos[t], S, window, first[r], last[r]);
+        if (t < T) {
+            int64_t key_first, key_last;
+            visible_keys(q_pos[t], S, window, key_first, key_last);
+            first[r] = int(key_first), last[r] = int(key_last);
+        }
     }
     if (threadIdx.x == 0) span_first = INT32_MAX, span_last = -1;
     __syncthreads();

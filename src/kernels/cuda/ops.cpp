@@ -268,7 +268,8 @@ void attention(const float* q, std::span<const AttentionSequence> seqs, int64_t 
                AttentionScratch scratch, cudaStream_t stream, float softcap, void* out_q8) {
     if (seqs.empty()) return;
     check_attention(cache_dtype, H, Hkv, Dh, out_q8, seqs.back().end);
-    constexpr size_t kPerLaunch = launch::kMaxAttentionSequences;
+    static_assert(kMaxAttentionSequences == size_t(launch::kMaxAttentionSequences));
+    constexpr size_t kPerLaunch = kMaxAttentionSequences;
     if (out_q8 != nullptr && seqs.size() > kPerLaunch)
         fail("cuda::attention: 8-bit outputs for {} sequences (at most {})", seqs.size(), kPerLaunch);
     int64_t previous_end = 0;

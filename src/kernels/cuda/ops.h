@@ -117,6 +117,7 @@ void attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t Dh, co
 // steps): sequence i's queries are rows [seqs[i - 1].end, seqs[i].end) of q (the first from 0), and
 // its keys are bounded by seqs[i].S; one launch for up to 32 sequences. scratch: as above, with S
 // the largest bound. out_q8 with at most 32 sequences.
+constexpr size_t kMaxAttentionSequences = 32;  // a launch's, and out_q8's bound
 struct AttentionSequence {
     int64_t end;
     const void *keys, *values;

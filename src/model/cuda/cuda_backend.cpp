@@ -229,7 +229,7 @@ public:
         // projection's 8-bit input.
         std::vector<cuda::AttentionSequence> seqs;
         for (const AttentionRun& run : runs) seqs.push_back({run.end, run.keys, run.values, keys_bound(run)});
-        void* q8 = seqs.size() <= 32 && Dh % 32 == 0 ? fused_q8(out, T, row) : nullptr;
+        void* q8 = seqs.size() <= cuda::kMaxAttentionSequences && Dh % 32 == 0 ? fused_q8(out, T, row) : nullptr;
         cuda::attention(q, seqs, H, Hkv, Dh, cache_dtype, q_pos, window, scale, out, scratch, stream_, softcap, q8);
     }
 
