@@ -24,6 +24,7 @@
 namespace {
 
 using slm::DType;
+using slm::Tensor;
 using namespace slm::cuda;
 
 constexpr size_t kRotationBytes = size_t(512) << 20;  // > 8x the H200's 60 MB of L2
@@ -124,7 +125,9 @@ int main(int argc, char** argv) {
             const size_t bytes = host.size();
             const int copies = int(std::max<size_t>(1, (kRotationBytes + bytes - 1) / bytes));
             const DeviceBuffer weights = DeviceBuffer::allocate(bytes * size_t(copies));
-            for (int c = 0; c < copies; ++c) copy_to_device(weights.as<uint8_t>() + size_t(c) * bytes, host.data(), bytes);
+            const Tensor host_w{dtype, {N, K}, const_cast<uint8_t*>(host.data())};
+            for (int c = 0; c < copies; ++c)
+                copy_weight_to_device(host_w, weights.as<uint8_t>() + size_t(c) * bytes);
             for (const int T : {1, 2, 4, 8}) {
                 std::vector<float> x(size_t(T * K));
                 uint64_t state = 7;

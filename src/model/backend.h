@@ -93,6 +93,14 @@ public:
     // blocks of `cache_dtype` (f32, or f16 rounded to nearest); positions as ints() returned them.
     virtual void store_kv(const float* k, const float* v, int64_t T, int64_t n, void* k_cache, void* v_cache,
                           const int32_t* positions, DType cache_dtype) = 0;
+    // rope, then store_kv of the turned keys and the values of one sequence's T tokens (Hkv * Dh
+    // values a token): a device backend does both in one launch.
+    virtual void rope_store_kv(float* q, int64_t H, float* k, int64_t Hkv, const float* v, int64_t T, int64_t Dh,
+                               const float* cos_sin, kernels::RopeMode mode, int64_t rot_dim, void* k_cache,
+                               void* v_cache, const int32_t* positions, DType cache_dtype) {
+        rope(q, H, k, Hkv, T, Dh, cos_sin, mode, rot_dim);
+        store_kv(k, v, T, Hkv * Dh, k_cache, v_cache, positions, cache_dtype);
+    }
     // Each run's queries q[begin..end) attend over its cache; q_pos: the batch's positions.
     virtual void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
                            DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,

@@ -271,15 +271,19 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
         }
         const bool local_rope = rope_local_cos_sin != nullptr && layer_window_[size_t(l)] > 0;
         const float* cos_sin = local_rope ? rope_local_cos_sin : rope_cos_sin;
-        be.rope(q, H, k, Hkv, T, Dh, cos_sin, rope_mode_, rot);
-
-        // Each run: its k/v into the cache, then attention over that sequence's cache. att: [T, H, Dh]
+        // q and k turned; each run's k/v into its sequence's cache (one op when the batch is one
+        // sequence); then attention over each sequence's cache. att: [T, H, Dh]
+        if (runs.size() == 1) {
+            be.rope_store_kv(q, H, k, Hkv, v, T, Dh, cos_sin, rope_mode_, rot, cache.keys(l, runs[0].seq),
+                             cache.values(l, runs[0].seq), positions, cache.dtype());
+        } else {
+            be.rope(q, H, k, Hkv, T, Dh, cos_sin, rope_mode_, rot);
+            for (const SequenceRun& run : runs)
+                be.store_kv(k + run.begin * kv_dim, v + run.begin * kv_dim, run.end - run.begin, kv_dim,
+                            cache.keys(l, run.seq), cache.values(l, run.seq), positions + run.begin, cache.dtype());
+        }
         for (size_t r = 0; r < runs.size(); ++r) {
             const SequenceRun& run = runs[r];
-            const int64_t n = run.end - run.begin;
-            const int32_t* run_positions = positions + run.begin;
-            be.store_kv(k + run.begin * kv_dim, v + run.begin * kv_dim, n, kv_dim, cache.keys(l, run.seq),
-                        cache.values(l, run.seq), run_positions, cache.dtype());
             // cache positions 0..length-1 are now valid
             attention_runs[r] = {run.begin, run.end, cache.keys(l, run.seq), cache.values(l, run.seq),
                                  int64_t(batch.positions[size_t(run.end - 1)]) + 1, cache.n_ctx()};

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernels/cuda/device.h"
+#include "kernels/cuda/ops.h"
 
 #include <slm/tensor.h>
 
@@ -31,12 +32,13 @@ std::vector<T> to_host(const DeviceBuffer& b, size_t n) {
     return v;
 }
 
-// A host weight tensor copied to the device: the same dtype, shape and bytes, device == cuda.
+// A host weight tensor copied to the device as the backend places weights (copy_weight_to_device):
+// the same dtype, shape and size, device == cuda.
 struct DeviceTensor {
     DeviceBuffer buffer;
     Tensor tensor;
     explicit DeviceTensor(const Tensor& host) : buffer(DeviceBuffer::allocate(host.nbytes())), tensor(host) {
-        copy_to_device(buffer.data(), host.data, host.nbytes());
+        copy_weight_to_device(host, buffer.data());
         tensor.data = buffer.data();
         tensor.device = Device::cuda;
     }

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace slm::cuda {
@@ -48,6 +49,31 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGetRows,
                          ::testing::Values(DType::f32, DType::f16, DType::bf16, DType::q4_0, DType::q8_0, DType::q4_k,
                                            DType::q5_k, DType::q6_k),
                          [](const auto& info) { return std::string(name(info.param)); });
+
+// The split layout (weight_slices.cuh) made a few rows at a time gives the bytes it gives in one
+// pass, and reads back as the file's blocks: the first rows, the last, and a chunk's edges.
+TEST(CudaWeightLayout, UploadInChunksGivesTheLayoutOfOnePass) {
+    SLM_REQUIRE_CUDA();
+    for (const DType dtype : {DType::q4_0, DType::q8_0, DType::q6_k, DType::q4_k}) {
+        const int64_t V = 50, D = 768;
+        const OwnedTensor E = kernels::test::random_weights(dtype, V, D, 5);
+        const DeviceTensor whole(E.tensor);
+        DeviceTensor chunked(E.tensor);
+        copy_weight_to_device(E.tensor, chunked.buffer.data(), 3 * E.tensor.row_bytes());
+        const size_t bytes = E.tensor.nbytes();
+        EXPECT_EQ(to_host<uint8_t>(whole.buffer, bytes), to_host<uint8_t>(chunked.buffer, bytes)) << name(dtype);
+        const std::vector<int32_t> ids = {0, 2, 3, 47, 48, 49};
+        const int64_t T = int64_t(ids.size());
+        const DeviceBuffer dids = to_device(ids);
+        const DeviceBuffer dout = DeviceBuffer::allocate(size_t(T * D) * sizeof(float));
+        get_rows(chunked.tensor, dids.as<int32_t>(), T, dout.as<float>(), nullptr);
+        const std::vector<float> got = to_host<float>(dout, size_t(T * D));
+        std::vector<float> want(size_t(T * D));
+        kernels::ref::get_rows(E.tensor, ids.data(), T, want.data());
+        for (size_t i = 0; i < want.size(); ++i)
+            ASSERT_NEAR(got[i], want[i], 1e-6f * (1.0f + std::fabs(want[i]))) << name(dtype) << " element " << i;
+    }
+}
 
 TEST(CudaOps, RmsNormMatchesReference) {
     SLM_REQUIRE_CUDA();
@@ -327,6 +353,32 @@ TEST(CudaOps, FusedStepOpsGiveTheBitsOfTheirParts) {
             EXPECT_EQ(to_host<float>(q2, q.size()), to_host<float>(q1, q.size()));
             EXPECT_EQ(to_host<float>(k2, k.size()), to_host<float>(k1, k.size()));
         }
+        // rope and the KV store in one launch, against rope_qk then store_kv: whole and partial
+        // rotation (Phi-2), both pair orders, both cache types.
+        const std::vector<float> v = kernels::test::random_floats(size_t(Tr * Hkv * Dh), 32);
+        const DeviceBuffer dv = to_device(v);
+        const int64_t S = 32, n = Hkv * Dh;
+        const DeviceBuffer slots = to_device(std::vector<int32_t>{2, 9, 15, 0, 31});
+        for (const int64_t rot : {Dh, Dh / 2})
+            for (const kernels::RopeMode mode : {kernels::RopeMode::neox, kernels::RopeMode::normal})
+                for (const DType dtype : {DType::f16, DType::f32}) {
+                    const size_t bytes = size_t(S * n) * (dtype == DType::f16 ? 2 : 4);
+                    const std::vector<uint8_t> blank(bytes, 0x5a);
+                    const DeviceBuffer q1 = to_device(q), k1 = to_device(k), q2 = to_device(q), k2 = to_device(k);
+                    const DeviceBuffer kc1 = to_device(blank), vc1 = to_device(blank);
+                    const DeviceBuffer kc2 = to_device(blank), vc2 = to_device(blank);
+                    rope_qk(q1.as<float>(), H, k1.as<float>(), Hkv, Tr, Dh, cos_sin.as<float>(), mode, nullptr, rot);
+                    store_kv(k1.as<float>(), dv.as<float>(), Tr, n, kc1.data(), vc1.data(), dtype,
+                             slots.as<int32_t>(), nullptr);
+                    rope_store_kv(q2.as<float>(), H, k2.as<float>(), Hkv, dv.as<float>(), Tr, Dh, cos_sin.as<float>(),
+                                  mode, kc2.data(), vc2.data(), dtype, slots.as<int32_t>(), nullptr, rot);
+                    const std::string what = "rot " + std::to_string(rot) + " mode " + std::to_string(int(mode)) +
+                                             " " + std::string(name(dtype));
+                    EXPECT_EQ(to_host<float>(q2, q.size()), to_host<float>(q1, q.size())) << what;
+                    EXPECT_EQ(to_host<float>(k2, k.size()), to_host<float>(k1, k.size())) << what;
+                    EXPECT_EQ(to_host<uint8_t>(kc2, bytes), to_host<uint8_t>(kc1, bytes)) << what;
+                    EXPECT_EQ(to_host<uint8_t>(vc2, bytes), to_host<uint8_t>(vc1, bytes)) << what;
+                }
     }
     {
         const int64_t S = 16, n = 40;

@@ -22,13 +22,14 @@ unsigned grid_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
 // of a slice each load the whole slice; the repeats hit L1.
 // Rows are the grid's y (strided past its limit); no 64-bit divisions in the index arithmetic.
 template <class Type>
-__global__ void dequantize_slices(const uint8_t* __restrict__ W, size_t row_bytes, int64_t rows, int64_t K,
-                                  __half* __restrict__ out) {
+__global__ void dequantize_slices(const uint8_t* __restrict__ W, int64_t rows, int64_t first_row, int64_t chunk_rows,
+                                  int64_t K, __half* __restrict__ out) {
     const int i = int(blockIdx.x) * blockDim.x + threadIdx.x;  // quarter-slice within the row
     if (i >= int(K / 8)) return;
     const int s = i / 4, quarter = i % 4;
-    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        const slices::Slice slice = Type::load(W + size_t(r) * row_bytes, s);
+    const int blocks_per_row = int(K / (32 * Type::kSlicesPerBlock));
+    for (int64_t r = blockIdx.y; r < chunk_rows; r += gridDim.y) {
+        const slices::Slice slice = Type::load(slices::row_at<Type>(W, rows, blocks_per_row, first_row + r), s);
         // The quarter's 8 codes without indexing the slice's registers dynamically.
         int lo = slice.q[0], hi = slice.q[1];
 #pragma unroll
@@ -53,26 +54,27 @@ __global__ void bf16_to_f16(const __nv_bfloat16* __restrict__ W, int64_t n, __ha
 }
 
 template <class Type>
-void launch_slices(const void* W, int64_t rows, int64_t K, void* out, cudaStream_t stream) {
-    const size_t row_bytes = size_t(K / (32 * Type::kSlicesPerBlock)) * Type::kBlockBytes;
-    const dim3 grid{grid_for(K / 8), unsigned(std::min<int64_t>(rows, 65535))};
-    dequantize_slices<Type><<<grid, kThreads, 0, stream>>>(
-        static_cast<const uint8_t*>(W), row_bytes, rows, K, static_cast<__half*>(out));
+void launch_slices(const void* W, int64_t rows, int64_t first_row, int64_t chunk_rows, int64_t K, void* out,
+                   cudaStream_t stream) {
+    const dim3 grid{grid_for(K / 8), unsigned(std::min<int64_t>(chunk_rows, 65535))};
+    dequantize_slices<Type><<<grid, kThreads, 0, stream>>>(static_cast<const uint8_t*>(W), rows, first_row,
+                                                           chunk_rows, K, static_cast<__half*>(out));
 }
 
 }  // namespace
 
-void dequantize_f16(DType w, const void* W, int64_t rows, int64_t K, void* out, cudaStream_t stream) {
-    if (rows * K == 0) return;
+void dequantize_f16(DType w, const void* W, int64_t rows, int64_t first_row, int64_t chunk_rows, int64_t K, void* out,
+                    cudaStream_t stream) {
+    if (chunk_rows * K == 0) return;
     switch (w) {
-        case DType::q4_0: return launch_slices<slices::Q4_0>(W, rows, K, out, stream);
-        case DType::q8_0: return launch_slices<slices::Q8_0>(W, rows, K, out, stream);
-        case DType::q4_k: return launch_slices<slices::Q4_K>(W, rows, K, out, stream);
-        case DType::q5_k: return launch_slices<slices::Q5_K>(W, rows, K, out, stream);
-        case DType::q6_k: return launch_slices<slices::Q6_K>(W, rows, K, out, stream);
+        case DType::q4_0: return launch_slices<slices::Q4_0>(W, rows, first_row, chunk_rows, K, out, stream);
+        case DType::q8_0: return launch_slices<slices::Q8_0>(W, rows, first_row, chunk_rows, K, out, stream);
+        case DType::q4_k: return launch_slices<slices::Q4_K>(W, rows, first_row, chunk_rows, K, out, stream);
+        case DType::q5_k: return launch_slices<slices::Q5_K>(W, rows, first_row, chunk_rows, K, out, stream);
+        case DType::q6_k: return launch_slices<slices::Q6_K>(W, rows, first_row, chunk_rows, K, out, stream);
         case DType::bf16:
-            return bf16_to_f16<<<grid_for(rows * K), kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(W),
-                                                                             rows * K, static_cast<__half*>(out));
+            return bf16_to_f16<<<grid_for(chunk_rows * K), kThreads, 0, stream>>>(
+                static_cast<const __nv_bfloat16*>(W) + first_row * K, chunk_rows * K, static_cast<__half*>(out));
         default: return;  // f16 needs no conversion; ops.cpp refuses the rest
     }
 }

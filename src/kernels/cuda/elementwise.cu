@@ -114,6 +114,19 @@ __global__ void layer_norm_kernel(const float* x, const float* __restrict__ w, c
         ot[i] = (xt[i] - mean) * inv_std * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
 }
 
+// Pair p of a head: its two dimensions (p and p + half, or 2p and 2p + 1 for GPT-J's pairs), and
+// the pair turned by the token's angle, in rounded operations so that every kernel that turns
+// pairs gives the same bits.
+struct RopePair {
+    int64_t ia, ib;
+};
+__device__ __forceinline__ RopePair rope_pair(int64_t p, int64_t half, bool neox) {
+    return neox ? RopePair{p, p + half} : RopePair{2 * p, 2 * p + 1};
+}
+__device__ __forceinline__ float2 turn(float a, float b, float c, float s) {
+    return make_float2(__fmaf_rn(a, c, -__fmul_rn(b, s)), __fmaf_rn(a, s, __fmul_rn(b, c)));
+}
+
 // One thread per rotated pair, over the heads of x (H a token) and then those of x2 (H2 a token;
 // q and k in one launch); pairs lie within the first 2 * half dimensions of each head of Dh.
 __global__ void rope_kernel(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t half,
@@ -123,11 +136,52 @@ __global__ void rope_kernel(float* x, int64_t H, float* x2, int64_t H2, int64_t 
     if (i >= T * (H + H2) * half) return;
     const int64_t p = i % half, th = i / half, t = th / (H + H2), h = th % (H + H2);
     float* head = h < H ? x + (t * H + h) * Dh : x2 + (t * H2 + h - H) * Dh;
-    const float c = cos_sin[t * 2 * half + p], s = cos_sin[t * 2 * half + half + p];
-    const int64_t ia = neox ? p : 2 * p, ib = neox ? p + half : 2 * p + 1;
-    const float a = head[ia], b = head[ib];
-    head[ia] = a * c - b * s;
-    head[ib] = a * s + b * c;
+    const RopePair e = rope_pair(p, half, neox);
+    const float2 r = turn(head[e.ia], head[e.ib], cos_sin[t * 2 * half + p], cos_sin[t * 2 * half + half + p]);
+    head[e.ia] = r.x;
+    head[e.ib] = r.y;
+}
+
+template <typename Out> __device__ __forceinline__ Out cache_value(float v);
+template <> __device__ __forceinline__ __half cache_value<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ float cache_value<float>(float v) { return v; }
+
+// rope_kernel over q [T, H, Dh] and k [T, Hkv, Dh], each turned key also written to row
+// positions[t] of the key cache; then k's dimensions past the turned ones (partial rope) and v's
+// rows into their caches, as store_rows_kernel does: three index ranges of one launch.
+template <typename Out>
+__global__ void rope_store_kernel(float* q, int64_t H, float* k, int64_t Hkv, const float* __restrict__ v, int64_t T,
+                                  int64_t Dh, int64_t half, const float* __restrict__ cos_sin, bool neox,
+                                  Out* __restrict__ k_cache, Out* __restrict__ v_cache,
+                                  const int32_t* __restrict__ positions) {
+    follow_previous_kernel();
+    int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    const int64_t n = Hkv * Dh;  // a token's keys (and values)
+    const int64_t pairs = T * (H + Hkv) * half;
+    if (i < pairs) {
+        const int64_t p = i % half, th = i / half, t = th / (H + Hkv), h = th % (H + Hkv);
+        float* head = h < H ? q + (t * H + h) * Dh : k + (t * Hkv + h - H) * Dh;
+        const RopePair e = rope_pair(p, half, neox);
+        const float2 r = turn(head[e.ia], head[e.ib], cos_sin[t * 2 * half + p], cos_sin[t * 2 * half + half + p]);
+        head[e.ia] = r.x;
+        head[e.ib] = r.y;
+        if (h >= H) {
+            Out* row = k_cache + int64_t(positions[t]) * n + (h - H) * Dh;
+            row[e.ia] = cache_value<Out>(r.x);
+            row[e.ib] = cache_value<Out>(r.y);
+        }
+        return;
+    }
+    i -= pairs;
+    const int64_t unturned = Dh - 2 * half;
+    if (i < T * Hkv * unturned) {
+        const int64_t t = i / (Hkv * unturned), j = i % (Hkv * unturned);
+        const int64_t d = (j / unturned) * Dh + 2 * half + j % unturned;  // within the token's keys
+        k_cache[int64_t(positions[t]) * n + d] = cache_value<Out>(k[t * n + d]);
+        return;
+    }
+    i -= T * Hkv * unturned;
+    if (i < T * n) v_cache[int64_t(positions[i / n]) * n + i % n] = cache_value<Out>(v[i]);
 }
 
 __device__ float silu_of(float g) { return g / (1.0f + expf(-g)); }
@@ -204,9 +258,7 @@ __global__ void store_rows_kernel(StorePair pair, int64_t T, int64_t n, const in
     const float* rows = blockIdx.y == 0 ? pair.rows[0] : pair.rows[1];
     Out* cache = static_cast<Out*>(blockIdx.y == 0 ? pair.cache[0] : pair.cache[1]);
     const int64_t t = i / n, j = i % n;
-    const int64_t slot = int64_t(positions[t]) * n + j;
-    if constexpr (sizeof(Out) == 2) cache[slot] = __float2half_rn(rows[i]);
-    else cache[slot] = rows[i];
+    cache[int64_t(positions[t]) * n + j] = cache_value<Out>(rows[i]);
 }
 
 // One block per row: max, sum of exponentials, scale.
@@ -259,6 +311,21 @@ void rope(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int
     if (T * (H + H2) * rot_dim > 0)
         launch_dependent(&rope_kernel, grid_for(T * (H + H2) * rot_dim / 2), kThreads, stream, x, H, x2, H2, T, Dh,
                          rot_dim / 2, cos_sin, neox);
+}
+
+void rope_store(float* q, int64_t H, float* k, int64_t Hkv, const float* v, int64_t T, int64_t Dh, int64_t rot_dim,
+                const float* cos_sin, bool neox, void* k_cache, void* v_cache, bool f16, const int32_t* positions,
+                cudaStream_t stream) {
+    const int64_t threads = T * (H + Hkv) * rot_dim / 2 + T * Hkv * (Dh - rot_dim) + T * Hkv * Dh;
+    if (threads == 0) return;
+    if (f16)
+        launch_dependent(&rope_store_kernel<__half>, grid_for(threads), kThreads, stream, q, H, k, Hkv, v, T, Dh,
+                         rot_dim / 2, cos_sin, neox, static_cast<__half*>(k_cache), static_cast<__half*>(v_cache),
+                         positions);
+    else
+        launch_dependent(&rope_store_kernel<float>, grid_for(threads), kThreads, stream, q, H, k, Hkv, v, T, Dh,
+                         rot_dim / 2, cos_sin, neox, static_cast<float*>(k_cache), static_cast<float*>(v_cache),
+                         positions);
 }
 
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream) {

@@ -44,7 +44,7 @@ void gemm(const Tensor& W, const void* x_f16, int64_t T, float* y, void* w_f16, 
         const int64_t rows = std::min(slice, N - r0);
         const void* a = static_cast<const uint8_t*>(W.data) + size_t(r0) * W.row_bytes();
         if (W.dtype != DType::f16) {
-            launch::dequantize_f16(W.dtype, a, rows, K, w_f16, stream);
+            launch::dequantize_f16(W.dtype, W.data, N, r0, rows, K, w_f16, stream);
             check(cudaGetLastError(), "dequantize for gemm");
             a = w_f16;
         }

@@ -36,12 +36,22 @@ inline void matvec(DType w, const void* W, int64_t N, int64_t K, const float* x,
     matvec(w, &out, 1, K, x, x_q8, T, stream, rows_per_warp);
 }
 
-// dequantize.cu: rows x K weights of a matvec type (not f16) as f16, row-major.
-void dequantize_f16(DType w, const void* W, int64_t rows, int64_t K, void* out, cudaStream_t stream);
+// weight_layout.cu: rows [first_row, first_row + chunk_rows) of a [rows, K] matrix, in the file's
+// layout at `raw`, into the GPU's layout of the whole matrix at W (weight_slices.cuh), for the
+// types that split their blocks; the others are copied as they are.
+bool splits_blocks(DType w);
+void split_blocks(DType w, const void* raw, int64_t rows, int64_t first_row, int64_t chunk_rows, int64_t K, void* W,
+                  cudaStream_t stream);
 
-// get_rows.cu
+// dequantize.cu: rows [first_row, first_row + chunk_rows) of a [rows, K] matrix of a matvec type
+// (not f16) as f16, row-major.
+void dequantize_f16(DType w, const void* W, int64_t rows, int64_t first_row, int64_t chunk_rows, int64_t K, void* out,
+                    cudaStream_t stream);
+
+// get_rows.cu: E [V, D]
 bool get_rows_reads(DType e);
-void get_rows(DType e, const void* E, int64_t D, const int32_t* ids, int64_t T, float* out, cudaStream_t stream);
+void get_rows(DType e, const void* E, int64_t V, int64_t D, const int32_t* ids, int64_t T, float* out,
+              cudaStream_t stream);
 
 // elementwise.cu
 // q8 (or null): the output also as 8-bit activations (q8_activations.cuh), T * D a multiple of 32.
@@ -55,6 +65,10 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64
                 cudaStream_t stream);
 void rope(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t rot_dim, const float* cos_sin,
           bool neox, cudaStream_t stream);
+// rope of q and k, then k and v into their caches at positions (f16 or f32), in one launch
+void rope_store(float* q, int64_t H, float* k, int64_t Hkv, const float* v, int64_t T, int64_t Dh, int64_t rot_dim,
+                const float* cos_sin, bool neox, void* k_cache, void* v_cache, bool f16, const int32_t* positions,
+                cudaStream_t stream);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);
 void gelu_mul(const float* gate, const float* up, int64_t n, float* out, void* q8, cudaStream_t stream);

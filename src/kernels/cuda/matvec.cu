@@ -1,5 +1,5 @@
 // Matrix x vector for decode and small batches (T <= 8 tokens): y[t, n] = W[n, :] . x[t, :] with W
-// read in place in the file's layout; up to kMaxMatvecOuts matrices reading the same x (q/k/v,
+// read in the GPU's layout (weight_slices.cuh); up to kMaxMatvecOuts matrices reading the same x (q/k/v,
 // gate/up) in one launch, each taking its own run of blocks. A warp takes R rows (1, 2 or 4), its
 // lanes on consecutive 32-element slices so that a warp's loads of a row are one contiguous
 // stretch. Quantized weights meet 8-bit activations (quantize_q8: one scale per 32 elements, as
@@ -81,25 +81,32 @@ __device__ __forceinline__ float slice_dot(const slices::Slice& w, const int a[8
 // reads, from L1). Rows past N repeat the last row and are not written.
 template <class Type, int T, int R>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    matvec_q8_kernel(const Group g, size_t row_bytes, int slices_per_row, const int8_t* __restrict__ codes,
+    matvec_q8_kernel(const Group g, int slices_per_row, const int8_t* __restrict__ codes,
                      const float2* __restrict__ ds) {
-    follow_previous_kernel();
     const auto [W, y, N, row0] = block_rows<R>(g);
-    if (row0 >= N) return;  // whole warps leave together: the shuffles below see full warps
     const int lane = threadIdx.x % 32;
     const size_t K = size_t(slices_per_row) * 32;
-    const uint8_t* w[R];
+    const int blocks_per_row = slices_per_row / Type::kSlicesPerBlock;
+    slices::Row w[R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) w[r] = W + size_t(min(row0 + r, N - 1)) * row_bytes;
+    for (int r = 0; r < R; ++r) w[r] = slices::row_at<Type>(W, N, blocks_per_row, min(row0 + r, N - 1));
+    // The first weights load before waiting on the kernel before, whose outputs they do not
+    // depend on: under a dependent launch they arrive while that kernel finishes.
+    slices::Slice ws[R];
+    if (row0 < N && lane < slices_per_row)
+#pragma unroll
+        for (int r = 0; r < R; ++r) ws[r] = Type::load(w[r], lane);
+    follow_previous_kernel();
+    if (row0 >= N) return;  // whole warps leave together: the shuffles below see full warps
     float acc[R][T];
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
         for (int t = 0; t < T; ++t) acc[r][t] = 0.0f;
     for (int s = lane; s < slices_per_row; s += 32) {
-        slices::Slice ws[R];
+        if (s != lane)
 #pragma unroll
-        for (int r = 0; r < R; ++r) ws[r] = Type::load(w[r], s);
+            for (int r = 0; r < R; ++r) ws[r] = Type::load(w[r], s);
 #pragma unroll
         for (int t = 0; t < T; ++t) {
             int a[8];
@@ -204,12 +211,10 @@ Group group_of(const MatvecOut* outs, int count, int R) {
 template <class Type, int T, int R>
 void launch_q8(const Group& g, int64_t K, const void* x_q8, cudaStream_t stream) {
     const int slices_per_row = int(K / 32);
-    const size_t row_bytes = size_t(K / (32 * Type::kSlicesPerBlock)) * Type::kBlockBytes;
     const auto* codes = static_cast<const int8_t*>(x_q8);
     const auto* ds = reinterpret_cast<const float2*>(codes + size_t(T) * K);
     const unsigned blocks = g.end_block[g.count - 1];
-    launch_dependent(&matvec_q8_kernel<Type, T, R>, blocks, kWarpsPerBlock * 32, stream, g, row_bytes, slices_per_row,
-                     codes, ds);
+    launch_dependent(&matvec_q8_kernel<Type, T, R>, blocks, kWarpsPerBlock * 32, stream, g, slices_per_row, codes, ds);
 }
 
 template <class H, int T, int R>
@@ -258,10 +263,12 @@ void quantize_q8(const float* x, int64_t T, int64_t K, void* q8, cudaStream_t st
 }
 
 // Measured on an H200 over four 7B shapes (docs/cuda.md): more rows a warp reuse each token's
-// activations more, but leave fewer warps; one token needs the warps most, eight the reuse.
+// activations more, but leave fewer warps; one token needs the warps most, eight the reuse. (Since
+// the split layout, two tokens gain from fewer rows a warp than before: their loads are wider.)
 int matvec_rows_per_warp(int64_t N, int T) {
     if (T == 1) return N >= 16384 ? 2 : 1;
-    if (T == 2) return N >= 8192 ? 4 : N >= 4096 ? 2 : 1;
+    if (T == 2) return N >= 16384 ? 4 : 1;
+    if (T <= 4) return 2;
     return 4;
 }
 

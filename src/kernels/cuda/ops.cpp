@@ -29,6 +29,30 @@ void check_device_matrix(const Tensor& W, const char* op) {
 
 }  // namespace
 
+void copy_weight_to_device(const Tensor& host, void* device_dst, size_t staging_bytes) {
+    if (!aligned(device_dst, 16)) fail("cuda::copy_weight_to_device: the destination is not 16-byte aligned");
+    if (!launch::splits_blocks(host.dtype) || host.nbytes() == 0) {
+        copy_to_device(device_dst, host.data, host.nbytes());
+        return;
+    }
+    if (host.layout != Layout::rows || host.ndim() != 2)
+        fail("cuda::copy_weight_to_device: a {} weight of shape {} is not a row-layout matrix", name(host.dtype),
+             shape_string(host.shape));
+    // A staging copy of some rows at a time in the file's layout, split by a kernel.
+    const int64_t rows = host.dim(0), K = host.dim(1);
+    const size_t row_bytes = host.row_bytes();
+    const int64_t chunk = std::max<int64_t>(1, int64_t(staging_bytes / row_bytes));
+    const DeviceBuffer staging = DeviceBuffer::allocate(size_t(std::min(chunk, rows)) * row_bytes);
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        const int64_t n = std::min(chunk, rows - r0);
+        copy_to_device(staging.data(), static_cast<const uint8_t*>(host.data) + size_t(r0) * row_bytes,
+                       size_t(n) * row_bytes);
+        launch::split_blocks(host.dtype, staging.data(), rows, r0, n, K, device_dst, nullptr);
+        check_launch("copy_weight_to_device");
+    }
+    check(cudaDeviceSynchronize(), "copy_weight_to_device");
+}
+
 bool matvec_reads(DType w) { return launch::matvec_reads(w); }
 bool matvec_takes_q8(DType w) { return launch::matvec_takes_q8(w); }
 
@@ -60,8 +84,6 @@ void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void
     if (q8 && x_q8 == nullptr)
         fail("cuda::matvec: {} weights read 8-bit activations, and none were given", name(dtype));
     if (!q8 && !aligned(x, 16)) fail("cuda::matvec: the activations are not 16-byte aligned");
-    // q4_k and q5_k rows are read with 128-bit loads, f16/bf16 too; the others by 16-bit halves.
-    const size_t alignment = dtype == DType::q4_k || dtype == DType::q5_k || !q8 ? 16 : 2;
     launch::MatvecOut launch_outs[launch::kMaxMatvecOuts];
     int count = 0;
     for (const kernels::MatmulOut& o : outs) {
@@ -70,8 +92,7 @@ void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void
         if (W.dtype != dtype || W.dim(1) != K)
             fail("cuda::matvec: one launch takes matrices of one dtype and row length ({} [{}], {} [{}])", name(dtype),
                  K, name(W.dtype), W.dim(1));
-        if (!aligned(W.data, alignment))
-            fail("cuda::matvec: the {} weight is not {}-byte aligned", name(dtype), alignment);
+        if (!aligned(W.data, 16)) fail("cuda::matvec: the {} weight is not 16-byte aligned", name(dtype));
         if (W.dim(0) > 0) launch_outs[count++] = {W.data, W.dim(0), o.y};
     }
     if (count == 0) return;
@@ -89,10 +110,10 @@ void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out, cudaSt
     if (!launch::get_rows_reads(E.dtype)) fail("cuda::get_rows: no kernel for a table of dtype {}", name(E.dtype));
     const int64_t D = E.dim(1);
     if (D % traits(E.dtype).block_size != 0) fail("cuda::get_rows: row length {} is not whole blocks", D);
-    if ((E.dtype == DType::q4_k || E.dtype == DType::q5_k) && !aligned(E.data, 16))
+    if (launch::matvec_takes_q8(E.dtype) && !aligned(E.data, 16))
         fail("cuda::get_rows: the {} table is not 16-byte aligned", name(E.dtype));
     if (T * D == 0) return;
-    launch::get_rows(E.dtype, E.data, D, ids, T, out, stream);
+    launch::get_rows(E.dtype, E.data, E.dim(0), D, ids, T, out, stream);
     check_launch("get_rows");
 }
 
@@ -139,13 +160,39 @@ void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kern
     rope_qk(x, H, nullptr, 0, T, Dh, cos_sin, mode, stream, rot_dim);
 }
 
-void rope_qk(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
-          kernels::RopeMode mode, cudaStream_t stream, int64_t rot_dim) {
+namespace {
+
+// The rotated dimensions of a head (0: all of them), checked.
+int64_t rotated_dims(int64_t rot_dim, int64_t Dh) {
     if (rot_dim == 0) rot_dim = Dh;
     if (rot_dim % 2 != 0 || rot_dim > Dh)
-        fail("cuda::rope: {} rotated dimensions of a head of {} (expected an even number, at most the head's)", rot_dim, Dh);
-    launch::rope(q, H, k, Hkv, T, Dh, rot_dim, cos_sin, mode == kernels::RopeMode::neox, stream);
+        fail("cuda::rope: {} rotated dimensions of a head of {} (expected an even number, at most the head's)", rot_dim,
+             Dh);
+    return rot_dim;
+}
+
+void check_cache(const void* k_cache, const void* v_cache, DType cache_dtype, const char* op) {
+    if (cache_dtype != DType::f16 && cache_dtype != DType::f32)
+        fail("cuda::{}: KV cache dtype {} is not f16 or f32", op, name(cache_dtype));
+    const size_t alignment = cache_dtype == DType::f16 ? 2 : 4;
+    if (!aligned(k_cache, alignment) || !aligned(v_cache, alignment)) fail("cuda::{}: the cache is not aligned", op);
+}
+
+}  // namespace
+
+void rope_qk(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
+          kernels::RopeMode mode, cudaStream_t stream, int64_t rot_dim) {
+    launch::rope(q, H, k, Hkv, T, Dh, rotated_dims(rot_dim, Dh), cos_sin, mode == kernels::RopeMode::neox, stream);
     check_launch("rope");
+}
+
+void rope_store_kv(float* q, int64_t H, float* k, int64_t Hkv, const float* v, int64_t T, int64_t Dh,
+                   const float* cos_sin, kernels::RopeMode mode, void* k_cache, void* v_cache, DType cache_dtype,
+                   const int32_t* positions, cudaStream_t stream, int64_t rot_dim) {
+    check_cache(k_cache, v_cache, cache_dtype, "rope_store_kv");
+    launch::rope_store(q, H, k, Hkv, v, T, Dh, rotated_dims(rot_dim, Dh), cos_sin, mode == kernels::RopeMode::neox,
+                       k_cache, v_cache, cache_dtype == DType::f16, positions, stream);
+    check_launch("rope_store_kv");
 }
 
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream, void* out_q8) {
@@ -210,10 +257,7 @@ void store_kv(const float* rows, int64_t T, int64_t n, void* cache, DType cache_
 
 void store_kv(const float* k_rows, const float* v_rows, int64_t T, int64_t n, void* k_cache, void* v_cache,
               DType cache_dtype, const int32_t* positions, cudaStream_t stream) {
-    if (cache_dtype != DType::f16 && cache_dtype != DType::f32)
-        fail("cuda::store_kv: KV cache dtype {} is not f16 or f32", name(cache_dtype));
-    const size_t alignment = cache_dtype == DType::f16 ? 2 : 4;
-    if (!aligned(k_cache, alignment) || !aligned(v_cache, alignment)) fail("cuda::store_kv: the cache is not aligned");
+    check_cache(k_cache, v_cache, cache_dtype, "store_kv");
     const float* rows[2] = {k_rows, v_rows};
     void* caches[2] = {k_cache, v_cache};
     // The same rows into the same cache (the one-matrix form) is one pair, not two.

@@ -1,6 +1,7 @@
 // The CUDA backend's ops: the transformer step's fixed op set (include/slm/kernels.h) on device
 // memory, each queued on a CUDA stream. Pointers are device pointers; weights are Tensors with
-// device == Device::cuda in the file's layout (Layout::rows; ModelOptions::cpu_layouts = false).
+// device == Device::cuda in the file's row layout (Layout::rows; ModelOptions::cpu_layouts = false)
+// as copy_weight_to_device places them.
 // Each op's meaning is its scalar reference in slm::kernels::ref; tests/cuda compares them.
 // Shapes and types a kernel cannot take throw slm::Error before anything is queued. Each op here
 // has a twin in launch.h over raw, already-checked arguments: the .cu files cannot include fmt
@@ -18,6 +19,13 @@
 #include <span>
 
 namespace slm::cuda {
+
+// --- Weights on the device ----------------------------------------------------------------------
+// A matrix's host.nbytes() bytes into device memory (16-byte aligned) in the GPU's layout, the one
+// every op here reads: q4_0, q8_0 and q6_k blocks split into their codes and their scales so that
+// the codes load as 128-bit words (weight_slices.cuh); other types as in the file. Those that
+// split pass through a device staging buffer of at most staging_bytes (whole rows, at least one).
+void copy_weight_to_device(const Tensor& host, void* device_dst, size_t staging_bytes = size_t(64) << 20);
 
 // --- Matrix x vector (decode and small batches) -------------------------------------------------
 // y[t, n] = sum_k W[n, k] x[t, k] for t < T <= kMaxMatvecTokens. W: [N, K] of q4_0, q8_0, q4_k,
@@ -70,6 +78,11 @@ void rope(float* x, int64_t T, int64_t H, int64_t Dh, const float* cos_sin, kern
 // q [T, H, Dh] and k [T, Hkv, Dh] turned by one launch.
 void rope_qk(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
           kernels::RopeMode mode, cudaStream_t stream, int64_t rot_dim = 0);
+// rope_qk, then store_kv of k (turned) and v [T, Hkv, Dh] into their caches: one launch, the same
+// bits as the two.
+void rope_store_kv(float* q, int64_t H, float* k, int64_t Hkv, const float* v, int64_t T, int64_t Dh,
+                   const float* cos_sin, kernels::RopeMode mode, void* k_cache, void* v_cache, DType cache_dtype,
+                   const int32_t* positions, cudaStream_t stream, int64_t rot_dim = 0);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream,
               void* out_q8 = nullptr);
 void gelu_tanh_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream,

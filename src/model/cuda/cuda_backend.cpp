@@ -195,6 +195,14 @@ public:
         cuda::rope_qk(q, H, k, Hkv, T, Dh, cos_sin, mode, stream_, rot_dim);
     }
 
+    void rope_store_kv(float* q, int64_t H, float* k, int64_t Hkv, const float* v, int64_t T, int64_t Dh,
+                       const float* cos_sin, kernels::RopeMode mode, int64_t rot_dim, void* k_cache, void* v_cache,
+                       const int32_t* positions, DType cache_dtype) override {
+        if (begin_op()) return;
+        cuda::rope_store_kv(q, H, k, Hkv, v, T, Dh, cos_sin, mode, k_cache, v_cache, cache_dtype, positions, stream_,
+                            rot_dim);
+    }
+
     void store_kv(const float* k, const float* v, int64_t T, int64_t n, void* k_cache, void* v_cache,
                   const int32_t* positions, DType cache_dtype) override {
         if (begin_op()) return;
@@ -283,14 +291,19 @@ private:
                      "matrices (slm quantize, or slm convert --dtype f16)",
                      source, what, name(m->dtype));
         std::map<std::pair<const void*, size_t>, size_t> offsets;  // host (data, bytes) -> offset in the block
+        std::map<size_t, const Tensor*> matrix_at;                  // offset -> the matrix placed there
         size_t total = 0;
         auto place = [&](const void* data, size_t bytes) {
-            if (bytes == 0 || offsets.contains({data, bytes})) return;
+            if (bytes == 0 || offsets.contains({data, bytes})) return false;
             offsets[{data, bytes}] = total;
             total += aligned_size(bytes);
+            return true;
         };
-        place(list.embedding->data, list.embedding->nbytes());
-        for (const auto& [m, what] : list.matrices) place(m->data, m->nbytes());
+        auto place_matrix = [&](const Tensor& m) {
+            if (place(m.data, m.nbytes())) matrix_at[offsets.at({m.data, m.nbytes()})] = &m;
+        };
+        place_matrix(*list.embedding);
+        for (const auto& [m, what] : list.matrices) place_matrix(*m);
         for (const std::vector<float>* v : list.vectors) place(v->data(), v->size() * sizeof(float));
 
         size_t free_bytes = 0, total_bytes = 0;
@@ -301,7 +314,11 @@ private:
                  source, gib(total), gib(free_bytes), gib(total_bytes));
         weights_ = cuda::DeviceBuffer::allocate(std::max<size_t>(total, 1));
         auto* base = weights_.as<uint8_t>();
-        for (const auto& [key, offset] : offsets) cuda::copy_to_device(base + offset, key.first, key.second);
+        for (const auto& [key, offset] : offsets) {
+            const auto m = matrix_at.find(offset);
+            if (m != matrix_at.end()) cuda::copy_weight_to_device(*m->second, base + offset);
+            else cuda::copy_to_device(base + offset, key.first, key.second);
+        }
 
         auto device_copy = [&](const Tensor& t) {
             Tensor d = t;
