@@ -76,13 +76,17 @@ __device__ __forceinline__ float slice_dot(const slices::Slice& w, const int a[8
     return __fmaf_rn(a_ds.x, x, -__fmul_rn(w.offset, a_ds.y));
 }
 
-// A warp computes R rows (R weight slices in flight per lane, and each token's activations loaded
-// once for the R of them: at T = 8 the activations, not the weights, are most of the bytes a lane
-// reads, from L1). Rows past N repeat the last row and are not written.
+// A warp computes R rows (each token's activations loaded once for the R of them: at T = 8 the
+// activations, not the weights, are most of the bytes a lane reads, from L1). Rows past N repeat
+// the last row and are not written. For one token each lane keeps the fetched bytes of its next
+// U = Type::kDepth slices of every row in flight (weight_slices.cuh: fetch, then decode): a
+// 4096-wide q4_0 row is four slices a lane, and loading them one after another left the loads of
+// a short row waiting on each other. More tokens take U = 1: their activations are the reuse.
 template <class Type, int T, int R>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvec_q8_kernel(const Group g, int slices_per_row, const int8_t* __restrict__ codes,
                      const float2* __restrict__ ds) {
+    constexpr int U = T == 1 ? Type::kDepth : 1;
     const auto [W, y, N, row0] = block_rows<R>(g);
     const int lane = threadIdx.x % 32;
     const size_t K = size_t(slices_per_row) * 32;
@@ -92,10 +96,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     for (int r = 0; r < R; ++r) w[r] = slices::row_at<Type>(W, N, blocks_per_row, min(row0 + r, N - 1));
     // The first weights load before waiting on the kernel before, whose outputs they do not
     // depend on: under a dependent launch they arrive while that kernel finishes.
-    slices::Slice ws[R];
-    if (row0 < N && lane < slices_per_row)
+    typename Type::Raw raw[U][R] = {};
 #pragma unroll
-        for (int r = 0; r < R; ++r) ws[r] = Type::load(w[r], lane);
+    for (int u = 0; u < U; ++u)
+        if (row0 < N && lane + 32 * u < slices_per_row)
+#pragma unroll
+            for (int r = 0; r < R; ++r) raw[u][r] = Type::fetch(w[r], lane + 32 * u);
     follow_previous_kernel();
     if (row0 >= N) return;  // whole warps leave together: the shuffles below see full warps
     float acc[R][T];
@@ -103,17 +109,25 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     for (int r = 0; r < R; ++r)
 #pragma unroll
         for (int t = 0; t < T; ++t) acc[r][t] = 0.0f;
-    for (int s = lane; s < slices_per_row; s += 32) {
-        if (s != lane)
+    for (int first = lane; first < slices_per_row; first += 32 * U) {
 #pragma unroll
-            for (int r = 0; r < R; ++r) ws[r] = Type::load(w[r], s);
+        for (int u = 0; u < U; ++u) {
+            const int s = first + 32 * u;
+            if (s >= slices_per_row) break;
+            slices::Slice ws[R];
 #pragma unroll
-        for (int t = 0; t < T; ++t) {
-            int a[8];
-            slices::ints_at_a16(reinterpret_cast<const uint8_t*>(codes + t * K + size_t(s) * 32), a);
-            const float2 a_ds = ds[size_t(t) * slices_per_row + s];
+            for (int r = 0; r < R; ++r) ws[r] = Type::decode(raw[u][r], s);
+            if (s + 32 * U < slices_per_row)  // refill the slot U slices ahead
 #pragma unroll
-            for (int r = 0; r < R; ++r) acc[r][t] = __fadd_rn(acc[r][t], slice_dot(ws[r], a, a_ds));
+                for (int r = 0; r < R; ++r) raw[u][r] = Type::fetch(w[r], s + 32 * U);
+#pragma unroll
+            for (int t = 0; t < T; ++t) {
+                int a[8];
+                slices::ints_at_a16(reinterpret_cast<const uint8_t*>(codes + t * K + size_t(s) * 32), a);
+                const float2 a_ds = ds[size_t(t) * slices_per_row + s];
+#pragma unroll
+                for (int r = 0; r < R; ++r) acc[r][t] = __fadd_rn(acc[r][t], slice_dot(ws[r], a, a_ds));
+            }
         }
     }
 #pragma unroll
