@@ -140,19 +140,31 @@ __device__ __forceinline__ float2 turn(float a, float b, float c, float s) {
     return make_float2(__fmaf_rn(a, c, -__fmul_rn(b, s)), __fmaf_rn(a, s, __fmul_rn(b, c)));
 }
 
-// One thread per rotated pair, over the heads of x (H a token) and then those of x2 (H2 a token;
-// q and k in one launch); pairs lie within the first 2 * half dimensions of each head of Dh.
-__global__ void rope_kernel(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t half,
-                            const float* __restrict__ cos_sin, bool neox) {
-    follow_previous_kernel();
-    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (i >= T * (H + H2) * half) return;
+// Rotated pair i of T tokens' heads of x (H a token) and then of x2 (H2 a token; q and k in one
+// launch), turned in place; pairs lie within the first 2 * half dimensions of each head of Dh.
+// What was turned: the token, the head (from H on, x2's), the pair's dimensions and new values.
+struct TurnedPair {
+    int64_t t, h;
+    RopePair e;
+    float2 r;
+};
+__device__ __forceinline__ TurnedPair turn_pair(int64_t i, float* x, int64_t H, float* x2, int64_t H2, int64_t Dh,
+                                                int64_t half, const float* __restrict__ cos_sin, bool neox) {
     const int64_t p = i % half, th = i / half, t = th / (H + H2), h = th % (H + H2);
     float* head = h < H ? x + (t * H + h) * Dh : x2 + (t * H2 + h - H) * Dh;
     const RopePair e = rope_pair(p, half, neox);
     const float2 r = turn(head[e.ia], head[e.ib], cos_sin[t * 2 * half + p], cos_sin[t * 2 * half + half + p]);
     head[e.ia] = r.x;
     head[e.ib] = r.y;
+    return {t, h, e, r};
+}
+
+// One thread per rotated pair.
+__global__ void rope_kernel(float* x, int64_t H, float* x2, int64_t H2, int64_t T, int64_t Dh, int64_t half,
+                            const float* __restrict__ cos_sin, bool neox) {
+    follow_previous_kernel();
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < T * (H + H2) * half) turn_pair(i, x, H, x2, H2, Dh, half, cos_sin, neox);
 }
 
 template <typename Out> __device__ __forceinline__ Out cache_value(float v);
@@ -172,16 +184,11 @@ __global__ void rope_store_kernel(float* q, int64_t H, float* k, int64_t Hkv, co
     const int64_t n = Hkv * Dh;  // a token's keys (and values)
     const int64_t pairs = T * (H + Hkv) * half;
     if (i < pairs) {
-        const int64_t p = i % half, th = i / half, t = th / (H + Hkv), h = th % (H + Hkv);
-        float* head = h < H ? q + (t * H + h) * Dh : k + (t * Hkv + h - H) * Dh;
-        const RopePair e = rope_pair(p, half, neox);
-        const float2 r = turn(head[e.ia], head[e.ib], cos_sin[t * 2 * half + p], cos_sin[t * 2 * half + half + p]);
-        head[e.ia] = r.x;
-        head[e.ib] = r.y;
-        if (h >= H) {
-            Out* row = k_cache + int64_t(positions[t]) * n + (h - H) * Dh;
-            row[e.ia] = cache_value<Out>(r.x);
-            row[e.ib] = cache_value<Out>(r.y);
+        const TurnedPair tp = turn_pair(i, q, H, k, Hkv, Dh, half, cos_sin, neox);
+        if (tp.h >= H) {
+            Out* row = k_cache + int64_t(positions[tp.t]) * n + (tp.h - H) * Dh;
+            row[tp.e.ia] = cache_value<Out>(tp.r.x);
+            row[tp.e.ib] = cache_value<Out>(tp.r.y);
         }
         return;
     }

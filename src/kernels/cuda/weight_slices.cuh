@@ -50,6 +50,11 @@ __device__ __forceinline__ void ints_at_a16(const uint8_t* p, int out[8]) {
 // flight per lane and row ahead of the slice it decodes (more bytes in flight than one load at a
 // time, for fewer registers than as many Slices); load is both at once.
 
+// The f16 bits of tail i (a block's scale) of a row.
+__device__ __forceinline__ uint32_t tail_bits(const Row& row, int i) {
+    return *reinterpret_cast<const uint16_t*>(row.tail + 2 * i);
+}
+
 __device__ __forceinline__ float half_from_bits(uint32_t bits) {
     return __half2float(__ushort_as_half(uint16_t(bits)));
 }
@@ -64,8 +69,7 @@ struct Q4_0 {
         uint32_t d;
     };
     __device__ static Raw fetch(const Row& row, int s) {
-        return {*reinterpret_cast<const int4*>(row.body + s * kBodyBytes),
-                *reinterpret_cast<const uint16_t*>(row.tail + s * kTailBytes)};
+        return {*reinterpret_cast<const int4*>(row.body + s * kBodyBytes), tail_bits(row, s)};
     }
     __device__ static Slice decode(const Raw& raw, int) {
         const int words[4] = {raw.codes.x, raw.codes.y, raw.codes.z, raw.codes.w};
@@ -106,7 +110,7 @@ struct Q8_0 {
         uint32_t d;
     };
     __device__ static Raw fetch(const Row& row, int s) {
-        return {words32_at(row.body + s * kBodyBytes), *reinterpret_cast<const uint16_t*>(row.tail + s * kTailBytes)};
+        return {words32_at(row.body + s * kBodyBytes), tail_bits(row, s)};
     }
     __device__ static Slice decode(const Raw& raw, int) {
         Slice r;
@@ -212,8 +216,7 @@ struct Q6_K {
         const int block = s / 8, j = s % 8, half = j / 4, plane = j % 4;
         const uint8_t* b = row.body + block * kBodyBytes;
         return {words32_at(b + 64 * half + 32 * (plane & 1)), words32_at(b + 128 + 32 * half),
-                *reinterpret_cast<const uint16_t*>(b + 192 + 2 * j),
-                *reinterpret_cast<const uint16_t*>(row.tail + block * kTailBytes)};
+                *reinterpret_cast<const uint16_t*>(b + 192 + 2 * j), tail_bits(row, block)};
     }
     __device__ static Slice decode(const Raw& raw, int s) {
         const int plane = (s % 8) % 4;
