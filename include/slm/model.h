@@ -33,17 +33,24 @@ struct Batch {
 
 // Keys and values of every layer for up to `n_seq` sequences of up to `n_ctx` positions each.
 // Position p of a sequence lives in slot p, so a sequence's cache is one contiguous
-// [n_ctx, Hkv, Dh] block per layer (what kernels::attention reads). The blocks live in the memory
-// of `device`, which must be the model's (Model::device()).
+// [n_ctx, Hkv, Dh] block per layer (what kernels::attention reads). The blocks of layers
+// [0, device_layers) live in the memory of `device`, the rest in the host's (-1: every layer on
+// `device`); each layer's must be where the model runs that layer (Model::gpu_layers()).
+class Model;
 class KvCache {
 public:
-    KvCache(const ModelConfig& config, int n_ctx, int n_seq = 1, DType dtype = DType::f16, Device device = Device::cpu);
+    KvCache(const ModelConfig& config, int n_ctx, int n_seq = 1, DType dtype = DType::f16, Device device = Device::cpu,
+            int device_layers = -1);
+    // A cache laid out as `model` runs: each layer's blocks on the device that runs the layer.
+    KvCache(const Model& model, int n_ctx, int n_seq, DType dtype);
 
     int n_ctx() const { return n_ctx_; }
     int n_seq() const { return int(lengths_.size()); }
     DType dtype() const { return dtype_; }
-    Device device() const { return device_; }
-    size_t bytes() const { return 2 * block_bytes_; }
+    // Where layer `layer`'s blocks are, and how many layers from the first are on the device.
+    Device device(int layer) const { return layer < device_layers_ ? device_ : Device::cpu; }
+    int device_layers() const { return device_ == Device::cpu ? 0 : device_layers_; }
+    size_t bytes() const { return 2 * slot_bytes_ * size_t(n_ctx_) * size_t(n_seq()) * size_t(n_layers_); }
 
     // Positions 0..length-1 of the sequence hold valid entries.
     int length(int seq) const;
@@ -62,11 +69,12 @@ public:
 private:
     size_t block_offset(int layer, int seq) const;
     void check_seq(int seq) const;
-    int n_ctx_, n_layers_;
+    int n_ctx_, n_layers_, device_layers_;
     DType dtype_;
     Device device_;
-    size_t slot_bytes_, block_bytes_;
-    std::shared_ptr<uint8_t> k_, v_;
+    size_t slot_bytes_;
+    // Keys and values of the device's layers, then of the host's.
+    std::shared_ptr<uint8_t> device_k_, device_v_, host_k_, host_v_;
     std::vector<int> lengths_;
 };
 
@@ -90,6 +98,11 @@ struct ModelOptions {
     // Where the forward runs: the CPU, or the GPU (a build with SLM_CUDA), which then holds a copy
     // of every weight in the file's layout (cpu_layouts does not apply) and the KV caches.
     Device device = Device::cpu;
+    // On the GPU: how many layers, from the first, run there (the embedding lookup with them);
+    // the rest, the final norm and the vocabulary projection run on the CPU, which then holds
+    // their weights and KV caches (llama.cpp's -ngl, for a model larger than the card). -1, or
+    // any count of at least the model's layers: the whole forward on the GPU; 0: the CPU alone.
+    int gpu_layers = -1;
 };
 
 // "cpu", "cuda", or "auto" (the GPU when this build has CUDA and one is present, else the CPU);
@@ -110,8 +123,11 @@ public:
 
     const ModelConfig& config() const { return files_.config; }
     const ModelFiles& files() const { return files_; }
-    // Where the forward runs (ModelOptions::device); KV caches must live there too.
+    // Where the forward runs (ModelOptions::device; the CPU when no layer runs on the GPU), and
+    // how many of the layers, from the first, run on the GPU (all of them, or 0 on the CPU);
+    // KV caches must be laid out alike (KvCache(const Model&, ...)).
     Device device() const;
+    int gpu_layers() const { return gpu_layers_; }
     int vocab_size() const { return files_.config.vocab_size; }
 
     // Rotary embedding as bound: pairing of dimensions, per-pair inverse frequencies (scaling
@@ -161,7 +177,8 @@ private:
     // plain one (Phi-2's gelu_new between fc1 and fc2).
     model::Activation activation_{};
     Device device_ = Device::cpu;
-    std::unique_ptr<model::Backend> gpu_;  // the GPU's ops and weights (device_ == cuda)
+    int gpu_layers_ = 0;
+    std::unique_ptr<model::Backend> gpu_;  // the GPU's ops and weights of its layers (gpu_layers_ > 0)
 };
 
 // The dimensions of each head that rope turns: head_dim, or int(head_dim · partial_rotary_factor)

@@ -41,6 +41,7 @@ struct ServerOptions {
     int batch_tokens = 256;            // most tokens in one forward (prompt chunks + decode tokens)
     int threads = 0;                   // compute threads; 0: one per core
     std::string device = "cpu";        // where the model runs: cpu, cuda or auto (device_from_name)
+    int gpu_layers = -1;               // on the GPU: layers there, from the first (ModelOptions::gpu_layers)
     int http_threads = 64;             // connections served at once (each streaming client holds one)
     std::string api_key;               // when set, every route but /health needs "Authorization: Bearer KEY"
     size_t max_body_bytes = 4 << 20;   // larger request bodies get 413

@@ -51,6 +51,7 @@ struct Runtime {
     explicit Runtime(const TaskOptions& o) {
         ModelOptions mo;
         mo.device = device_from_name(o.device);
+        mo.gpu_layers = o.gpu_layers;
         model = Model::load(o.model_path, mo);
         tokenizer = Tokenizer::from_model_path(o.model_path);
         SessionOptions so;

@@ -8,7 +8,8 @@
 // residual), final norm, the vocabulary projection (with bias for Phi-2) and its soft-capping
 // (Gemma 2). What differs between architectures is data (model/architecture.h) bound at load.
 // Active LoRA adapters add s·(x Aᵀ) Bᵀ after each linear they update (lora_apply.h). The ops are
-// those of a Backend (backend.h): the CPU's kernels, or the GPU's over its copies of the weights.
+// those of a Backend (backend.h): the CPU's kernels, or the GPU's over its copies of the weights
+// (of every layer, or of the first gpu_layers, the CPU running the rest).
 #include <slm/error.h>
 #include <slm/model.h>
 #include <slm/thread_pool.h>
@@ -19,6 +20,7 @@
 #include "model/lora_apply.h"
 #include "model/model_weights.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -100,8 +102,14 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
     if (arch.embedding_scale) embedding_scale_ = float(std::sqrt(double(c.hidden_size)));
     weights_ = std::make_unique<ModelWeights>(files_, arch);
     if (options.nf4_matrices) weights_->quantize_layers_nf4(*files_.tensors);
-    // A GPU reads the weights in the file's layout (src/kernels/cuda/weight_slices.cuh).
-    if (options.cpu_layouts && options.device == Device::cpu) weights_->use_cpu_layouts(*files_.tensors);
+    if (options.gpu_layers < -1)
+        fail("{}: {} GPU layers requested (expected -1 for all, or a count from 0)", source, options.gpu_layers);
+    gpu_layers_ = options.device == Device::cpu ? 0
+                  : options.gpu_layers < 0      ? c.num_layers
+                                                : std::min(options.gpu_layers, c.num_layers);
+    device_ = gpu_layers_ > 0 ? options.device : Device::cpu;
+    // A GPU reads its layers' weights in the file's layout (src/kernels/cuda/weight_slices.cuh).
+    if (options.cpu_layouts && gpu_layers_ < c.num_layers) weights_->use_cpu_layouts(*files_.tensors, gpu_layers_);
 
     RopeFrequencies rope = rope_frequencies(c);
     // GGUF llama3 models carry their rope scaling as per-frequency divisors (rope_freqs.weight).
@@ -119,8 +127,7 @@ Model::Model(ModelFiles files, const ModelOptions& options) : files_(std::move(f
         local_config.rope_scaling = RopeScaling{};
         rope_local_inv_freq_ = rope_frequencies(local_config).inv_freq;
     }
-    device_ = options.device;
-    if (device_ == Device::cuda) gpu_ = model::make_cuda_backend(*this);
+    if (gpu_layers_ > 0) gpu_ = model::make_cuda_backend(*this);
 }
 
 Model::~Model() = default;
@@ -142,8 +149,11 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     if (T == 0) return;
     if (batch.positions.size() != size_t(T) || batch.seq_ids.size() != size_t(T) || batch.want_logits.size() != size_t(T))
         fail("forward: batch arrays differ in length");
-    if (cache.device() != device_)
-        fail("forward: the KV cache is in {} memory, the model on the {}", device_name(cache.device()), device_name(device_));
+    if (cache.device(0) != device_ || cache.device_layers() != gpu_layers_)
+        fail("forward: the KV cache holds {} layers in {} memory, the model runs {} on the {} (make it with "
+             "KvCache(model, ...))",
+             cache.device_layers() > 0 ? cache.device_layers() : c.num_layers, device_name(cache.device(0)),
+             gpu_layers_ > 0 ? gpu_layers_ : c.num_layers, device_name(device_));
     if (adapters && !adapters->empty() && adapters->model() != this)
         fail("forward: the LoRA adapters were bound to another model ({}), not to {}", adapters->model()->files().path,
              files_.path);
@@ -189,12 +199,13 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     // longrope: a cache longer than the original context rotates every position by the long factors.
     const bool long_rope = !rope_long_inv_freq_.empty() && cache.n_ctx() > rope_long_context_;
 
-    // The CPU's ops on host memory, or the GPU's on the model's copies of the weights. The step's
-    // shape (all that fixes the ops' arguments but the ids and positions) lets the GPU replay an
-    // earlier step's ops as one graph.
+    // The CPU's ops on host memory, or the GPU's on the model's copies of the weights: the GPU
+    // runs the embedding lookup and layers [0, gpu_layers_), the CPU the rest (all of the step
+    // when gpu_layers_ is 0). The step's shape (all that fixes the ops' arguments but the ids and
+    // positions) lets the GPU replay an earlier step's ops as one graph.
     model::CpuBackend cpu(pool);
-    model::Backend& be = device_ == Device::cpu ? static_cast<model::Backend&>(cpu) : *gpu_;
-    if (be.replays_steps()) {
+    model::Backend* be = gpu_layers_ > 0 ? gpu_.get() : &cpu;
+    if (be->replays_steps()) {
         std::vector<int64_t> shape = {T,
                                       hidden != nullptr,
                                       long_rope,
@@ -204,82 +215,97 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
                                       int64_t(reinterpret_cast<intptr_t>(cache.keys(0, 0)))};
         for (const SequenceRun& run : runs) shape.insert(shape.end(), {run.begin, run.end, run.seq});
         shape.insert(shape.end(), batch.want_logits.begin(), batch.want_logits.end());
-        be.begin_step(shape);
+        be->begin_step(shape);
     }
+    // The step's activations in the memory of the backend that runs its ops, and the tokens' ids,
+    // positions and rotation angles there.
     using Slot = model::Backend::Slot;
-    float* x = be.buffer(Slot::x, size_t(T * D));
-    float* xn = be.buffer(Slot::xn, size_t(T * D));
-    float* q = be.buffer(Slot::q, size_t(T * q_dim));
-    float* k = be.buffer(Slot::k, size_t(T * kv_dim));
-    float* v = be.buffer(Slot::v, size_t(T * kv_dim));
-    float* att = be.buffer(Slot::att, size_t(T * q_dim));
-    float* gate = be.buffer(Slot::gate, size_t(T * F));
-    float* up = be.buffer(Slot::up, size_t(T * F));
-    float* proj = be.buffer(Slot::proj, size_t(T * D));
-    const int32_t* tokens = be.ints(model::Backend::IntSlot::tokens, batch.tokens);
-    const int32_t* positions = be.ints(model::Backend::IntSlot::positions, batch.positions);
-    float* rope_cos_sin = be.buffer(Slot::rope, size_t(T * rot));
-    be.rope_angles(positions, T, rot, long_rope ? rope_long_inv_freq_ : rope_inv_freq_, rope_mscale_, rope_cos_sin);
-    // Gemma 3: the sliding layers' rotation.
-    float* rope_local_cos_sin = nullptr;
-    if (!rope_local_inv_freq_.empty()) {
-        rope_local_cos_sin = be.buffer(Slot::rope_local, size_t(T * rot));
-        be.rope_angles(positions, T, rot, rope_local_inv_freq_, 1.0f, rope_local_cos_sin);
-    }
+    float *x, *xn, *q, *k, *v, *att, *gate, *up, *proj, *rope_cos_sin, *rope_local_cos_sin = nullptr;
+    const int32_t *tokens, *positions;
+    auto run_on = [&](model::Backend& b) {
+        be = &b;
+        x = b.buffer(Slot::x, size_t(T * D));
+        xn = b.buffer(Slot::xn, size_t(T * D));
+        q = b.buffer(Slot::q, size_t(T * q_dim));
+        k = b.buffer(Slot::k, size_t(T * kv_dim));
+        v = b.buffer(Slot::v, size_t(T * kv_dim));
+        att = b.buffer(Slot::att, size_t(T * q_dim));
+        gate = b.buffer(Slot::gate, size_t(T * F));
+        up = b.buffer(Slot::up, size_t(T * F));
+        proj = b.buffer(Slot::proj, size_t(T * D));
+        tokens = b.ints(model::Backend::IntSlot::tokens, batch.tokens);
+        positions = b.ints(model::Backend::IntSlot::positions, batch.positions);
+        rope_cos_sin = b.buffer(Slot::rope, size_t(T * rot));
+        b.rope_angles(positions, T, rot, long_rope ? rope_long_inv_freq_ : rope_inv_freq_, rope_mscale_, rope_cos_sin);
+        // Gemma 3: the sliding layers' rotation.
+        if (!rope_local_inv_freq_.empty()) {
+            rope_local_cos_sin = b.buffer(Slot::rope_local, size_t(T * rot));
+            b.rope_angles(positions, T, rot, rope_local_inv_freq_, 1.0f, rope_local_cos_sin);
+        }
+    };
+    run_on(*be);
 
     // Every norm of the model: RMSNorm x·w, or LayerNorm with bias (Phi-2).
     auto norm = [&](const float* in, const std::vector<float>& w, const std::vector<float>& b, int64_t rows, float* out) {
-        if (arch.norm_kind == model::NormKind::layer) be.layer_norm(in, w, b, rows, D, eps, out);
-        else be.rms_norm(in, w, rows, D, eps, out);
+        if (arch.norm_kind == model::NormKind::layer) be->layer_norm(in, w, b, rows, D, eps, out);
+        else be->rms_norm(in, w, rows, D, eps, out);
     };
     // x += a block's output, then xn = norm(x): one op for RMSNorm (the GPU's one launch).
     auto add_then_norm = [&](const float* block_out, const std::vector<float>& w, const std::vector<float>& b) {
         if (arch.norm_kind == model::NormKind::layer) {
-            be.add(x, block_out, T * D);
-            be.layer_norm(x, w, b, T, D, eps, xn);
+            be->add(x, block_out, T * D);
+            be->layer_norm(x, w, b, T, D, eps, xn);
         } else {
-            be.add_rms_norm(x, block_out, w, T, D, eps, xn);
+            be->add_rms_norm(x, block_out, w, T, D, eps, xn);
         }
     };
 
     // x: [T, D] = token embeddings (times √D for Gemma)
-    be.get_rows(weights_->token_embedding, tokens, T, x);
-    if (embedding_scale_ != 1.0f) be.multiply(x, T * D, embedding_scale_);
+    be->get_rows(weights_->token_embedding, tokens, T, x);
+    if (embedding_scale_ != 1.0f) be->multiply(x, T * D, embedding_scale_);
 
     // xn: [T, D] = the first layer's attention norm of x; each later one comes with the residual
     // add before it (add_then_norm).
     norm(x, weights_->layers[0].attn_norm, weights_->layers[0].attn_norm_bias, T, xn);
     for (int l = 0; l < c.num_layers; ++l) {
         const LayerWeights& w = weights_->layers[size_t(l)];
+        // Past the GPU's layers: the residual stream and its norm cross to the host.
+        if (l == gpu_layers_ && be != &cpu) {
+            model::Backend& gpu = *be;
+            const float *gpu_x = x, *gpu_xn = xn;
+            run_on(cpu);
+            gpu.to_host(gpu_x, size_t(T * D), x);
+            gpu.to_host(gpu_xn, size_t(T * D), xn);
+        }
 
         // Attention block, on xn = norm(x)
         // q: [T, H, Dh], k and v: [T, Hkv, Dh]
         const kernels::MatmulOut qkv[] = {{&w.wq, q}, {&w.wk, k}, {&w.wv, v}};
-        be.matmul(qkv, xn, T);
+        be->matmul(qkv, xn, T);
         add_lora(l, WeightRole::attn_q, xn, q);
         add_lora(l, WeightRole::attn_k, xn, k);
         add_lora(l, WeightRole::attn_v, xn, v);
         if (!w.bq.empty()) {
-            be.add_bias(q, w.bq, T, q_dim);
-            be.add_bias(k, w.bk, T, kv_dim);
-            be.add_bias(v, w.bv, T, kv_dim);
+            be->add_bias(q, w.bq, T, q_dim);
+            be->add_bias(k, w.bk, T, kv_dim);
+            be->add_bias(v, w.bv, T, kv_dim);
         }
         // Gemma 3: each head of q and k RMS-normed over its Dh values.
         if (!w.q_norm.empty()) {
-            be.rms_norm(q, w.q_norm, T * H, Dh, eps, q);
-            be.rms_norm(k, w.k_norm, T * Hkv, Dh, eps, k);
+            be->rms_norm(q, w.q_norm, T * H, Dh, eps, q);
+            be->rms_norm(k, w.k_norm, T * Hkv, Dh, eps, k);
         }
         const bool local_rope = rope_local_cos_sin != nullptr && layer_window_[size_t(l)] > 0;
         const float* cos_sin = local_rope ? rope_local_cos_sin : rope_cos_sin;
         // q and k turned; each run's k/v into its sequence's cache (one op when the batch is one
         // sequence); then attention over each sequence's cache. att: [T, H, Dh]
         if (runs.size() == 1) {
-            be.rope_store_kv(q, H, k, Hkv, v, T, Dh, cos_sin, rope_mode_, rot, cache.keys(l, runs[0].seq),
+            be->rope_store_kv(q, H, k, Hkv, v, T, Dh, cos_sin, rope_mode_, rot, cache.keys(l, runs[0].seq),
                              cache.values(l, runs[0].seq), positions, cache.dtype());
         } else {
-            be.rope(q, H, k, Hkv, T, Dh, cos_sin, rope_mode_, rot);
+            be->rope(q, H, k, Hkv, T, Dh, cos_sin, rope_mode_, rot);
             for (const SequenceRun& run : runs)
-                be.store_kv(k + run.begin * kv_dim, v + run.begin * kv_dim, run.end - run.begin, kv_dim,
+                be->store_kv(k + run.begin * kv_dim, v + run.begin * kv_dim, run.end - run.begin, kv_dim,
                             cache.keys(l, run.seq), cache.values(l, run.seq), positions + run.begin, cache.dtype());
         }
         for (size_t r = 0; r < runs.size(); ++r) {
@@ -288,41 +314,41 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
             attention_runs[r] = {run.begin, run.end, cache.keys(l, run.seq), cache.values(l, run.seq),
                                  int64_t(batch.positions[size_t(run.end - 1)]) + 1, cache.n_ctx()};
         }
-        be.attention(q, attention_runs, H, Hkv, Dh, cache.dtype(), positions, layer_window_[size_t(l)], attn_scale_,
+        be->attention(q, attention_runs, H, Hkv, Dh, cache.dtype(), positions, layer_window_[size_t(l)], attn_scale_,
                      attn_softcap, att);
 
         // x += att @ Wo^T  (Gemma 2/3: x += rmsnorm(att @ Wo^T))
-        be.matmul(w.wo, att, T, proj);
+        be->matmul(w.wo, att, T, proj);
         add_lora(l, WeightRole::attn_o, att, proj);
-        if (!w.bo.empty()) be.add_bias(proj, w.bo, T, D);
-        if (!w.attn_post_norm.empty()) be.rms_norm(proj, w.attn_post_norm, T, D, eps, proj);
+        if (!w.bo.empty()) be->add_bias(proj, w.bo, T, D);
+        if (!w.attn_post_norm.empty()) be->rms_norm(proj, w.attn_post_norm, T, D, eps, proj);
 
         // MLP block (SwiGLU, or GeGLU for Gemma). xn = norm(x); h: [T, F] = act(xn Wg^T) * (xn Wu^T);
         // x += h Wd^T  (Gemma 2/3: x += rmsnorm(h Wd^T)). Phi-2 runs it in parallel with the
         // attention: xn stays the attention's input norm, h = gelu(xn Wu^T + bu), x += h Wd^T + bd.
-        if (arch.parallel_block) be.add(x, proj, T * D);
+        if (arch.parallel_block) be->add(x, proj, T * D);
         else add_then_norm(proj, w.ffn_norm, {});
         if (arch.gated_mlp) {
             const kernels::MatmulOut gate_up[] = {{&w.w_gate, gate}, {&w.w_up, up}};
-            be.matmul(gate_up, xn, T);
+            be->matmul(gate_up, xn, T);
             add_lora(l, WeightRole::ffn_gate, xn, gate);
             add_lora(l, WeightRole::ffn_up, xn, up);
-            be.gated(activation_, gate, up, T, F, gate);
+            be->gated(activation_, gate, up, T, F, gate);
         } else {
-            be.matmul(w.w_up, xn, T, gate);
+            be->matmul(w.w_up, xn, T, gate);
             add_lora(l, WeightRole::ffn_up, xn, gate);
-            if (!w.b_up.empty()) be.add_bias(gate, w.b_up, T, F);
-            be.activation(activation_, gate, T * F, gate);
+            if (!w.b_up.empty()) be->add_bias(gate, w.b_up, T, F);
+            be->activation(activation_, gate, T * F, gate);
         }
-        be.matmul(w.w_down, gate, T, proj);
+        be->matmul(w.w_down, gate, T, proj);
         add_lora(l, WeightRole::ffn_down, gate, proj);
-        if (!w.b_down.empty()) be.add_bias(proj, w.b_down, T, D);
-        if (!w.ffn_post_norm.empty()) be.rms_norm(proj, w.ffn_post_norm, T, D, eps, proj);
+        if (!w.b_down.empty()) be->add_bias(proj, w.b_down, T, D);
+        if (!w.ffn_post_norm.empty()) be->rms_norm(proj, w.ffn_post_norm, T, D, eps, proj);
         if (l + 1 < c.num_layers) {
             const LayerWeights& next = weights_->layers[size_t(l + 1)];
             add_then_norm(proj, next.attn_norm, next.attn_norm_bias);
         } else {
-            be.add(x, proj, T * D);
+            be->add(x, proj, T * D);
         }
     }
     for (int64_t t = 0; t < T; ++t) cache.extend(batch.seq_ids[size_t(t)], batch.positions[size_t(t)] + 1);
@@ -332,21 +358,21 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     int64_t N = 0;
     for (int64_t t = 0; t < T; ++t) {
         if (!batch.want_logits[size_t(t)]) continue;
-        if (N != t) be.copy(x + N * D, x + t * D, size_t(D));
+        if (N != t) be->copy(x + N * D, x + t * D, size_t(D));
         ++N;
     }
-    if (N == 0) return be.end_step();
+    if (N == 0) return be->end_step();
     norm(x, weights_->output_norm, weights_->output_norm_bias, N, xn);
     if (hidden) {
         hidden->resize(size_t(N * D));
-        be.to_host(xn, size_t(N * D), hidden->data());
+        be->to_host(xn, size_t(N * D), hidden->data());
     }
     logits.resize(size_t(N * V));
-    float* y = be.result(Slot::logits, logits.data(), size_t(N * V));
-    be.matmul(weights_->output, xn, N, y);
-    if (!weights_->output_bias.empty()) be.add_bias(y, weights_->output_bias, N, V);
-    if (logit_softcap > 0) be.softcap(y, N * V, logit_softcap);
-    be.to_host(y, size_t(N * V), logits.data());
+    float* y = be->result(Slot::logits, logits.data(), size_t(N * V));
+    be->matmul(weights_->output, xn, N, y);
+    if (!weights_->output_bias.empty()) be->add_bias(y, weights_->output_bias, N, V);
+    if (logit_softcap > 0) be->softcap(y, N * V, logit_softcap);
+    be->to_host(y, size_t(N * V), logits.data());
 }
 
 }  // namespace slm

@@ -10,6 +10,7 @@
 
 #include "quant/nf4.h"
 
+#include <algorithm>
 #include <optional>
 
 namespace slm {
@@ -186,10 +187,11 @@ void ModelWeights::quantize_layers_nf4(const TensorSource& source) {
     }
 }
 
-void ModelWeights::use_cpu_layouts(const TensorSource& source) {
+void ModelWeights::use_cpu_layouts(const TensorSource& source, int first_layer) {
     std::vector<Tensor*> matrices;
-    for (LayerWeights& w : layers)
-        for (Tensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down})
+    for (size_t l = size_t(std::max(first_layer, 0)); l < layers.size(); ++l)
+        for (Tensor* t : {&layers[l].wq, &layers[l].wk, &layers[l].wv, &layers[l].wo, &layers[l].w_gate,
+                          &layers[l].w_up, &layers[l].w_down})
             if (t->data) matrices.push_back(t);  // a plain MLP has no gate
     // A tied table serves the output matmul too (the biggest matrix of a small model: tinyllama-
     // spm-13m's q6_k table is 73% of its bytes), so it is interleaved as well, and the embedding
@@ -197,7 +199,7 @@ void ModelWeights::use_cpu_layouts(const TensorSource& source) {
     const bool tied = output.data == token_embedding.data;
     matrices.push_back(&output);
     interleave_matrices(matrices, source, copies_);  // even a tied table of 128k rows
-    if (tied) token_embedding = output;
+    if (tied && first_layer == 0) token_embedding = output;
 }
 
 }  // namespace slm

@@ -40,7 +40,9 @@ public:
 
     // Gives the matrices matmul reads (all but an untied embedding table) the CPU matmul's own
     // layout where it has one, and lets `source` drop the file's copy as each slice is copied.
-    void use_cpu_layouts(const TensorSource& source);
+    // From `first_layer` on when the layers before it run on the GPU (ModelOptions::gpu_layers),
+    // which reads the file's layout: the embedding lookup then stays on the file's table.
+    void use_cpu_layouts(const TensorSource& source, int first_layer = 0);
     // Replaces the layers' float matrices by NF4 copies made as bitsandbytes makes them (double
     // quantization), letting `source` drop each file copy (ModelOptions::nf4_matrices).
     void quantize_layers_nf4(const TensorSource& source);

@@ -84,7 +84,7 @@ std::vector<double> Reranker::score(std::string_view question, std::span<const s
         while (end < order.size() && (end == begin || tokens + sequences[order[end]].ids.size() <= budget))
             tokens += sequences[order[end++]].ids.size();
         const int longest = int(sequences[order[begin]].ids.size());
-        KvCache cache(model_.config(), longest, int(end - begin), DType::f16, model_.device());
+        KvCache cache(model_, longest, int(end - begin), DType::f16);
         // Every entry of the pack in sequence order, cut into forwards of at most `budget` entries
         // (a sequence's positions stay consecutive, as the cache requires); the logits of the
         // entries before each question token are kept.

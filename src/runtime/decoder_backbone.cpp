@@ -28,8 +28,7 @@ public:
         size_t longest = 0;
         for (const auto& t : texts) longest = std::max(longest, t.size());
         if (!cache_ || cache_->n_seq() < int(texts.size()) || cache_->n_ctx() < int(longest))
-            cache_ = std::make_unique<KvCache>(model_->config(), int(longest), int(texts.size()), DType::f32,
-                                               model_->device());
+            cache_ = std::make_unique<KvCache>(*model_, int(longest), int(texts.size()), DType::f32);
         for (int s = 0; s < cache_->n_seq(); ++s) cache_->truncate(s, 0);
         // rows[i]: the hidden states kept for text i, in position order.
         std::vector<std::vector<float>> rows(texts.size());

@@ -19,8 +19,8 @@ int default_context(const ModelConfig& c) { return std::min(model_context(c), kD
 Session::Session(const Model& model, const SessionOptions& options)
     : model_(model),
       pool_(options.threads),
-      cache_(model.config(), options.n_ctx > 0 ? options.n_ctx : default_context(model.config()), options.n_seq,
-             options.kv_dtype, model.device()),
+      cache_(model, options.n_ctx > 0 ? options.n_ctx : default_context(model.config()), options.n_seq,
+             options.kv_dtype),
       n_batch_(std::max(1, options.n_batch)),
       adapters_(options.adapters),
       tokens_(size_t(std::max(1, options.n_seq))) {}

@@ -94,6 +94,7 @@ std::string adapter_name(const ServerLora& lora) {
 ModelOptions model_options(const ServerOptions& options) {
     ModelOptions mo;
     mo.device = device_from_name(options.device);
+    mo.gpu_layers = options.gpu_layers;
     return mo;
 }
 

@@ -12,7 +12,7 @@ namespace slm::server {
 
 RuntimeBackend::RuntimeBackend(const Model& model, const Tokenizer& tokenizer, int n_ctx, int n_seq, int threads,
                                std::vector<LoraUse> adapters)
-    : model_(model), tokenizer_(tokenizer), cache_(model.config(), n_ctx, n_seq, DType::f16, model.device()), pool_(threads),
+    : model_(model), tokenizer_(tokenizer), cache_(model, n_ctx, n_seq, DType::f16), pool_(threads),
       adapters_(std::move(adapters)) {
     end_ids_ = end_of_generation_ids(model, tokenizer);
 }
@@ -50,7 +50,7 @@ void RuntimeBackend::for_each_row(size_t n, const std::function<void(size_t)>& f
 std::vector<float> RuntimeBackend::embed(std::span<const int32_t> tokens, const AdapterSet& adapters) {
     const LoraStack* stack = stack_for(adapters);
     // A scratch cache of one sequence, so the generation sequences are untouched.
-    KvCache scratch(model_.config(), int(tokens.size()), 1, DType::f32, model_.device());
+    KvCache scratch(model_, int(tokens.size()), 1, DType::f32);
     const size_t D = size_t(model_.config().hidden_size);
     std::vector<double> sum(D, 0.0);
     std::vector<float> logits, hidden;

@@ -209,6 +209,49 @@ TEST_P(CudaMatvec, OneLaunchOverSeveralMatricesGivesEachItsOwnBits) {
     }
 }
 
+// A decode step's norm with its 1/rms left to the matvec (rms_norm_deferred, NormScale) gives the
+// matvec of the whole norm (add_rms_norm) up to float rounding: the 8-bit codes of x * w and of
+// x * w / rms are the same but for rounding, and the scale moves from each group to the sum. The
+// residual stream is updated to the same bits, and apply_norm_scale makes the output the norm.
+TEST_P(CudaMatvec, ANormScaleLeftToTheMatvecGivesTheMatvecOfTheNorm) {
+    SLM_REQUIRE_CUDA();
+    const DType dtype = GetParam();
+    if (!matvec_takes_q8(dtype)) GTEST_SKIP() << "float weights read the norm itself";
+    const int64_t K = 4096 + 256, N = 37;
+    const float eps = 1e-5f;
+    const OwnedTensor W = kernels::test::random_weights(dtype, N, K, 41);
+    const DeviceTensor dW(W.tensor);
+    const DeviceBuffer dw = to_device(kernels::test::random_floats(size_t(K), 42));
+    for (const int T : {1, 2, 3, 8}) {
+        const std::vector<float> x = kernels::test::random_floats(size_t(T * K), 43, 3.0f);
+        const DeviceBuffer dr = to_device(kernels::test::random_floats(size_t(T * K), 44, 2.0f));
+        const DeviceBuffer x_whole = to_device(x), x_deferred = to_device(x);
+        const DeviceBuffer out_whole = DeviceBuffer::allocate(x.size() * 4), out_deferred = DeviceBuffer::allocate(x.size() * 4);
+        const DeviceBuffer q8_whole = DeviceBuffer::allocate(q8_activations_bytes(T, K));
+        const DeviceBuffer q8_deferred = DeviceBuffer::allocate(q8_activations_bytes(T, K));
+        const DeviceBuffer sums = DeviceBuffer::allocate(size_t(norm_scale_sums(T, K)) * 4);
+        const DeviceBuffer y_whole = DeviceBuffer::allocate(size_t(T * N) * 4), y_deferred = DeviceBuffer::allocate(size_t(T * N) * 4);
+        add_rms_norm(x_whole.as<float>(), dr.as<float>(), dw.as<float>(), T, K, eps, out_whole.as<float>(), nullptr,
+                     q8_whole.data());
+        matvec(dW.tensor, out_whole.as<float>(), q8_whole.data(), T, y_whole.as<float>(), nullptr);
+        rms_norm_deferred(x_deferred.as<float>(), dr.as<float>(), dw.as<float>(), T, K, out_deferred.as<float>(),
+                          q8_deferred.data(), sums.as<float>(), nullptr);
+        const kernels::MatmulOut out[] = {{&dW.tensor, y_deferred.as<float>()}};
+        matvec(out, out_deferred.as<float>(), q8_deferred.data(), T, nullptr, NormScale{sums.as<float>(), eps});
+        EXPECT_EQ(to_host<float>(x_deferred, x.size()), to_host<float>(x_whole, x.size())) << "T=" << T;
+        const std::vector<float> want = to_host<float>(y_whole, size_t(T * N)), got = to_host<float>(y_deferred, size_t(T * N));
+        EXPECT_LT(nmse(got, want), 1e-8) << name(dtype) << " T=" << T;
+        apply_norm_scale(out_deferred.as<float>(), sums.as<float>(), T, K, eps, nullptr);
+        EXPECT_LT(nmse(to_host<float>(out_deferred, x.size()), to_host<float>(out_whole, x.size())), 1e-12) << "T=" << T;
+    }
+    // Rows longer than the sums a lane holds are refused.
+    const OwnedTensor wide = kernels::test::random_weights(dtype, 4, 256 * (kMaxNormScaleGroups / 8 + 1), 45);
+    const DeviceTensor dwide(wide.tensor);
+    const DeviceBuffer big = DeviceBuffer::allocate(q8_activations_bytes(1, wide.tensor.dim(1)) + 4 * 1024);
+    const kernels::MatmulOut out[] = {{&dwide.tensor, big.as<float>()}};
+    EXPECT_THROW(matvec(out, big.as<float>(), big.data(), 1, nullptr, NormScale{big.as<float>(), eps}), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaMatvec,
                          ::testing::Values(DType::q4_0, DType::q8_0, DType::q4_k, DType::q5_k, DType::q6_k, DType::f16,
                                            DType::bf16),

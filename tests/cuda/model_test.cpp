@@ -37,9 +37,11 @@ std::vector<std::string> shared_models(const std::string& shared) {
     return paths;
 }
 
-std::unique_ptr<Model> load_on(const std::string& path, Device device) {
+// gpu_layers: ModelOptions::gpu_layers (-1: all).
+std::unique_ptr<Model> load_on(const std::string& path, Device device, int gpu_layers = -1) {
     ModelOptions options;
     options.device = device;
+    options.gpu_layers = gpu_layers;
     return Model::load(path, options);
 }
 
@@ -82,6 +84,52 @@ const char* kPrompts[] = {
     "then it ran into the forest where the old owl lived in a hollow tree by the river.",
 };
 
+struct GreedyRun {
+    int steps = 0, near_ties = 0;
+};
+
+// Greedy decoding of kPrompts by both models side by side, the CPU's tokens fed to both: the
+// logits within kLogitRelativeRms at every step, the same argmax except at a near-tie (then that
+// prompt stops: the continuations differ from there on).
+GreedyRun compare_greedy(const Model& cpu, const Model& gpu, const std::string& path) {
+    GreedyRun run;
+    const auto tokenizer = Tokenizer::from_model_path(path);
+    for (const char* text : kPrompts) {
+        const std::vector<int32_t> ids = tokenizer->encode(text, true, false);
+        SessionOptions so;
+        so.n_ctx = 256;
+        Session cs(cpu, so), gs(gpu, so);
+        const std::span<const float> first_c = cs.prompt(ids), first_g = gs.prompt(ids);
+        std::vector<float> lc(first_c.begin(), first_c.end()), lg(first_g.begin(), first_g.end());
+        double worst = 0;
+        int worst_step = 0;
+        for (int step = 0; step < 48; ++step, ++run.steps) {
+            const double err = relative_rms(lg, lc);
+            if (err > worst) worst = err, worst_step = step;
+            if (err >= kLogitRelativeRms)
+                fprintf(stderr, "step %d: relative rms %.4f, max abs %.4f\n", step, err, max_abs_diff(lg, lc));
+            EXPECT_LT(err, kLogitRelativeRms) << "step " << step << " of '" << text << "'";
+            if (err >= kLogitRelativeRms) return run;
+            const int32_t tc = argmax(lc), tg = argmax(lg);
+            if (tc != tg) {
+                // A flip needs the two logits to move by the CPU's margin between them.
+                const double margin = top2_margin(lc);
+                EXPECT_LE(margin, 2 * max_abs_diff(lg, lc)) << "step " << step;
+                fprintf(stderr, "near-tie at step %d of %s: cpu %d, gpu %d, cpu margin %.4f\n", step, path.c_str(), tc,
+                        tg, margin);
+                ++run.near_ties;
+                break;  // the continuations differ from here on
+            }
+            const auto next_c = cs.decode(tc);
+            lc.assign(next_c.begin(), next_c.end());
+            const auto next_g = gs.decode(tc);
+            lg.assign(next_g.begin(), next_g.end());
+        }
+        fprintf(stderr, "%s, '%.20s...': largest logit error %.4f (step %d)\n", path.c_str(), text, worst, worst_step);
+    }
+    return run;
+}
+
 TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
     SLM_REQUIRE_CUDA();
     SLM_REQUIRE_SHARED(shared);
@@ -91,40 +139,9 @@ TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
         const auto cpu = load_on(path, Device::cpu);
         const auto gpu = load_on(path, Device::cuda);
         ASSERT_EQ(gpu->device(), Device::cuda);
-        const auto tokenizer = Tokenizer::from_model_path(path);
-        for (const char* text : kPrompts) {
-            const std::vector<int32_t> ids = tokenizer->encode(text, true, false);
-            SessionOptions so;
-            so.n_ctx = 256;
-            Session cs(*cpu, so), gs(*gpu, so);
-            const std::span<const float> first_c = cs.prompt(ids), first_g = gs.prompt(ids);
-            std::vector<float> lc(first_c.begin(), first_c.end()), lg(first_g.begin(), first_g.end());
-            double worst = 0;
-            int worst_step = 0;
-            for (int step = 0; step < 48; ++step, ++steps) {
-                const double err = relative_rms(lg, lc);
-                if (err > worst) worst = err, worst_step = step;
-                if (err >= kLogitRelativeRms)
-                    fprintf(stderr, "step %d: relative rms %.4f, max abs %.4f\n", step, err, max_abs_diff(lg, lc));
-                ASSERT_LT(err, kLogitRelativeRms) << "step " << step << " of '" << text << "'";
-                const int32_t tc = argmax(lc), tg = argmax(lg);
-                if (tc != tg) {
-                    // A flip needs the two logits to move by the CPU's margin between them.
-                    const double margin = top2_margin(lc);
-                    EXPECT_LE(margin, 2 * max_abs_diff(lg, lc)) << "step " << step;
-                    fprintf(stderr, "near-tie at step %d of %s: cpu %d, gpu %d, cpu margin %.4f\n", step, path.c_str(),
-                            tc, tg, margin);
-                    ++near_ties;
-                    break;  // the continuations differ from here on
-                }
-                const auto next_c = cs.decode(tc);
-                lc.assign(next_c.begin(), next_c.end());
-                const auto next_g = gs.decode(tc);
-                lg.assign(next_g.begin(), next_g.end());
-            }
-            fprintf(stderr, "%s, '%.20s...': largest logit error %.4f (step %d)\n", path.c_str(), text, worst,
-                    worst_step);
-        }
+        const GreedyRun run = compare_greedy(*cpu, *gpu, path);
+        steps += run.steps;
+        near_ties += run.near_ties;
     }
     fprintf(stderr, "greedy: %d steps compared, %d ended at a near-tie\n", steps, near_ties);
     // These small models' next-token distributions are flat (margins of 0.02-0.1 logits at the
@@ -132,38 +149,84 @@ TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
     EXPECT_GE(steps, 16 * int(shared_models(shared).size()));
 }
 
+// Sequence 0: a 20-token prompt with every row's logits (three matvec slices); sequence 1: 5
+// tokens; then one decode step of both in one batch, as the server's scheduler runs; with f16
+// and f32 caches laid out as each model runs.
+void expect_batches_match(const Model& cpu, const Model& gpu) {
+    Batch prompt;
+    for (int i = 0; i < 20; ++i) prompt.add(int32_t(5 + 7 * i) % cpu.vocab_size(), i, 0, true);
+    for (int i = 0; i < 5; ++i) prompt.add(int32_t(11 + 3 * i) % cpu.vocab_size(), i, 1, i == 4);
+    Batch step;
+    step.add(42, 20, 0, true);
+    step.add(43, 5, 1, true);
+    for (const DType kv : {DType::f16, DType::f32}) {
+        KvCache cc(cpu, 64, 2, kv), gc(gpu, 64, 2, kv);
+        std::vector<float> lc, lg;
+        for (const Batch* b : {&prompt, &step}) {
+            cpu.forward(*b, cc, lc, nullptr);
+            gpu.forward(*b, gc, lg, nullptr);
+            ASSERT_EQ(lg.size(), lc.size());
+            const size_t V = size_t(cpu.vocab_size());
+            for (size_t r = 0; r < lc.size() / V; ++r) {
+                const std::span<const float> rc(lc.data() + r * V, V), rg(lg.data() + r * V, V);
+                EXPECT_LT(relative_rms(rg, rc), kLogitRelativeRms) << "row " << r << " kv " << name(kv);
+            }
+        }
+        EXPECT_EQ(gc.length(0), 21);
+        EXPECT_EQ(gc.length(1), 6);
+    }
+}
+
 TEST(CudaModel, BatchesOfSeveralSequencesMatchTheCpu) {
     SLM_REQUIRE_CUDA();
     SLM_REQUIRE_SHARED(shared);
     for (const std::string& path : shared_models(shared)) {
         SCOPED_TRACE(path);
-        const auto cpu = load_on(path, Device::cpu);
-        const auto gpu = load_on(path, Device::cuda);
-        // Sequence 0: a 20-token prompt with every row's logits (three matvec slices); sequence 1:
-        // 5 tokens; then one decode step of both in one batch, as the server's scheduler runs.
-        Batch prompt;
-        for (int i = 0; i < 20; ++i) prompt.add(int32_t(5 + 7 * i) % cpu->vocab_size(), i, 0, true);
-        for (int i = 0; i < 5; ++i) prompt.add(int32_t(11 + 3 * i) % cpu->vocab_size(), i, 1, i == 4);
-        Batch step;
-        step.add(42, 20, 0, true);
-        step.add(43, 5, 1, true);
-        for (const DType kv : {DType::f16, DType::f32}) {
-            KvCache cc(cpu->config(), 64, 2, kv, Device::cpu), gc(gpu->config(), 64, 2, kv, Device::cuda);
-            std::vector<float> lc, lg;
-            for (const Batch* b : {&prompt, &step}) {
-                cpu->forward(*b, cc, lc, nullptr);
-                gpu->forward(*b, gc, lg, nullptr);
-                ASSERT_EQ(lg.size(), lc.size());
-                const size_t V = size_t(cpu->vocab_size());
-                for (size_t r = 0; r < lc.size() / V; ++r) {
-                    const std::span<const float> rc(lc.data() + r * V, V), rg(lg.data() + r * V, V);
-                    EXPECT_LT(relative_rms(rg, rc), kLogitRelativeRms) << "row " << r << " kv " << name(kv);
-                }
-            }
-            EXPECT_EQ(gc.length(0), 21);
-            EXPECT_EQ(gc.length(1), 6);
-        }
+        expect_batches_match(*load_on(path, Device::cpu), *load_on(path, Device::cuda));
     }
+}
+
+// --gpu-layers: the first N layers on the GPU, the rest and the head on the CPU (N = 1, half, all
+// but one): the same answers as the CPU alone, on prompts, batches and greedy decode steps (the
+// GPU's part replayed as a graph), with each layer's cache where its layer runs.
+TEST(CudaModel, LayersSplitBetweenGpuAndCpuMatchTheCpu) {
+    SLM_REQUIRE_CUDA();
+    SLM_REQUIRE_SHARED(shared);
+    int steps = 0;
+    for (const std::string& path : shared_models(shared)) {
+        SCOPED_TRACE(path);
+        const auto cpu = load_on(path, Device::cpu);
+        const int L = cpu->config().num_layers;
+        for (const int n : {1, L / 2, L - 1}) {
+            SCOPED_TRACE(n);
+            const auto split = load_on(path, Device::cuda, n);
+            ASSERT_EQ(split->device(), Device::cuda);
+            ASSERT_EQ(split->gpu_layers(), n);
+            KvCache cache(*split, 16, 2, DType::f16);
+            EXPECT_EQ(cache.device(n - 1), Device::cuda);
+            EXPECT_EQ(cache.device(n), Device::cpu);
+            EXPECT_EQ(cache.device_layers(), n);
+            // A prefix copied within both memories: the same logits as the sequence it came from.
+            Batch b;
+            for (int i = 0; i < 6; ++i) b.add(10 + i, i, 0, i == 5);
+            std::vector<float> direct, copied;
+            split->forward(b, cache, direct, nullptr);
+            cache.copy_prefix(0, 1, 5);
+            Batch last;
+            last.add(15, 5, 1, true);
+            split->forward(last, cache, copied, nullptr);
+            // (1e-4, not the GPU's bits: the CPU's layers may sum a 6-token batch otherwise than one token.)
+            EXPECT_LT(relative_rms(copied, direct), 1e-4);
+            expect_batches_match(*cpu, *split);
+            steps += compare_greedy(*cpu, *split, path).steps;
+        }
+        // Counts past the model's layers mean all of them; 0 means the CPU.
+        EXPECT_EQ(load_on(path, Device::cuda, L + 10)->gpu_layers(), L);
+        const auto none = load_on(path, Device::cuda, 0);
+        EXPECT_EQ(none->device(), Device::cpu);
+        EXPECT_EQ(none->gpu_layers(), 0);
+    }
+    EXPECT_GE(steps, 16 * 3 * int(shared_models(shared).size()));
 }
 
 TEST(CudaModel, PrefixCopiesStayOnTheGpu) {
@@ -171,7 +234,7 @@ TEST(CudaModel, PrefixCopiesStayOnTheGpu) {
     SLM_REQUIRE_SHARED(shared);
     const std::string path = shared_models(shared).front();
     const auto gpu = load_on(path, Device::cuda);
-    KvCache cache(gpu->config(), 32, 2, DType::f16, Device::cuda);
+    KvCache cache(*gpu, 32, 2, DType::f16);
     Batch b;
     for (int i = 0; i < 6; ++i) b.add(10 + i, i, 0, i == 5);
     std::vector<float> direct, copied;

@@ -38,6 +38,36 @@ TEST(DeviceChoice, TheGpuWithoutOneIsAClearError) {
     EXPECT_THROW(model::allocate_zeroed(Device::cuda, 64), Error);
 }
 
+// --gpu-layers 0 keeps the whole model on the CPU, even when the GPU is asked for (as llama.cpp's
+// -ngl 0): it runs, with a cache laid out for it, as the CPU model does.
+TEST(DeviceChoice, NoGpuLayersIsTheCpu) {
+    const std::string path = test::fixture_model_dir("llama");
+    ModelOptions options;
+    options.device = Device::cuda;
+    options.gpu_layers = 0;
+    const std::unique_ptr<Model> none = Model::load(path, options), cpu = Model::load(path);
+    EXPECT_EQ(none->device(), Device::cpu);
+    EXPECT_EQ(none->gpu_layers(), 0);
+    EXPECT_EQ(cpu->gpu_layers(), 0);
+    KvCache a(*none, 16, 1, DType::f32), b(*cpu, 16, 1, DType::f32);
+    EXPECT_EQ(a.device(0), Device::cpu);
+    EXPECT_EQ(a.device_layers(), 0);
+    Batch batch;
+    for (int i = 0; i < 4; ++i) batch.add(3 + i, i, 0, i == 3);
+    std::vector<float> la, lb;
+    none->forward(batch, a, la, nullptr);
+    cpu->forward(batch, b, lb, nullptr);
+    EXPECT_EQ(la, lb);
+
+    options.gpu_layers = -2;
+    try {
+        Model::load(path, options);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("-2 GPU layers"), std::string::npos) << e.what();
+    }
+}
+
 TEST(DeviceChoice, ACacheOnAnotherDeviceIsRefused) {
     const std::unique_ptr<Model> model = Model::load(test::fixture_model_dir("llama"));
     EXPECT_EQ(model->device(), Device::cpu);

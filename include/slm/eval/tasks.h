@@ -27,6 +27,7 @@ struct TaskOptions {
     int threads = 0;     // 0: all cores
     std::vector<LoraSpec> lora;  // adapters applied to the model (--lora)
     std::string device = "cpu";  // where the model runs: cpu, cuda or auto (device_from_name)
+    int gpu_layers = -1;         // on the GPU: layers there, from the first (ModelOptions::gpu_layers)
     // Generation tasks: the prompt is sent as a user message through the model's chat template
     // (after `system`, when given, as a system message) and the answer generated as the assistant.
     bool chat = false;

@@ -22,9 +22,10 @@ constexpr int kWarps = 4;
 constexpr int kPerLane = kMaxHeadDim / 32;  // head dimensions each lane holds
 // A split's keys: each of its four warps walks its share one key after another (load, dot,
 // shuffles, exponentials), so even short contexts want several splits. At 128 keys a split a 7B
-// q4_0 decode over positions 0-127 ran at 407 tokens/s, at 32 at 480 (H200, both alternated in one
-// run); a shortcut for a query's only split writing its output itself measured no better.
-constexpr int64_t kKeysPerSplit = 32;
+// q4_0 decode over positions 0-127 ran at 407 tokens/s, at 32 at 480, at 16 at 492 (H200, each
+// step alternated in one run; 16 also gained 2-3% on 7B q4_k_m and q8_0); a shortcut for a
+// query's only split writing its output itself measured no better.
+constexpr int64_t kKeysPerSplit = 16;
 constexpr int kMaxSplits = 32;
 
 __device__ __forceinline__ float cache_value(const void* cache, bool f16, int64_t i) {

@@ -97,6 +97,49 @@ __global__ void __launch_bounds__(kNormThreads)
     }
 }
 
+// rms_norm_kernel with a residual and q8, its 1/rms left to the matvec that reads q8 next: a block
+// per kNormScaleChunk values (blockIdx.x) of a row (blockIdx.y), a warp per group of 32 (a decode
+// step's norm spread over every multiprocessor instead of waiting on one block's reductions).
+// x += residual; out = x * w, quantized; the chunk's sum of squares into sums[row, chunk].
+__global__ void __launch_bounds__(kNormScaleChunk)
+    rms_norm_deferred_kernel(float* x, const float* __restrict__ residual, const float* __restrict__ w, int64_t D,
+                             float* out, int8_t* __restrict__ codes, float2* __restrict__ ds,
+                             float* __restrict__ sums) {
+    __shared__ float warp_sums[kNormScaleChunk / 32];
+    const int64_t d = int64_t(blockIdx.x) * kNormScaleChunk + threadIdx.x;
+    const bool active = d < D;  // whole warps: D is a multiple of 32
+    const float wv = active ? w[d] : 0.0f;  // before the wait: not the kernel before's
+    follow_previous_kernel();
+    float sum_sq = 0.0f;
+    if (active) {
+        const int64_t i = int64_t(blockIdx.y) * D + d;
+        const float v = x[i] + residual[i];
+        x[i] = v;
+        const float y = v * wv;
+        out[i] = y;
+        quantize_group(y, i / 32, codes, ds);
+        sum_sq = warp_sum(v * v);
+    }
+    if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = sum_sq;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float s = 0.0f;
+#pragma unroll
+        for (int k = 0; k < kNormScaleChunk / 32; ++k) s += warp_sums[k];
+        sums[int64_t(blockIdx.y) * gridDim.x + blockIdx.x] = s;
+    }
+}
+
+// One block per row: the row's chunk sums, then every value times the row's 1/rms.
+__global__ void apply_norm_scale_kernel(float* out, const float* __restrict__ sums, int64_t D, float eps) {
+    follow_previous_kernel();
+    const int64_t chunks = (D + kNormScaleChunk - 1) / kNormScaleChunk;
+    float s = 0.0f;
+    for (int64_t c = threadIdx.x; c < chunks; c += kThreads) s += sums[int64_t(blockIdx.x) * chunks + c];
+    const float inv_rms = rsqrtf(block_reduce<false>(s) / float(D) + eps);
+    for (int64_t i = threadIdx.x; i < D; i += kThreads) out[int64_t(blockIdx.x) * D + i] *= inv_rms;
+}
+
 // Angles in double, as the reference computes them: positions reach 10^5 and more, where a float
 // product loses the low bits of the angle.
 __global__ void rope_angles_kernel(const int32_t* __restrict__ positions, int64_t T, int64_t half,
@@ -312,6 +355,18 @@ void rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_
     if (D <= 8 * kNormThreads) return run(std::integral_constant<int, 8>{});
     if (D <= 16 * kNormThreads) return run(std::integral_constant<int, 16>{});
     run(std::integral_constant<int, 32>{});  // ops.cpp refuses rows past kMaxNormWidth
+}
+
+void rms_norm_deferred(float* x, const float* residual, const float* w, int64_t T, int64_t D, float* out, void* q8,
+                       float* sums, cudaStream_t stream) {
+    const unsigned chunks = unsigned((D + kNormScaleChunk - 1) / kNormScaleChunk);
+    if (T * D > 0)
+        launch_dependent(&rms_norm_deferred_kernel, dim3(chunks, unsigned(T)), kNormScaleChunk, stream, x, residual, w,
+                         D, out, q8_codes(q8), q8_scales(q8, T * D), sums);
+}
+
+void apply_norm_scale(float* out, const float* sums, int64_t T, int64_t D, float eps, cudaStream_t stream) {
+    if (T > 0) launch_dependent(&apply_norm_scale_kernel, unsigned(T), kThreads, stream, out, sums, D, eps);
 }
 
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,

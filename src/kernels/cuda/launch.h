@@ -26,14 +26,25 @@ struct MatvecOut {
     int64_t N;
     float* y;
 };
+// The 1/rms of an RMS norm that its kernel left to the matvec reading its output next
+// (rms_norm_deferred): each token's sums of squares over chunks of kNormScaleChunk of its K values,
+// and the norm's epsilon; the matvec multiplies each token's outputs by rsqrt(sum / K + eps).
+// sums null: no scale.
+struct NormScale {
+    const float* sums = nullptr;
+    float eps = 0.0f;
+};
+constexpr int kNormScaleChunk = 256;
+// At most this many groups of 32 a row (K <= 8192): a lane holds one chunk's sum of each token.
+constexpr int64_t kMaxNormScaleGroups = 32 * kNormScaleChunk / 32;
 // Up to kMaxMatvecOuts matrices of one dtype and row length K reading the same x, in one launch.
 constexpr int kMaxMatvecOuts = 4;
 void matvec(DType w, const MatvecOut* outs, int count, int64_t K, const float* x, const void* x_q8, int T,
-            cudaStream_t stream, int rows_per_warp = 0);
+            cudaStream_t stream, int rows_per_warp = 0, NormScale scale = {});
 inline void matvec(DType w, const void* W, int64_t N, int64_t K, const float* x, const void* x_q8, int T, float* y,
                    cudaStream_t stream, int rows_per_warp = 0) {
     const MatvecOut out{W, N, y};
-    matvec(w, &out, 1, K, x, x_q8, T, stream, rows_per_warp);
+    matvec(w, &out, 1, K, x, x_q8, T, stream, rows_per_warp, {});
 }
 
 // weight_layout.cu: rows [first_row, first_row + chunk_rows) of a [rows, K] matrix, in the file's
@@ -59,6 +70,14 @@ void get_rows(DType e, const void* E, int64_t V, int64_t D, const int32_t* ids, 
 constexpr int64_t kMaxNormWidth = 32 * 1024;
 void rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_t D, float eps, float* out, void* q8,
               cudaStream_t stream);
+// x += residual; out = x * w and its 8-bit copy q8; sums[t, c] = the sum of squares of row t's
+// values [c * kNormScaleChunk, (c + 1) * kNormScaleChunk) (D a multiple of 32): the norm without
+// its 1/rms, which the matvec reading q8 applies (NormScale). A block a chunk: the whole GPU, not
+// one block a row.
+void rms_norm_deferred(float* x, const float* residual, const float* w, int64_t T, int64_t D, float* out, void* q8,
+                       float* sums, cudaStream_t stream);
+// out[t, :] *= rsqrt(sum of sums[t, :] / D + eps): rms_norm_deferred's output made the norm.
+void apply_norm_scale(float* out, const float* sums, int64_t T, int64_t D, float eps, cudaStream_t stream);
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream);
 void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,

@@ -62,6 +62,23 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, int64_t blocks, 
     quantize_group(x[b * 32 + threadIdx.x % 32], b, codes, ds);
 }
 
+// Each token's 1/rms of a norm the matvec applies (NormScale): lane c loads the token's chunk sum
+// c right after the wait (at most 32 chunks: K <= 8192), and the warp sums them when it writes
+// its outputs, so that the loads' latency hides behind the main loop.
+template <int T>
+struct NormInverse {
+    float part[T];
+
+    __device__ __forceinline__ void load(const NormScale& s, int slices, int lane) {
+        const int chunks = (slices * 32 + kNormScaleChunk - 1) / kNormScaleChunk;
+#pragma unroll
+        for (int t = 0; t < T; ++t) part[t] = s.sums != nullptr && lane < chunks ? s.sums[t * chunks + lane] : 0.0f;
+    }
+    __device__ __forceinline__ float inverse(const NormScale& s, int slices, int t) const {
+        return rsqrtf(warp_sum(part[t]) / float(slices * 32) + s.eps);
+    }
+};
+
 // slice . activations of one token: the integer sums of each half, scaled, minus the offset
 // times the activations' scaled sum. Rounded operations (no contraction left to the compiler), so
 // that a (row, token) value is the same whatever the kernel's token count: batch invariance.
@@ -82,10 +99,18 @@ __device__ __forceinline__ float slice_dot(const slices::Slice& w, const int a[8
 // U = Type::kDepth slices of every row in flight (weight_slices.cuh: fetch, then decode): a
 // 4096-wide q4_0 row is four slices a lane, and loading them one after another left the loads of
 // a short row waiting on each other. More tokens take U = 1: their activations are the reuse.
+// A decode step's matvecs are mostly one token and one row a warp: there eight blocks a
+// multiprocessor (at most 64 registers a thread), which the norm's scale (NormInverse) had pushed
+// q4_k's kernel past; q6_k's slices need more registers and keep their own count.
 template <class Type, int T, int R>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+constexpr int min_blocks_per_sm() {
+    return T == 1 && R == 1 && !std::is_same_v<Type, slices::Q6_K> ? 8 : 1;
+}
+
+template <class Type, int T, int R>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, min_blocks_per_sm<Type, T, R>())
     matvec_q8_kernel(const Group g, int slices_per_row, const int8_t* __restrict__ codes,
-                     const float2* __restrict__ ds) {
+                     const float2* __restrict__ ds, const NormScale norm) {
     constexpr int U = T == 1 ? Type::kDepth : 1;
     const auto [W, y, N, row0] = block_rows<R>(g);
     const int lane = threadIdx.x % 32;
@@ -104,6 +129,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
             for (int r = 0; r < R; ++r) raw[u][r] = Type::fetch(w[r], lane + 32 * u);
     follow_previous_kernel();
     if (row0 >= N) return;  // whole warps leave together: the shuffles below see full warps
+    NormInverse<T> norm_inverse;
+    norm_inverse.load(norm, slices_per_row, lane);
     float acc[R][T];
 #pragma unroll
     for (int r = 0; r < R; ++r)
@@ -130,11 +157,15 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
             }
         }
     }
+    float inv_rms[T];
+#pragma unroll
+    for (int t = 0; t < T; ++t) inv_rms[t] = norm.sums != nullptr ? norm_inverse.inverse(norm, slices_per_row, t) : 1.0f;
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
         for (int t = 0; t < T; ++t) {
-            const float v = warp_sum(acc[r][t]);
+            float v = warp_sum(acc[r][t]);
+            if (norm.sums != nullptr) v = __fmul_rn(v, inv_rms[t]);
             if (lane == 0 && row0 + r < N) y[size_t(t) * N + row0 + r] = v;
         }
 }
@@ -223,12 +254,13 @@ Group group_of(const MatvecOut* outs, int count, int R) {
 }
 
 template <class Type, int T, int R>
-void launch_q8(const Group& g, int64_t K, const void* x_q8, cudaStream_t stream) {
+void launch_q8(const Group& g, int64_t K, const void* x_q8, NormScale norm, cudaStream_t stream) {
     const int slices_per_row = int(K / 32);
     const auto* codes = static_cast<const int8_t*>(x_q8);
     const auto* ds = reinterpret_cast<const float2*>(codes + size_t(T) * K);
     const unsigned blocks = g.end_block[g.count - 1];
-    launch_dependent(&matvec_q8_kernel<Type, T, R>, blocks, kWarpsPerBlock * 32, stream, g, slices_per_row, codes, ds);
+    launch_dependent(&matvec_q8_kernel<Type, T, R>, blocks, kWarpsPerBlock * 32, stream, g, slices_per_row, codes, ds,
+                     norm);
 }
 
 template <class H, int T, int R>
@@ -241,18 +273,18 @@ void launch_float(const Group& g, int64_t K, const float* x, cudaStream_t stream
 // 1..kMaxMatvecTokens, R in {1, 2, 4}.
 template <class Type, int T = 1>
 void dispatch(int tokens, int rows, const MatvecOut* outs, int count, int64_t K, const float* x, const void* x_q8,
-              cudaStream_t stream) {
+              NormScale norm, cudaStream_t stream) {
     if constexpr (T <= kMaxMatvecTokens) {
-        if (tokens != T) return dispatch<Type, T + 1>(tokens, rows, outs, count, K, x, x_q8, stream);
+        if (tokens != T) return dispatch<Type, T + 1>(tokens, rows, outs, count, K, x, x_q8, norm, stream);
         const Group g = group_of(outs, count, rows);
         if constexpr (std::is_same_v<Type, __half> || std::is_same_v<Type, __nv_bfloat16>) {
             if (rows == 1) return launch_float<Type, T, 1>(g, K, x, stream);
             if (rows == 2) return launch_float<Type, T, 2>(g, K, x, stream);
             return launch_float<Type, T, 4>(g, K, x, stream);
         } else {
-            if (rows == 1) return launch_q8<Type, T, 1>(g, K, x_q8, stream);
-            if (rows == 2) return launch_q8<Type, T, 2>(g, K, x_q8, stream);
-            return launch_q8<Type, T, 4>(g, K, x_q8, stream);
+            if (rows == 1) return launch_q8<Type, T, 1>(g, K, x_q8, norm, stream);
+            if (rows == 2) return launch_q8<Type, T, 2>(g, K, x_q8, norm, stream);
+            return launch_q8<Type, T, 4>(g, K, x_q8, norm, stream);
         }
     }
 }
@@ -287,18 +319,18 @@ int matvec_rows_per_warp(int64_t N, int T) {
 }
 
 void matvec(DType w, const MatvecOut* outs, int count, int64_t K, const float* x, const void* x_q8, int T,
-            cudaStream_t stream, int rows_per_warp) {
+            cudaStream_t stream, int rows_per_warp, NormScale norm) {
     int64_t N = 0;
     for (int m = 0; m < count; ++m) N = std::max(N, outs[m].N);
     const int R = rows_per_warp > 0 ? rows_per_warp : matvec_rows_per_warp(N, T);
     switch (w) {
-        case DType::q4_0: return dispatch<slices::Q4_0>(T, R, outs, count, K, x, x_q8, stream);
-        case DType::q8_0: return dispatch<slices::Q8_0>(T, R, outs, count, K, x, x_q8, stream);
-        case DType::q4_k: return dispatch<slices::Q4_K>(T, R, outs, count, K, x, x_q8, stream);
-        case DType::q5_k: return dispatch<slices::Q5_K>(T, R, outs, count, K, x, x_q8, stream);
-        case DType::q6_k: return dispatch<slices::Q6_K>(T, R, outs, count, K, x, x_q8, stream);
-        case DType::f16: return dispatch<__half>(T, R, outs, count, K, x, x_q8, stream);
-        case DType::bf16: return dispatch<__nv_bfloat16>(T, R, outs, count, K, x, x_q8, stream);
+        case DType::q4_0: return dispatch<slices::Q4_0>(T, R, outs, count, K, x, x_q8, norm, stream);
+        case DType::q8_0: return dispatch<slices::Q8_0>(T, R, outs, count, K, x, x_q8, norm, stream);
+        case DType::q4_k: return dispatch<slices::Q4_K>(T, R, outs, count, K, x, x_q8, norm, stream);
+        case DType::q5_k: return dispatch<slices::Q5_K>(T, R, outs, count, K, x, x_q8, norm, stream);
+        case DType::q6_k: return dispatch<slices::Q6_K>(T, R, outs, count, K, x, x_q8, norm, stream);
+        case DType::f16: return dispatch<__half>(T, R, outs, count, K, x, x_q8, norm, stream);
+        case DType::bf16: return dispatch<__nv_bfloat16>(T, R, outs, count, K, x, x_q8, norm, stream);
         default: return;  // ops.cpp refuses other types before calling
     }
 }

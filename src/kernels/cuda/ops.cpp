@@ -68,8 +68,11 @@ void quantize_activations(const float* x, int64_t T, int64_t K, void* x_q8, cuda
     check_launch("quantize_activations");
 }
 
+static_assert(kMaxNormScaleGroups == launch::kMaxNormScaleGroups);
+static_assert(norm_scale_sums(1, 257) == 2 && launch::kNormScaleChunk == 256);
+
 void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void* x_q8, int64_t T,
-            cudaStream_t stream) {
+            cudaStream_t stream, NormScale norm) {
     if (outs.empty()) return;
     if (outs.size() > size_t(launch::kMaxMatvecOuts))
         fail("cuda::matvec: {} matrices in one launch, at most {}", outs.size(), launch::kMaxMatvecOuts);
@@ -83,6 +86,9 @@ void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void
         fail("cuda::matvec: row length {} of a {} weight is not a multiple of {}", K, name(dtype), block);
     if (q8 && x_q8 == nullptr)
         fail("cuda::matvec: {} weights read 8-bit activations, and none were given", name(dtype));
+    if (norm.sums != nullptr && (!q8 || K / 32 > kMaxNormScaleGroups))
+        fail("cuda::matvec: a norm's scale applies to quantized weights with rows of at most {} values ({} [{}])",
+             32 * kMaxNormScaleGroups, name(dtype), K);
     if (!q8 && !aligned(x, 16)) fail("cuda::matvec: the activations are not 16-byte aligned");
     launch::MatvecOut launch_outs[launch::kMaxMatvecOuts];
     int count = 0;
@@ -96,7 +102,7 @@ void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void
         if (W.dim(0) > 0) launch_outs[count++] = {W.data, W.dim(0), o.y};
     }
     if (count == 0) return;
-    launch::matvec(dtype, launch_outs, count, K, x, x_q8, int(T), stream);
+    launch::matvec(dtype, launch_outs, count, K, x, x_q8, int(T), stream, 0, {norm.sums, norm.eps});
     check_launch("matvec");
 }
 
@@ -140,6 +146,22 @@ void add_rms_norm(float* x, const float* residual, const float* w, int64_t T, in
         fail("cuda::add_rms_norm: rows of {} values (at most {})", D, launch::kMaxNormWidth);
     launch::rms_norm(x, residual, w, T, D, eps, out, out_q8, stream);
     check_launch("add_rms_norm");
+}
+
+void rms_norm_deferred(float* x, const float* residual, const float* w, int64_t T, int64_t D, float* out,
+                       void* out_q8, float* sums, cudaStream_t stream) {
+    if (D % 32 != 0 || D / 32 > kMaxNormScaleGroups)
+        fail("cuda::rms_norm_deferred: rows of {} values (a multiple of 32, at most {})", D, 32 * kMaxNormScaleGroups);
+    if (out_q8 == nullptr || sums == nullptr) fail("cuda::rms_norm_deferred: no 8-bit output or sums given");
+    check_q8_output(out_q8, T * D, "rms_norm_deferred");
+    launch::rms_norm_deferred(x, residual, w, T, D, out, out_q8, sums, stream);
+    check_launch("rms_norm_deferred");
+}
+
+void apply_norm_scale(float* out, const float* sums, int64_t T, int64_t D, float eps, cudaStream_t stream) {
+    if (D % 32 != 0) fail("cuda::apply_norm_scale: rows of {} values are not whole groups of 32", D);
+    launch::apply_norm_scale(out, sums, T, D, eps, stream);
+    check_launch("apply_norm_scale");
 }
 
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,

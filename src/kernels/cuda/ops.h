@@ -40,9 +40,14 @@ size_t q8_activations_bytes(int64_t T, int64_t K);
 void quantize_activations(const float* x, int64_t T, int64_t K, void* x_q8, cudaStream_t stream);
 void matvec(const Tensor& W, const float* x, const void* x_q8, int64_t T, float* y, cudaStream_t stream);
 // Several matrices (W on the device, y) of one dtype and row length reading the same x, in one
-// launch (q/k/v, gate/up: the small ones stop paying a launch each); at most 4.
+// launch (q/k/v, gate/up: the small ones stop paying a launch each); at most 4. `norm`: x_q8 came
+// from rms_norm_deferred, whose 1/rms the matvec applies to its outputs (quantized weights only).
+struct NormScale {
+    const float* sums = nullptr;
+    float eps = 0.0f;
+};
 void matvec(std::span<const kernels::MatmulOut> outs, const float* x, const void* x_q8, int64_t T,
-            cudaStream_t stream);
+            cudaStream_t stream, NormScale norm = {});
 
 // --- Matrix x matrix (prompts) ------------------------------------------------------------------
 // y[t, n] = sum_k W[n, k] x[t, k] for any T, on the tensor cores through cuBLAS: f16 inputs, f32
@@ -68,6 +73,17 @@ void rms_norm(const float* x, const float* w, int64_t T, int64_t D, float eps, f
 // next norm (one launch instead of two; the same bits as add, then rms_norm).
 void add_rms_norm(float* x, const float* residual, const float* w, int64_t T, int64_t D, float eps, float* out,
                   cudaStream_t stream, void* out_q8 = nullptr);
+// add_rms_norm for a decode step, whose norm is read only by the matvecs after it: one warp per
+// group of 32 values instead of one block per row, its 1/rms left to those matvecs. x +=
+// residual; out = x * w and its 8-bit copy out_q8; `sums` (norm_scale_sums(T, D) floats) the sums
+// of squares of each row's stretches of 256, which the matvecs take as NormScale{sums, eps}. out
+// is the norm times each row's rms until apply_norm_scale(out, sums, ...) makes it the norm. D a
+// multiple of 32, at most 32 * kMaxNormScaleGroups.
+constexpr int64_t norm_scale_sums(int64_t T, int64_t D) { return T * ((D + 255) / 256); }
+void rms_norm_deferred(float* x, const float* residual, const float* w, int64_t T, int64_t D, float* out,
+                       void* out_q8, float* sums, cudaStream_t stream);
+void apply_norm_scale(float* out, const float* sums, int64_t T, int64_t D, float eps, cudaStream_t stream);
+constexpr int64_t kMaxNormScaleGroups = 256;
 void rope_angles(const int32_t* positions, int64_t T, int64_t Dh, const float* inv_freq, float mscale,
                  float* cos_sin, cudaStream_t stream);
 void layer_norm(const float* x, const float* w, const float* b, int64_t T, int64_t D, float eps, float* out,

@@ -1,6 +1,7 @@
 // CudaBackend: the forward's ops as cuda:: kernels queued on one stream, over a copy of the
-// model's weights made at load in one block of GPU memory, in the file's layout. The forward names
-// a weight by its host object (ModelWeights); the backend finds the copy by the host address.
+// weights of the model's GPU layers (Model::gpu_layers(): all, or the first few) made at load in
+// one block of GPU memory, in the file's layout. The forward names a weight by its host object
+// (ModelWeights); the backend finds the copy by the host address.
 // Matrix products of up to kGemmMinTokens - 1 tokens run as matvecs (8-bit activations, dp4a) in
 // slices of kMaxMatvecTokens; longer ones (prompts) as tensor-core GEMMs of f16 inputs.
 // Steps of fewer tokens (decode) are replayed as CUDA graphs: the first step of a shape runs its
@@ -22,6 +23,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <string_view>
@@ -47,18 +49,25 @@ size_t aligned_size(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment
 
 double gib(size_t bytes) { return double(bytes) / double(1ull << 30); }
 
-// The weights of a model to copy, each with the name an error message gives it.
+// The weights of a model's GPU layers to copy, each with the name an error message gives it.
 struct WeightList {
     std::vector<std::pair<const Tensor*, std::string>> matrices;  // matmul reads them
+    std::vector<int> matrix_layer;                                 // each one's layer (-1: the head)
     const Tensor* embedding = nullptr;                             // get_rows reads it
     std::vector<const std::vector<float>*> vectors;                // norms, biases, rope tables
 };
 
+// The embedding, the matrices of layers [0, model.gpu_layers()) and, when that is all of them,
+// the vocabulary projection; every vector (a few kilobytes: the norm after the last GPU layer is
+// the next layer's).
 WeightList list_weights(const Model& model) {
     const ModelWeights& w = model.weights();
     WeightList list;
     list.embedding = &w.token_embedding;
-    list.matrices.push_back({&w.output, "the output projection"});
+    if (size_t(model.gpu_layers()) == w.layers.size()) {
+        list.matrices.push_back({&w.output, "the output projection"});
+        list.matrix_layer.push_back(-1);
+    }
     list.vectors = {&w.output_norm, &w.output_norm_bias, &w.output_bias, &model.rope_inv_freq(),
                     &model.rope_long_inv_freq(), &model.rope_local_inv_freq()};
     for (size_t l = 0; l < w.layers.size(); ++l) {
@@ -67,7 +76,10 @@ WeightList list_weights(const Model& model) {
             {&lw.wq, "attention q"}, {&lw.wk, "attention k"}, {&lw.wv, "attention v"}, {&lw.wo, "attention output"},
             {&lw.w_gate, "MLP gate"}, {&lw.w_up, "MLP up"},   {&lw.w_down, "MLP down"}};
         for (const auto& [m, what] : matrices)
-            if (m->data != nullptr) list.matrices.push_back({m, fmt::format("layer {}'s {} projection", l, what)});
+            if (m->data != nullptr && l < size_t(model.gpu_layers())) {
+                list.matrices.push_back({m, fmt::format("layer {}'s {} projection", l, what)});
+                list.matrix_layer.push_back(int(l));
+            }
         for (const std::vector<float>* v : {&lw.attn_norm, &lw.ffn_norm, &lw.attn_norm_bias, &lw.attn_post_norm,
                                             &lw.ffn_post_norm, &lw.q_norm, &lw.k_norm, &lw.bq, &lw.bk, &lw.bv, &lw.bo,
                                             &lw.b_up, &lw.b_down})
@@ -99,6 +111,7 @@ public:
     void begin_step(std::span<const int64_t> shape) override {
         abandon_recording();  // a forward that failed half-way leaves nothing recorded
         mode_ = Mode::undecided;
+        unscaled_ = {};  // an earlier step's norm output is not read again
         shape_.assign(shape.begin(), shape.end());
         replayable_ = graphs_enabled_ && !shape.empty() && shape[0] < kGemmMinTokens;
     }
@@ -118,24 +131,37 @@ public:
 
     void to_host(const float* src, size_t n, float* host) override {
         finish_step();
+        settle(src, false);
         cuda::check(cudaMemcpyAsync(host, src, n * sizeof(float), cudaMemcpyDeviceToHost, stream_),
                     "copying results from the GPU");
         cuda::check(cudaStreamSynchronize(stream_), "running the forward on the GPU");
     }
 
     void copy(float* dst, const float* src, size_t n) override {
-        if (begin_op()) return;
+        if (begin_op({src}, dst)) return;
         cuda::check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copying rows");
     }
 
     void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out) override {
-        if (begin_op()) return;
+        if (begin_op({}, out)) return;
         cuda::get_rows(on_device(E), ids, T, out, stream_);
     }
 
     void matmul(std::span<const kernels::MatmulOut> outs, const float* x, int64_t T) override {
-        if (replaying()) return;
+        const bool replay = replaying();
         const int64_t K = outs[0].W->dim(1);
+        bool q8 = false, all_q8 = true;
+        for (const kernels::MatmulOut& o : outs) {
+            q8 = q8 || cuda::matvec_takes_q8(o.W->dtype);
+            all_q8 = all_q8 && cuda::matvec_takes_q8(o.W->dtype);
+        }
+        // The op that wrote x may have written its 8-bit copy too (fused_q8), and may have left
+        // its norm's 1/rms to these matvecs (add_rms_norm); x itself is made the norm first when
+        // a float matrix or the GEMM reads it.
+        const bool quantized = q8 && x == q8_of_ && q8_values_ == T * K && T < kGemmMinTokens;
+        const cuda::NormScale norm = quantized ? q8_norm_ : cuda::NormScale{};
+        if (!all_q8 || !quantized) settle(x, replay);
+        if (replay) return;
         if (T >= kGemmMinTokens) {
             void* x_f16 = grow(x_f16_, size_t(T * K) * 2).data();
             cuda::store_f16(x, T * K, x_f16, stream_);
@@ -143,10 +169,6 @@ public:
             for (const kernels::MatmulOut& o : outs) cuda::gemm(on_device(*o.W), x_f16, T, o.y, w_f16, blas_, stream_);
             return;
         }
-        bool q8 = false;
-        for (const kernels::MatmulOut& o : outs) q8 = q8 || cuda::matvec_takes_q8(o.W->dtype);
-        // The op that wrote x may have written its 8-bit copy too (fused_q8).
-        const bool quantized = q8 && x == q8_of_ && q8_values_ == T * K;
         void* x_q8 = q8 ? grow(q8_, cuda::q8_activations_bytes(cuda::kMaxMatvecTokens, K)).data() : nullptr;
         for (int64_t t0 = 0; t0 < T; t0 += cuda::kMaxMatvecTokens) {
             const int64_t n = std::min<int64_t>(cuda::kMaxMatvecTokens, T - t0);
@@ -161,25 +183,38 @@ public:
                     if (count > 0 && W.dtype != group[0].W->dtype) break;
                     group[count++] = {&W, outs[i].y + t0 * W.dim(0)};
                 }
-                cuda::matvec(std::span(group.data(), count), x + t0 * K, x_q8, n, stream_);
+                const bool reads_q8 = cuda::matvec_takes_q8(group[0].W->dtype);
+                cuda::matvec(std::span(group.data(), count), x + t0 * K, x_q8, n, stream_,
+                             reads_q8 ? norm : cuda::NormScale{});
             }
         }
     }
 
     void rms_norm(const float* x, const std::vector<float>& w, int64_t T, int64_t D, float eps, float* out) override {
-        if (begin_op()) return;
+        if (begin_op({x}, out)) return;
         cuda::rms_norm(x, on_device(w), T, D, eps, out, stream_, fused_q8(out, T, D));
     }
 
+    // A decode step's norm is read only by the matvecs after it: its kernel spreads over the whole
+    // GPU and leaves the 1/rms to them (cuda::rms_norm_deferred); `out` holds the norm times the
+    // rms until something else reads it (settle).
     void add_rms_norm(float* x, const float* residual, const std::vector<float>& w, int64_t T, int64_t D, float eps,
                       float* out) override {
-        if (begin_op()) return;
-        cuda::add_rms_norm(x, residual, on_device(w), T, D, eps, out, stream_, fused_q8(out, T, D));
+        const bool replay = begin_op({x, residual}, out);
+        void* q8 = fused_q8(out, T, D);
+        if (q8 != nullptr && all_q8_ && D / 32 <= cuda::kMaxNormScaleGroups) {
+            auto* sums = grow(norm_sums_, size_t(cuda::norm_scale_sums(T, D)) * sizeof(float)).as<float>();
+            q8_norm_ = {sums, eps};
+            unscaled_ = {out, T, D, eps};
+            if (!replay) cuda::rms_norm_deferred(x, residual, on_device(w), T, D, out, q8, sums, stream_);
+            return;
+        }
+        if (!replay) cuda::add_rms_norm(x, residual, on_device(w), T, D, eps, out, stream_, q8);
     }
 
     void layer_norm(const float* x, const std::vector<float>& w, const std::vector<float>& b, int64_t T, int64_t D,
                     float eps, float* out) override {
-        if (begin_op()) return;
+        if (begin_op({x}, out)) return;
         cuda::layer_norm(x, on_device(w), b.empty() ? nullptr : on_device(b), T, D, eps, out, stream_);
     }
 
@@ -191,28 +226,28 @@ public:
 
     void rope(float* q, int64_t H, float* k, int64_t Hkv, int64_t T, int64_t Dh, const float* cos_sin,
               kernels::RopeMode mode, int64_t rot_dim) override {
-        if (begin_op()) return;
+        if (begin_op({q, k})) return;
         cuda::rope_qk(q, H, k, Hkv, T, Dh, cos_sin, mode, stream_, rot_dim);
     }
 
     void rope_store_kv(float* q, int64_t H, float* k, int64_t Hkv, const float* v, int64_t T, int64_t Dh,
                        const float* cos_sin, kernels::RopeMode mode, int64_t rot_dim, void* k_cache, void* v_cache,
                        const int32_t* positions, DType cache_dtype) override {
-        if (begin_op()) return;
+        if (begin_op({q, k, v})) return;
         cuda::rope_store_kv(q, H, k, Hkv, v, T, Dh, cos_sin, mode, k_cache, v_cache, cache_dtype, positions, stream_,
                             rot_dim);
     }
 
     void store_kv(const float* k, const float* v, int64_t T, int64_t n, void* k_cache, void* v_cache,
                   const int32_t* positions, DType cache_dtype) override {
-        if (begin_op()) return;
+        if (begin_op({k, v})) return;
         cuda::store_kv(k, v, T, n, k_cache, v_cache, cache_dtype, positions, stream_);
     }
 
     void attention(const float* q, std::span<const AttentionRun> runs, int64_t H, int64_t Hkv, int64_t Dh,
                    DType cache_dtype, const int32_t* q_pos, int window, float scale, float softcap,
                    float* out) override {
-        if (begin_op()) return;
+        if (begin_op({q}, out)) return;
         // A replayable step sizes its launch for the whole cache, so that the same launch serves
         // every position (the kernel splits each query's keys by its position alone).
         auto keys_bound = [&](const AttentionRun& run) { return replayable_ ? run.capacity : run.length; };
@@ -242,7 +277,7 @@ public:
     }
 
     void gated(Activation act, const float* gate, const float* up, int64_t T, int64_t width, float* out) override {
-        if (begin_op()) return;
+        if (begin_op({gate, up}, out)) return;
         void* q8 = fused_q8(out, T, width);
         const int64_t n = T * width;
         switch (act) {
@@ -253,7 +288,7 @@ public:
     }
 
     void activation(Activation act, const float* x, int64_t n, float* out) override {
-        if (begin_op()) return;
+        if (begin_op({x}, out)) return;
         switch (act) {
             case Activation::silu: fail("forward: a plain (ungated) SiLU MLP is not supported");
             case Activation::gelu_tanh: return cuda::gelu_tanh(x, n, out, stream_);
@@ -262,19 +297,19 @@ public:
     }
 
     void softcap(float* x, int64_t n, float cap) override {
-        if (begin_op()) return;
+        if (begin_op({x})) return;
         cuda::softcap(x, n, cap, stream_);
     }
     void multiply(float* x, int64_t n, float s) override {
-        if (begin_op()) return;
+        if (begin_op({x})) return;
         cuda::multiply(x, n, s, stream_);
     }
     void add(float* y, const float* x, int64_t n) override {
-        if (begin_op()) return;
+        if (begin_op({y, x})) return;
         cuda::add(y, x, n, stream_);
     }
     void add_bias(float* y, const std::vector<float>& b, int64_t T, int64_t D) override {
-        if (begin_op()) return;
+        if (begin_op({y})) return;
         cuda::add_bias(y, on_device(b), T, D, stream_);
     }
 
@@ -284,7 +319,10 @@ private:
     void upload(const Model& model) {
         const std::string& source = model.files().path;
         const WeightList list = list_weights(model);
-        for (const auto& [m, what] : list.matrices) any_q8_ = any_q8_ || cuda::matvec_takes_q8(m->dtype);
+        for (const auto& [m, what] : list.matrices) {
+            any_q8_ = any_q8_ || cuda::matvec_takes_q8(m->dtype);
+            all_q8_ = all_q8_ && cuda::matvec_takes_q8(m->dtype);
+        }
         for (const auto& [m, what] : list.matrices)
             if (!cuda::matvec_reads(m->dtype))
                 fail("{}: {} is {}, which the GPU does not read; it reads q4_0, q8_0, q4_k, q5_k, q6_k, f16 and bf16 "
@@ -308,10 +346,27 @@ private:
 
         size_t free_bytes = 0, total_bytes = 0;
         cuda::check(cudaMemGetInfo(&free_bytes, &total_bytes), "reading the GPU's memory size");
-        if (total > free_bytes)
-            fail("{}: the weights need {:.2f} GiB of GPU memory and the GPU has {:.2f} GiB free (of {:.2f} GiB); "
-                 "run it with --device cpu, or a smaller quantization",
-                 source, gib(total), gib(free_bytes), gib(total_bytes));
+        if (total > free_bytes) {
+            // How many layers would fit: the bytes of each layer's matrices, counted from the first.
+            // (A model short of all its layers leaves the head to the CPU as well.)
+            const int layers = model.config().num_layers;
+            std::vector<size_t> layer_bytes(size_t(layers), 0);
+            for (size_t i = 0; i < list.matrices.size(); ++i)
+                if (const int l = list.matrix_layer[i]; l >= 0)
+                    layer_bytes[size_t(l)] += aligned_size(list.matrices[i].first->nbytes());
+            size_t used = aligned_size(list.embedding->nbytes());
+            for (const std::vector<float>* v : list.vectors) used += aligned_size(v->size() * sizeof(float));
+            int fit = 0;
+            for (; fit + 1 < layers && used + layer_bytes[size_t(fit)] <= free_bytes; ++fit)
+                used += layer_bytes[size_t(fit)];
+            fail("{}: {} on the GPU need {:.2f} GiB of its memory and it has {:.2f} GiB free (of {:.2f} GiB); "
+                 "{}--device cpu, or a smaller quantization",
+                 source, model.gpu_layers() == layers ? "the weights" : fmt::format("{} layers", model.gpu_layers()),
+                 gib(total), gib(free_bytes), gib(total_bytes),
+                 fit > 0 ? fmt::format("run {} of the {} layers there with --gpu-layers {} (the rest on the CPU), or ",
+                                       fit, layers, fit)
+                         : std::string("run it with "));
+        }
         weights_ = cuda::DeviceBuffer::allocate(std::max<size_t>(total, 1));
         auto* base = weights_.as<uint8_t>();
         for (const auto& [key, offset] : offsets) {
@@ -357,11 +412,27 @@ private:
     }
 
     // --- Fusion -------------------------------------------------------------------------------
-    // Every op but matmul starts here: whether the step is being replayed (nothing to queue), and
-    // the 8-bit copy of an op's output is forgotten (this op may overwrite it).
-    bool begin_op() {
+    // Every op but matmul starts here, naming the activations it reads and the one it writes:
+    // whether the step is being replayed (nothing to queue); the 8-bit copy of an op's output is
+    // forgotten (this op may overwrite it); a norm output it reads is made the norm first, and one
+    // it overwrites is dropped. (The bookkeeping runs in every mode, so that a replayed step
+    // settles exactly what its recording did.)
+    bool begin_op(std::initializer_list<const float*> reads = {}, const float* writes = nullptr) {
         q8_of_ = nullptr;
-        return replaying();
+        q8_norm_ = {};
+        const bool replay = replaying();
+        for (const float* p : reads) settle(p, replay);
+        if (writes != nullptr && writes == unscaled_.out) unscaled_ = {};
+        return replay;
+    }
+
+    // x, when it is a norm output still awaiting its 1/rms (add_rms_norm), made the norm.
+    void settle(const float* x, bool replay) {
+        if (x == nullptr || x != unscaled_.out) return;
+        if (!replay)
+            cuda::apply_norm_scale(unscaled_.out, norm_sums_.as<float>(), unscaled_.T, unscaled_.D, unscaled_.eps,
+                                   stream_);
+        unscaled_ = {};
     }
 
     // Where an op writing T rows of `width` values to `out` also writes them as 8-bit activations,
@@ -456,7 +527,7 @@ private:
     std::map<const void*, const float*> vectors_;
     std::array<cuda::DeviceBuffer, size_t(Slot::count)> buffers_;
     std::array<cuda::DeviceBuffer, size_t(IntSlot::count)> ints_;
-    cuda::DeviceBuffer q8_, x_f16_, w_f16_, attention_scratch_, attention_counts_;
+    cuda::DeviceBuffer q8_, norm_sums_, x_f16_, w_f16_, attention_scratch_, attention_counts_;
 
     // How the current step runs: not yet known (before its first op), op by op, recorded into a
     // graph as it runs, or replayed from one.
@@ -466,8 +537,16 @@ private:
         uint64_t generation;  // of the buffers it was recorded on
     };
     bool any_q8_ = false;             // some matrix reads 8-bit activations
+    bool all_q8_ = true;              // ... and every one does
     const float* q8_of_ = nullptr;    // the activations q8_ holds, when an op fused their quantization
     int64_t q8_values_ = 0;           // ... and how many
+    cuda::NormScale q8_norm_;         // ... and the 1/rms they still need, from norm_sums_
+    // The output of add_rms_norm still awaiting its 1/rms (the norm times each row's rms).
+    struct Unscaled {
+        float* out = nullptr;
+        int64_t T = 0, D = 0;
+        float eps = 0.0f;
+    } unscaled_;
     Mode mode_ = Mode::eager;
     std::vector<int64_t> shape_;
     bool graphs_enabled_ = true, replayable_ = false;

@@ -35,6 +35,7 @@ using Clock = std::chrono::steady_clock;
 
 struct BenchOptions {
     std::string model, device = "auto";
+    int gpu_layers = -1;
     std::vector<int> n_prompt{512}, n_gen{128}, threads;
     std::vector<std::string> lora;
     int reps = 5;
@@ -120,7 +121,7 @@ int64_t peak_rss_bytes() {
     return int64_t(usage.ru_maxrss) * 1024;
 }
 
-void print_table(const ModelStats& stats, const std::vector<Result>& results, const char* backend) {
+void print_table(const ModelStats& stats, const std::vector<Result>& results, const std::string& backend) {
     fmt::print("| {:<30} | {:>10} | {:>10} | {:<7} | {:>7} | {:>13} | {:>20} |\n", "model", "size", "params", "backend",
                "threads", "test", "t/s");
     fmt::print("| {:-<30} | {:->10} | {:->10} | {:-<7} | {:->7} | {:->13} | {:->20} |\n", "", ":", ":", "", ":", ":", ":");
@@ -134,12 +135,16 @@ void print_table(const ModelStats& stats, const std::vector<Result>& results, co
 }
 
 void bench(const BenchOptions& o) {
-    ModelOptions load_options = cli::model_options_for(o.device);
+    ModelOptions load_options = cli::model_options_for(o.device, o.gpu_layers);
     load_options.cpu_layouts = !o.file_layout;
     const std::unique_ptr<Model> model = Model::load(o.model, load_options);
     if (o.mlock && mlockall(MCL_CURRENT) != 0) fmt::print(stderr, "slm bench: --mlock: the system refused to lock memory\n");
     const ModelStats stats = model_stats(*model);
-    const char* backend = model->device() == Device::cuda ? "CUDA" : "CPU";
+    // CUDA:N: the first N layers on the GPU, the rest on the CPU (--gpu-layers).
+    const int gpu_layers = model->gpu_layers();
+    const std::string backend = gpu_layers == 0                          ? std::string("CPU")
+                                : gpu_layers == model->config().num_layers ? std::string("CUDA")
+                                                                           : fmt::format("CUDA:{}", gpu_layers);
     const LoraStack adapters = cli::load_lora_option(*model, o.lora);
     const int vocab = model->vocab_size();
     const int max_prompt = *std::max_element(o.n_prompt.begin(), o.n_prompt.end());
@@ -178,7 +183,7 @@ void bench(const BenchOptions& o) {
             std::vector<int64_t> ns;
             for (double s : r.seconds) ns.push_back(int64_t(s * 1e9));
             list.push_back({{"model_filename", o.model}, {"model_type", stats.description}, {"model_size", stats.bytes},
-                            {"model_n_params", stats.params}, {"backend", backend}, {"n_threads", r.threads},
+                            {"model_n_params", stats.params}, {"backend", backend}, {"n_gpu_layers", gpu_layers}, {"n_threads", r.threads},
                             {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"avg_ns", int64_t(mean(r.seconds) * 1e9)},
                             {"stddev_ns", int64_t(stddev(r.seconds) * 1e9)}, {"avg_ts", mean(ts)}, {"stddev_ts", stddev(ts)},
                             {"samples_ns", ns}, {"samples_ts", ts}, {"ttft_ms", ttft_seconds * 1e3},
@@ -206,7 +211,7 @@ void add_verb_bench(CLI::App& app) {
     cmd->add_option("-r,--repetitions", o->reps, "Timed repetitions per test")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_flag("--json", o->json, "Print a JSON list with llama-bench's field names");
     cli::add_lora_option(cmd, o->lora);
-    cli::add_device_option(cmd, o->device);
+    cli::add_device_option(cmd, o->device, o->gpu_layers);
     cmd->add_flag("--mlock", o->mlock, "Lock the model's memory (no paging out)");
     cmd->add_flag("--file-layout", o->file_layout,
                   "Keep every weight in the file's layout (no interleaved copies of quantized matrices; for comparisons)");

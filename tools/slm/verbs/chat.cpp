@@ -36,6 +36,7 @@ using nlohmann::ordered_json;
 
 struct ChatOptions {
     std::string model, system, template_file, device = "auto";
+    int gpu_layers = -1;
     std::vector<std::string> lora;
     bool plain = false, verbose = false, greedy = false;
     int n_predict = 512, n_ctx = 0, threads = 0;
@@ -64,7 +65,7 @@ const char* const kHelp =
 class ChatLoop {
 public:
     explicit ChatLoop(const ChatOptions& o) : o_(o) {
-        model_ = Model::load(o.model, cli::model_options_for(o.device));
+        model_ = Model::load(o.model, cli::model_options_for(o.device, o.gpu_layers));
         tokenizer_ = Tokenizer::from_model_path(o.model);
         if (!o.template_file.empty()) chat_ = std::make_unique<ChatTemplate>(read_text_file(o.template_file), special_tokens(), o.template_file);
         else if (model_->files().chat_template.empty() && o.plain) chat_ = std::make_unique<ChatTemplate>(ChatTemplate::plain());
@@ -304,7 +305,7 @@ void add_verb_chat(CLI::App& app) {
     cmd->add_option("--ctx,-c", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)");
     cmd->add_option("--threads,-t", o->threads, "Worker threads (default: one per CPU)");
     cli::add_lora_option(cmd, o->lora);
-    cli::add_device_option(cmd, o->device);
+    cli::add_device_option(cmd, o->device, o->gpu_layers);
     cmd->add_flag("--verbose", o->verbose, "After each answer, print one JSON line of prompt and token counts to stderr");
     cmd->callback([o, models] {
         models->resolve();

@@ -265,7 +265,7 @@ void add_task(CLI::App* eval) {
         auto lora = std::make_shared<std::vector<std::string>>();
         cli::add_lora_option(cmd, *lora);
         o->device = "auto";
-        cli::add_device_option(cmd, o->device);
+        cli::add_device_option(cmd, o->device, o->gpu_layers);
         if (n.kind != eval::TaskKind::multiple_choice) {
             cmd->add_flag("--chat", o->chat,
                           "Send each prompt as a user message through the model's chat template; the answer is the "

@@ -26,20 +26,21 @@ using namespace slm;
 
 struct PerplexityVerbOptions {
     std::string model, file, kl_base, device = "auto";
+    int gpu_layers = -1;
     std::vector<std::string> lora;
     eval::PerplexityOptions run;
     bool json = false;
 };
 
 void run_perplexity(const PerplexityVerbOptions& opt) {
-    const auto model = Model::load(opt.model, cli::model_options_for(opt.device));
+    const auto model = Model::load(opt.model, cli::model_options_for(opt.device, opt.gpu_layers));
     const auto tokenizer = Tokenizer::from_model_path(opt.model);
     const auto input = eval::PerplexityTokens::from_text(*tokenizer, read_text_file(opt.file));
     std::unique_ptr<Model> base;
     eval::PerplexityOptions run = opt.run;
     run.adapters = cli::load_lora_option(*model, opt.lora);
     if (!opt.kl_base.empty()) {
-        base = Model::load(opt.kl_base, cli::model_options_for(opt.device));
+        base = Model::load(opt.kl_base, cli::model_options_for(opt.device, opt.gpu_layers));
         run.kl_base = base.get();
     }
     const int windows = int(input.tokens.size() / size_t(std::max(run.n_ctx, 1)));
@@ -81,7 +82,7 @@ void add_verb_perplexity(CLI::App& app) {
     cmd->add_option("--threads,-t", opt->run.threads, "Worker threads (default: one per CPU)");
     models->add("--kl-base", opt->kl_base, "Base model (same vocabulary): also report mean KL divergence and top-token agreement");
     cli::add_lora_option(cmd, opt->lora);
-    cli::add_device_option(cmd, opt->device);
+    cli::add_device_option(cmd, opt->device, opt->gpu_layers);
     cmd->add_flag("--json", opt->json, "Print {ppl, ppl_stderr, n_chunks, n_ctx, n_tokens[, kld, same_top_token]} as JSON");
     cmd->callback([opt, models] {
         models->resolve();

@@ -30,6 +30,7 @@ using namespace slm;
 
 struct RunOptions {
     std::string model, prompt, prompt_file, device = "auto";
+    int gpu_layers = -1;
     int n_predict = 128;
     float temperature = 0, top_p = 0, min_p = 0, repeat_penalty = 0;
     int top_k = 0, repeat_last_n = 64;
@@ -63,7 +64,7 @@ void run(const RunOptions& o) {
     if (prompt.empty()) fail("empty prompt: give one with -p or -f");
 
     const auto t_load = Clock::now();
-    const std::unique_ptr<Model> model = Model::load(o.model, cli::model_options_for(o.device));
+    const std::unique_ptr<Model> model = Model::load(o.model, cli::model_options_for(o.device, o.gpu_layers));
     const std::unique_ptr<Tokenizer> tokenizer = Tokenizer::from_model_path(o.model);
     SessionOptions so;
     // The model's trained context, capped so that a 128k-context model does not reserve gigabytes.
@@ -146,7 +147,7 @@ void add_verb_run(CLI::App& app) {
     cmd->add_option("--stop", o->stops, "Stop when this text is generated (repeatable)");
     cmd->add_option("--kv-type", o->kv_type, "KV cache element type: f16 or f32")->capture_default_str();
     cli::add_lora_option(cmd, o->lora);
-    cli::add_device_option(cmd, o->device);
+    cli::add_device_option(cmd, o->device, o->gpu_layers);
     cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-text tokens");
     cmd->add_flag("--json", o->json, "Print one JSON object {prompt_tokens, tokens, text, timings} instead of streaming");
     cmd->callback([o, models] {

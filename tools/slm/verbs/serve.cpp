@@ -98,7 +98,7 @@ void add_verb_serve(CLI::App& app) {
     cmd->add_option("--api-key", options->api_key, "Require 'Authorization: Bearer KEY' (also $SLM_API_KEY)");
     cmd->add_option("--threads", options->threads, "Compute threads (0: one per core)")->capture_default_str()->check(CLI::Range(0, 1024));
     options->device = "auto";
-    slm::cli::add_device_option(cmd, options->device);
+    slm::cli::add_device_option(cmd, options->device, options->gpu_layers);
     cmd->add_option("--queue", options->queue_size, "Requests that may wait for a free sequence; more get 429")->capture_default_str()->check(CLI::Range(0, 100000));
     cmd->add_option("--batch", options->batch_tokens, "Most tokens in one forward (prompt chunks + decode tokens)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
     cmd->add_option("--name", options->model_name, "Model id clients use (default: org/name for a model name, else the file or folder name)");
