@@ -149,6 +149,20 @@ TEST(CudaModel, GreedyTokensAndLogitsMatchTheCpu) {
     EXPECT_GE(steps, 16 * int(shared_models(shared).size()));
 }
 
+// Sequence 1 takes 5 positions of sequence 0 (copy_prefix) and runs the sixth token itself: the
+// relative difference of its logits from sequence 0's own sixth (0 for a faithful copy).
+double prefix_copy_error(const Model& m, KvCache& cache) {
+    Batch b;
+    for (int i = 0; i < 6; ++i) b.add(10 + i, i, 0, i == 5);
+    std::vector<float> direct, copied;
+    m.forward(b, cache, direct, nullptr);
+    cache.copy_prefix(0, 1, 5);
+    Batch last;
+    last.add(15, 5, 1, true);
+    m.forward(last, cache, copied, nullptr);
+    return relative_rms(copied, direct);
+}
+
 // Sequence 0: a 20-token prompt with every row's logits (three matvec slices); sequence 1: 5
 // tokens; then one decode step of both in one batch, as the server's scheduler runs; with f16
 // and f32 caches laid out as each model runs.
@@ -206,17 +220,9 @@ TEST(CudaModel, LayersSplitBetweenGpuAndCpuMatchTheCpu) {
             EXPECT_EQ(cache.device(n - 1), Device::cuda);
             EXPECT_EQ(cache.device(n), Device::cpu);
             EXPECT_EQ(cache.device_layers(), n);
-            // A prefix copied within both memories: the same logits as the sequence it came from.
-            Batch b;
-            for (int i = 0; i < 6; ++i) b.add(10 + i, i, 0, i == 5);
-            std::vector<float> direct, copied;
-            split->forward(b, cache, direct, nullptr);
-            cache.copy_prefix(0, 1, 5);
-            Batch last;
-            last.add(15, 5, 1, true);
-            split->forward(last, cache, copied, nullptr);
-            // (1e-4, not the GPU's bits: the CPU's layers may sum a 6-token batch otherwise than one token.)
-            EXPECT_LT(relative_rms(copied, direct), 1e-4);
+            // A prefix copied within both memories. (1e-4, not the GPU's bits: the CPU's layers may
+            // sum a 6-token batch otherwise than one token.)
+            EXPECT_LT(prefix_copy_error(*split, cache), 1e-4);
             expect_batches_match(*cpu, *split);
             steps += compare_greedy(*cpu, *split, path).steps;
         }
@@ -232,19 +238,9 @@ TEST(CudaModel, LayersSplitBetweenGpuAndCpuMatchTheCpu) {
 TEST(CudaModel, PrefixCopiesStayOnTheGpu) {
     SLM_REQUIRE_CUDA();
     SLM_REQUIRE_SHARED(shared);
-    const std::string path = shared_models(shared).front();
-    const auto gpu = load_on(path, Device::cuda);
+    const auto gpu = load_on(shared_models(shared).front(), Device::cuda);
     KvCache cache(*gpu, 32, 2, DType::f16);
-    Batch b;
-    for (int i = 0; i < 6; ++i) b.add(10 + i, i, 0, i == 5);
-    std::vector<float> direct, copied;
-    gpu->forward(b, cache, direct, nullptr);
-    // Sequence 1 takes 5 positions of sequence 0 and runs the sixth token itself: same logits.
-    cache.copy_prefix(0, 1, 5);
-    Batch last;
-    last.add(15, 5, 1, true);
-    gpu->forward(last, cache, copied, nullptr);
-    EXPECT_LT(relative_rms(copied, direct), 1e-6);
+    EXPECT_LT(prefix_copy_error(*gpu, cache), 1e-6);
 }
 
 // Decode steps replayed from CUDA graphs against the same steps run op by op (SLM_CUDA_GRAPHS=0):
