@@ -100,6 +100,11 @@ void add_bias(float* y, const float* b, int64_t T, int64_t D);
 // In-place softmax of each of the T rows of length n.
 void softmax(float* x, int64_t T, int64_t n);
 
+// The k largest of each of the T rows of n values (1 <= k <= n), largest first, ties in index
+// order (the order of a stable sort, and of argmax for k = 1): ids and values [T, k]. The
+// sampler's candidates, which a GPU finds on its side of the bus. Values must not be NaN.
+void top_k(const float* x, int64_t T, int64_t n, int k, int32_t* ids, float* values);
+
 // Reads `bytes` at `data` as fast as this CPU can, split over the pool: the memory-bandwidth
 // yardstick decode speed is compared with. Returns a checksum of every byte read (so the reads
 // cannot be optimised away).

@@ -31,6 +31,19 @@ struct Batch {
     size_t n_logits() const;
 };
 
+// The k most likely next tokens of each entry with want_logits (a sampler's candidates), as
+// Model::forward_top returns them: ids and logits [rows, k], most likely first, ties to the lower id.
+struct TopTokens {
+    int k = 0;
+    std::vector<int32_t> ids;
+    std::vector<float> logits;
+    size_t rows() const { return k > 0 ? ids.size() / size_t(k) : 0; }
+    std::span<const int32_t> row_ids(size_t r) const { return {ids.data() + r * size_t(k), size_t(k)}; }
+    std::span<const float> row_logits(size_t r) const { return {logits.data() + r * size_t(k), size_t(k)}; }
+};
+// The most candidates forward_top finds a row: a sampler wanting more reads the whole row.
+constexpr int kMaxTopTokens = 128;
+
 // Keys and values of every layer for up to `n_seq` sequences of up to `n_ctx` positions each.
 // Position p of a sequence lives in slot p, so a sequence's cache is one contiguous
 // [n_ctx, Hkv, Dh] block per layer (what kernels::attention reads). The blocks of layers
@@ -158,8 +171,18 @@ public:
     // keys and values: a sequence must keep the same stack for as long as its cache is reused.
     void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool,
                  std::vector<float>* hidden = nullptr, const LoraStack* adapters = nullptr) const;
+    // forward, returning only each wanted row's k most likely tokens (1 <= k <= kMaxTopTokens; a k
+    // over the vocabulary size takes all of it): what greedy decoding (k = 1) and a sampler that
+    // opens with top-k read. They are found where the forward runs: from a GPU, k ids and logits a
+    // row cross to the host instead of the vocabulary's logits.
+    void forward_top(const Batch& batch, KvCache& cache, int k, TopTokens& top, ThreadPool* pool,
+                     const LoraStack* adapters = nullptr) const;
 
 private:
+    // The forward of both: the wanted rows' logits into `logits`, or (top given) their top->k most
+    // likely tokens, `logits` then only the CPU's scratch.
+    void run(const Batch& batch, KvCache& cache, std::vector<float>& logits, TopTokens* top, ThreadPool* pool,
+             std::vector<float>* hidden, const LoraStack* adapters) const;
     ModelFiles files_;
     const model::Architecture* arch_ = nullptr;  // the row whose columns the forward reads
     std::unique_ptr<ModelWeights> weights_;

@@ -71,9 +71,21 @@ public:
     // The next token for this row of logits; `history` as for SamplerStage::apply.
     int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
 
+    // How many of the most likely tokens the next draw depends on: 1 when greedy with no logit
+    // bias or penalties, top_k when the chain opens with top-k, 0 (the whole row) otherwise or
+    // once a stage was added. A caller may then find just those where the logits are
+    // (Session::decode_top: on a GPU, only they cross to the host) and pass them to sample_top.
+    int candidates_needed() const { return candidates_; }
+    // sample() from the row's most likely tokens only, most likely first (as Model::forward_top
+    // gives them), at least candidates_needed() of them (fewer only when the vocabulary is).
+    int32_t sample_top(std::span<const int32_t> ids, std::span<const float> logits, std::span<const int32_t> history);
+
 private:
+    // The stages and the greedy pick or the draw, over the candidates they narrow.
+    int32_t choose(TokenCandidates& candidates, std::span<const int32_t> history);
     std::vector<std::unique_ptr<SamplerStage>> stages_;
     bool greedy_;
+    int candidates_ = 0;
     std::mt19937_64 rng_;
 };
 

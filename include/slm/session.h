@@ -37,6 +37,11 @@ public:
     std::span<const float> prompt(std::span<const int32_t> tokens, int seq = 0);
     // Appends one token to sequence `seq` and returns the logits after it.
     std::span<const float> decode(int32_t token, int seq = 0);
+    // prompt() and decode() for a sampler that reads only the k most likely next tokens
+    // (SamplerChain::candidates_needed): the same cache work, and those tokens (Model::forward_top;
+    // from a GPU only they cross) instead of the logits.
+    const TopTokens& prompt_top(std::span<const int32_t> tokens, int k, int seq = 0);
+    const TopTokens& decode_top(int32_t token, int k, int seq = 0);
     // The tokens sequence `seq` holds, and how many of the last prompt's came from the cache.
     const std::vector<int32_t>& tokens(int seq = 0) const;
     int reused_tokens() const { return reused_; }
@@ -48,6 +53,11 @@ public:
 
 private:
     void check_fits(int seq, size_t n_new) const;
+    // Brings sequence `seq` up to all of `tokens` but the last chunk, which it leaves in batch_.
+    void stage_prompt(std::span<const int32_t> tokens, int seq);
+    void stage_decode(int32_t token, int seq);
+    const TopTokens& forward_top(const Batch& batch, int k);
+    void note_tokens(const Batch& batch);
     const Model& model_;
     ThreadPool pool_;
     KvCache cache_;
@@ -55,6 +65,7 @@ private:
     LoraStack adapters_;
     std::vector<std::vector<int32_t>> tokens_;
     std::vector<float> logits_;
+    TopTokens top_;
     Batch batch_;
     int reused_ = 0;
 };

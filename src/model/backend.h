@@ -63,6 +63,10 @@ public:
     // n floats of the backend's memory into host memory (the logits), waiting for the ops before;
     // nothing when src is host.
     virtual void to_host(const float* src, size_t n, float* host) = 0;
+    // The k largest of each of `rows` rows of n floats (kernels::top_k: largest first, ties to the
+    // lower index) into host memory, ids and values [rows, k]; like to_host, waits for the ops
+    // before. A device sends k ids and values a row across instead of n floats (the logits).
+    virtual void top_k(const float* x, int64_t rows, int64_t n, int k, int32_t* ids, float* values) = 0;
     // n floats from src to dst within the backend's memory (the ranges do not overlap).
     virtual void copy(float* dst, const float* src, size_t n) = 0;
 

@@ -20,6 +20,9 @@ public:
     float* result(Slot, float* host, size_t) override { return host; }
     void to_host(const float* src, size_t n, float* host) override;
     void copy(float* dst, const float* src, size_t n) override;
+    void top_k(const float* x, int64_t rows, int64_t n, int k, int32_t* ids, float* values) override {
+        kernels::top_k(x, rows, n, k, ids, values);
+    }
 
     void get_rows(const Tensor& E, const int32_t* ids, int64_t T, float* out) override;
     void matmul(std::span<const kernels::MatmulOut> outs, const float* x, int64_t T) override;

@@ -136,6 +136,19 @@ Device Model::device() const { return device_; }
 
 void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logits, ThreadPool* pool,
                     std::vector<float>* hidden, const LoraStack* adapters) const {
+    run(batch, cache, logits, nullptr, pool, hidden, adapters);
+}
+
+void Model::forward_top(const Batch& batch, KvCache& cache, int k, TopTokens& top, ThreadPool* pool,
+                        const LoraStack* adapters) const {
+    if (k < 1 || k > kMaxTopTokens) fail("forward: {} top tokens asked for (1 to {})", k, kMaxTopTokens);
+    top.k = std::min(k, vocab_size());
+    std::vector<float> scratch;
+    run(batch, cache, scratch, &top, pool, nullptr, adapters);
+}
+
+void Model::run(const Batch& batch, KvCache& cache, std::vector<float>& logits, TopTokens* top, ThreadPool* pool,
+                std::vector<float>* hidden, const LoraStack* adapters) const {
     const ModelConfig& c = files_.config;
     const int64_t T = int64_t(batch.size());
     const int64_t D = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
@@ -146,6 +159,10 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     const int64_t rot = rope_dim_;
     const model::Architecture& arch = *arch_;
     logits.clear();
+    if (top) {
+        top->ids.clear();
+        top->logits.clear();
+    }
     if (T == 0) return;
     if (batch.positions.size() != size_t(T) || batch.seq_ids.size() != size_t(T) || batch.want_logits.size() != size_t(T))
         fail("forward: batch arrays differ in length");
@@ -208,6 +225,7 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     if (be->replays_steps()) {
         std::vector<int64_t> shape = {T,
                                       hidden != nullptr,
+                                      top ? top->k : 0,
                                       long_rope,
                                       cache.n_ctx(),
                                       cache.n_seq(),
@@ -372,7 +390,11 @@ void Model::forward(const Batch& batch, KvCache& cache, std::vector<float>& logi
     be->matmul(weights_->output, xn, N, y);
     if (!weights_->output_bias.empty()) be->add_bias(y, weights_->output_bias, N, V);
     if (logit_softcap > 0) be->softcap(y, N * V, logit_softcap);
-    be->to_host(y, size_t(N * V), logits.data());
+    if (!top) return be->to_host(y, size_t(N * V), logits.data());
+    // Only the candidates leave the backend.
+    top->ids.resize(size_t(N * top->k));
+    top->logits.resize(size_t(N * top->k));
+    be->top_k(y, N, V, top->k, top->ids.data(), top->logits.data());
 }
 
 }  // namespace slm

@@ -1,5 +1,6 @@
 // Generator: the prompt through the session, then sample -> decode -> stream text until an
-// end-of-generation id, a stop string, max_tokens or a full context; with timings.
+// end-of-generation id, a stop string, max_tokens or a full context; with timings. Samplers that
+// read only the most likely tokens get only those (Session::decode_top).
 #include <slm/error.h>
 #include <slm/generator.h>
 #include <slm/model.h>
@@ -42,8 +43,20 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, SamplerCha
     GenerationResult result;
     result.prompt_tokens.assign(prompt.begin(), prompt.end());
 
+    // A sampler that reads only the most likely tokens gets only those: greedy decoding and
+    // top-k sampling take a few ids and logits from a GPU instead of the vocabulary's logits.
+    const int k = sampler.candidates_needed();
+    const bool top = k > 0 && k <= kMaxTopTokens;
+    std::span<const float> logits;
+    const TopTokens* candidates = nullptr;
+    auto next_token = [&] {
+        if (!top) return sampler.sample(logits, session_.tokens());
+        return sampler.sample_top(candidates->row_ids(0), candidates->row_logits(0), session_.tokens());
+    };
+
     const auto t_prompt = Clock::now();
-    std::span<const float> logits = session_.prompt(prompt);
+    if (top) candidates = &session_.prompt_top(prompt, k);
+    else logits = session_.prompt(prompt);
     result.timings.prompt_ms = ms_since(t_prompt);
     result.timings.reused_tokens = session_.reused_tokens();
     result.timings.prompt_tokens = int(prompt.size()) - session_.reused_tokens();
@@ -60,7 +73,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, SamplerCha
     const int max_tokens = options.max_tokens < 0 ? session_.n_ctx() : options.max_tokens;
     result.stop_reason = StopReason::max_tokens;
     while (int(result.tokens.size()) < max_tokens) {
-        const int32_t token = sampler.sample(logits, session_.tokens());
+        const int32_t token = next_token();
         result.tokens.push_back(token);
         if (!options.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
             result.stop_reason = StopReason::eos;
@@ -76,7 +89,8 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, SamplerCha
             result.stop_reason = StopReason::context_full;
             break;
         }
-        logits = session_.decode(token);
+        if (top) candidates = &session_.decode_top(token, k);
+        else logits = session_.decode(token);
     }
     if (!stops.stopped()) emit(stops.push(decoder.flush()) + stops.flush());
     result.timings.generation_ms = ms_since(t_gen);

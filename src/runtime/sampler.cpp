@@ -265,15 +265,24 @@ SamplerChain::SamplerChain(const SamplerParams& p) : greedy_(p.temperature <= 0.
         stages_.push_back(std::make_unique<PenaltiesStage>(p.repeat_penalty, p.frequency_penalty, p.presence_penalty,
                                                            p.penalty_last_n));
     }
-    if (greedy_) return;  // greedy: the largest logit after bias and penalties
-    if (p.top_k > 0) stages_.push_back(std::make_unique<TopKStage>(p.top_k));
+    if (greedy_) {  // the largest logit after bias and penalties
+        if (stages_.empty()) candidates_ = 1;
+        return;
+    }
+    if (p.top_k > 0) {
+        if (stages_.empty()) candidates_ = p.top_k;
+        stages_.push_back(std::make_unique<TopKStage>(p.top_k));
+    }
     if (p.typical_p < 1.0f) stages_.push_back(std::make_unique<TypicalStage>(p.typical_p));
     if (p.top_p < 1.0f) stages_.push_back(std::make_unique<TopPStage>(p.top_p));
     if (p.min_p > 0.0f) stages_.push_back(std::make_unique<MinPStage>(p.min_p));
     if (p.temperature != 1.0f) stages_.push_back(std::make_unique<TemperatureStage>(p.temperature));
 }
 
-void SamplerChain::add_stage(std::unique_ptr<SamplerStage> stage) { stages_.push_back(std::move(stage)); }
+void SamplerChain::add_stage(std::unique_ptr<SamplerStage> stage) {
+    stages_.push_back(std::move(stage));
+    candidates_ = 0;  // a constraint may reject any token
+}
 
 int32_t SamplerChain::sample(std::span<const float> logits, std::span<const int32_t> history) {
     if (logits.empty()) fail("sampler: empty logits");
@@ -281,6 +290,21 @@ int32_t SamplerChain::sample(std::span<const float> logits, std::span<const int3
     TokenCandidates cands;
     cands.items.reserve(logits.size());
     for (size_t i = 0; i < logits.size(); ++i) cands.items.push_back({int32_t(i), logits[i], 0.0f});
+    return choose(cands, history);
+}
+
+int32_t SamplerChain::sample_top(std::span<const int32_t> ids, std::span<const float> logits,
+                                 std::span<const int32_t> history) {
+    if (candidates_ == 0) fail("sampler: this chain reads every token's logit, not only the most likely ones");
+    if (ids.empty() || ids.size() != logits.size()) fail("sampler: {} candidate ids, {} logits", ids.size(), logits.size());
+    TokenCandidates cands;
+    cands.items.reserve(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) cands.items.push_back({ids[i], logits[i], 0.0f});
+    cands.sorted = true;  // in the order of a stable sort by logit, as the top-k stage leaves them
+    return choose(cands, history);
+}
+
+int32_t SamplerChain::choose(TokenCandidates& cands, std::span<const int32_t> history) {
     for (const auto& stage : stages_) stage->apply(cands, history);
     std::erase_if(cands.items, [](const TokenCandidate& c) { return c.logit == -std::numeric_limits<float>::infinity(); });
     if (cands.items.empty()) fail("sampler: every token was excluded (logit bias or constraint)");

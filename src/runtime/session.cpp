@@ -42,13 +42,23 @@ void Session::check_fits(int seq, size_t n_new) const {
              n_ctx(), model_context(model_.config()));
 }
 
+void Session::note_tokens(const Batch& batch) {
+    for (size_t i = 0; i < batch.size(); ++i) tokens_[size_t(batch.seq_ids[i])].push_back(batch.tokens[i]);
+}
+
 const std::vector<float>& Session::forward(const Batch& batch) {
     model_.forward(batch, cache_, logits_, &pool_, nullptr, &adapters_);
-    for (size_t i = 0; i < batch.size(); ++i) tokens_[size_t(batch.seq_ids[i])].push_back(batch.tokens[i]);
+    note_tokens(batch);
     return logits_;
 }
 
-std::span<const float> Session::prompt(std::span<const int32_t> tokens, int seq) {
+const TopTokens& Session::forward_top(const Batch& batch, int k) {
+    model_.forward_top(batch, cache_, k, top_, &pool_, &adapters_);
+    note_tokens(batch);
+    return top_;
+}
+
+void Session::stage_prompt(std::span<const int32_t> tokens, int seq) {
     if (tokens.empty()) fail("session: empty prompt");
     std::vector<int32_t>& held = tokens_.at(size_t(seq));
     // Keep the common prefix, but always recompute at least the last token: its logits are the result.
@@ -60,22 +70,41 @@ std::span<const float> Session::prompt(std::span<const int32_t> tokens, int seq)
     reused_ = int(keep);
     check_fits(seq, tokens.size() - keep);
 
-    const int V = model_.vocab_size();
-    for (size_t begin = keep; begin < tokens.size(); begin += size_t(n_batch_)) {
+    for (size_t begin = keep;; begin += size_t(n_batch_)) {
         const size_t end = std::min(tokens.size(), begin + size_t(n_batch_));
         batch_.clear();
         for (size_t i = begin; i < end; ++i) batch_.add(tokens[i], int32_t(i), seq, i + 1 == tokens.size());
+        if (end == tokens.size()) return;
         forward(batch_);
     }
-    return {logits_.data() + logits_.size() - size_t(V), size_t(V)};
 }
 
-std::span<const float> Session::decode(int32_t token, int seq) {
+std::span<const float> Session::prompt(std::span<const int32_t> tokens, int seq) {
+    stage_prompt(tokens, seq);
+    forward(batch_);
+    return {logits_.data(), logits_.size()};
+}
+
+const TopTokens& Session::prompt_top(std::span<const int32_t> tokens, int k, int seq) {
+    stage_prompt(tokens, seq);
+    return forward_top(batch_, k);
+}
+
+void Session::stage_decode(int32_t token, int seq) {
     check_fits(seq, 1);
     batch_.clear();
     batch_.add(token, int32_t(tokens(seq).size()), seq, true);
+}
+
+std::span<const float> Session::decode(int32_t token, int seq) {
+    stage_decode(token, seq);
     forward(batch_);
     return {logits_.data(), logits_.size()};
+}
+
+const TopTokens& Session::decode_top(int32_t token, int k, int seq) {
+    stage_decode(token, seq);
+    return forward_top(batch_, k);
 }
 
 }  // namespace slm

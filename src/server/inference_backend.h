@@ -6,6 +6,11 @@
 
 #include "server/adapter_set.h"
 
+#include <slm/error.h>
+#include <slm/kernels.h>
+#include <slm/model.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -48,6 +53,15 @@ public:
     virtual ~TokenSampler() = default;
     // `logits` has vocab_size() entries and may be modified. Returns the chosen token.
     virtual int32_t sample(std::span<float> logits) = 0;
+    // How many of the most likely tokens the next draw depends on (0: the whole row, sample());
+    // when every sampler of a step names a count, the step's forward returns only that many.
+    virtual int candidates_needed() const { return 0; }
+    // sample() from the row's most likely tokens only, most likely first, at least
+    // candidates_needed() of them.
+    virtual int32_t sample_top(std::span<const int32_t> ids, std::span<const float> logits) {
+        (void)ids, (void)logits;
+        fail("sampler: this sampler reads every token's logit");
+    }
     // Tokens of the prompt, so that penalties see them as transformers' generate does.
     virtual void accept_prompt(std::span<const int32_t> tokens) = 0;
     // True when the constraint (if any) is satisfied and generation may stop.
@@ -72,6 +86,17 @@ public:
     // `adapters` (empty: the base model). `logits` receives vocab_size() floats per entry with
     // logits=true, in batch order.
     virtual void forward(std::span<const BatchEntry> batch, const AdapterSet& adapters, std::vector<float>& logits) = 0;
+    // forward, returning only each wanted entry's k most likely tokens (Model::forward_top: from a
+    // GPU only they cross); by default the top of forward's logits.
+    virtual void forward_top(std::span<const BatchEntry> batch, const AdapterSet& adapters, int k, TopTokens& top) {
+        std::vector<float> logits;
+        forward(batch, adapters, logits);
+        top.k = std::min(k, vocab_size());
+        const int64_t rows = int64_t(logits.size()) / vocab_size();
+        top.ids.resize(size_t(rows * top.k));
+        top.logits.resize(size_t(rows * top.k));
+        kernels::top_k(logits.data(), rows, vocab_size(), top.k, top.ids.data(), top.logits.data());
+    }
     // Drops the cached positions >= n of sequence `seq` (n = 0 clears it).
     virtual void keep_prefix(int seq, int n) = 0;
     // Copies positions [0, n) of sequence `src` into `dst` (whose cache is cleared first).

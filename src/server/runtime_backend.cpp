@@ -41,6 +41,14 @@ void RuntimeBackend::forward(std::span<const BatchEntry> batch, const AdapterSet
     model_.forward(batch_, cache_, logits, &pool_, nullptr, stack);
 }
 
+void RuntimeBackend::forward_top(std::span<const BatchEntry> batch, const AdapterSet& adapters, int k,
+                                 TopTokens& top) {
+    const LoraStack* stack = stack_for(adapters);
+    batch_.clear();
+    for (const auto& e : batch) batch_.add(e.token, e.pos, e.seq, e.logits);
+    model_.forward_top(batch_, cache_, k, top, &pool_, stack);
+}
+
 void RuntimeBackend::for_each_row(size_t n, const std::function<void(size_t)>& fn) {
     pool_.parallel_for(int64_t(n), [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) fn(size_t(i));
@@ -101,14 +109,21 @@ public:
             std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
             for (const auto& c : all.items) logits[size_t(c.id)] = c.logit;
         }
-        const int32_t token = chain_.sample(logits, history_);
-        history_.push_back(token);
-        if (grammar_) grammar_->accept(token);
-        return token;
+        return accept(chain_.sample(logits, history_));
+    }
+    // The grammar reads the whole vocabulary; the chain alone may need only its top.
+    int candidates_needed() const override { return grammar_ ? 0 : chain_.candidates_needed(); }
+    int32_t sample_top(std::span<const int32_t> ids, std::span<const float> logits) override {
+        return accept(chain_.sample_top(ids, logits, history_));
     }
     bool constraint_complete() const override { return grammar_ && grammar_->complete(); }
 
 private:
+    int32_t accept(int32_t token) {
+        history_.push_back(token);
+        if (grammar_) grammar_->accept(token);
+        return token;
+    }
     SamplerChain chain_;
     std::unique_ptr<JsonGrammarStage> grammar_;
     std::vector<int32_t> history_;

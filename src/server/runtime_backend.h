@@ -29,6 +29,7 @@ public:
     int vocab_size() const override { return model_.vocab_size(); }
     int max_sequences() const override { return cache_.n_seq(); }
     void forward(std::span<const BatchEntry> batch, const AdapterSet& adapters, std::vector<float>& logits) override;
+    void forward_top(std::span<const BatchEntry> batch, const AdapterSet& adapters, int k, TopTokens& top) override;
     void keep_prefix(int seq, int n) override { cache_.truncate(seq, n); }
     void copy_prefix(int src, int dst, int n) override { cache_.copy_prefix(src, dst, n); }
     bool is_end_of_generation(int32_t token) const override;

@@ -260,12 +260,29 @@ bool Scheduler::step() {
         const AdapterSet& set = slot->job->adapters;
         if (std::none_of(sets.begin(), sets.end(), [&](const AdapterSet* s) { return *s == set; })) sets.push_back(&set);
     }
-    std::vector<float> logits;        // every forward's rows, one after the other
+    // When every row's sampler draws from the most likely tokens only (and no request wants the
+    // distribution's log-probabilities), the forwards return just the most any of them needs:
+    // from a GPU, k ids and logits a row cross instead of the vocabulary's logits.
+    int top_k = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (!batch[i].logits) continue;
+        const Slot& slot = *entry_slot[i];
+        const int needed = slot.job->top_logprobs >= 0 ? 0 : slot.sampler->candidates_needed();
+        if (needed <= 0 || needed > kMaxTopTokens) {
+            top_k = 0;
+            break;
+        }
+        top_k = std::max(top_k, needed);
+    }
+    std::vector<float> logits;        // every forward's rows, one after the other (top_k 0)
+    TopTokens top;                    // ... or their most likely tokens
+    top.k = top_k;
     std::vector<Slot*> logit_owner;   // the slot of each row
     int64_t forwards = 0, max_sequences = 0, multi_sequence = 0;
     try {
         std::vector<BatchEntry> group;
         std::vector<float> group_logits;
+        TopTokens group_top;
         for (const AdapterSet* set : sets) {
             group.clear();
             std::vector<Slot*> group_slots;
@@ -276,8 +293,15 @@ bool Scheduler::step() {
                 if (batch[i].logits) logit_owner.push_back(slot);
                 if (std::find(group_slots.begin(), group_slots.end(), slot) == group_slots.end()) group_slots.push_back(slot);
             }
-            backend_.forward(group, *set, group_logits);
-            logits.insert(logits.end(), group_logits.begin(), group_logits.end());
+            if (top_k > 0) {
+                backend_.forward_top(group, *set, top_k, group_top);
+                top.k = group_top.k;  // at most the vocabulary
+                top.ids.insert(top.ids.end(), group_top.ids.begin(), group_top.ids.end());
+                top.logits.insert(top.logits.end(), group_top.logits.begin(), group_top.logits.end());
+            } else {
+                backend_.forward(group, *set, group_logits);
+                logits.insert(logits.end(), group_logits.begin(), group_logits.end());
+            }
             ++forwards;
             max_sequences = std::max(max_sequences, int64_t(group_slots.size()));
             if (group_slots.size() > 1) ++multi_sequence;
@@ -304,7 +328,10 @@ bool Scheduler::step() {
     // on the compute threads, then their tokens delivered in batch order.
     const size_t vocab = size_t(backend_.vocab_size());
     std::vector<Drawn> drawn(logit_owner.size());
-    backend_.for_each_row(logit_owner.size(), [&](size_t r) { drawn[r] = draw(*logit_owner[r], logits.data() + r * vocab); });
+    backend_.for_each_row(logit_owner.size(), [&](size_t r) {
+        drawn[r] = top_k > 0 ? draw_top(*logit_owner[r], top.row_ids(r), top.row_logits(r))
+                             : draw(*logit_owner[r], logits.data() + r * vocab);
+    });
     for (size_t r = 0; r < logit_owner.size(); ++r) {
         Slot& slot = *logit_owner[r];
         slot.decoding = true;
@@ -326,6 +353,16 @@ Scheduler::Drawn Scheduler::draw(Slot& slot, float* logits) {
     }
     try {
         drawn.token = slot.sampler->sample(std::span<float>(logits, size_t(vocab)));
+    } catch (const std::exception& e) {
+        drawn.error = e.what();
+    }
+    return drawn;
+}
+
+Scheduler::Drawn Scheduler::draw_top(Slot& slot, std::span<const int32_t> ids, std::span<const float> logits) {
+    Drawn drawn;
+    try {
+        drawn.token = slot.sampler->sample_top(ids, logits);
     } catch (const std::exception& e) {
         drawn.error = e.what();
     }

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +85,7 @@ private:
         std::string error;             // the sampler failed (every token excluded): ends the request
     };
     Drawn draw(Slot& slot, float* logits);  // touches only `slot`: slots are drawn in parallel
+    Drawn draw_top(Slot& slot, std::span<const int32_t> ids, std::span<const float> logits);  // from the top tokens
     void on_token(Slot& slot, Drawn drawn);
     void finish(Slot& slot, const std::string& reason, const std::string& error = "");
     bool any_active() const;

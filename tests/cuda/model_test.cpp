@@ -4,6 +4,8 @@
 #include <slm/error.h>
 #include <slm/eval/perplexity.h>
 #include <slm/file_io.h>
+#include <slm/generator.h>
+#include <slm/kernels.h>
 #include <slm/model.h>
 #include <slm/session.h>
 #include <slm/tokenizer.h>
@@ -286,6 +288,85 @@ TEST(CudaModel, ReplayedDecodeStepsGiveTheBitsOfEagerOnes) {
         const auto want = run(*eager), got = run(*replayed);
         ASSERT_EQ(got.size(), want.size());
         for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "step " << i;
+    }
+}
+
+// forward_top on the GPU (the selection in the step's graph, only the candidates copied back)
+// against kernels::top_k of the GPU's own logits for the same batches: the same ids and values,
+// for prompts of two sequences, replayed decode steps, and k from greedy's 1 to the bound.
+TEST(CudaModel, TopTokensOnTheGpuAreTheTopOfItsLogits) {
+    SLM_REQUIRE_CUDA();
+    SLM_REQUIRE_SHARED(shared);
+    for (const std::string& path : shared_models(shared)) {
+        SCOPED_TRACE(path);
+        const auto gpu = load_on(path, Device::cuda);
+        const int V = gpu->vocab_size();
+        for (const int k : {1, 40, kMaxTopTokens}) {
+            KvCache full_cache(*gpu, 128, 2, DType::f16), top_cache(*gpu, 128, 2, DType::f16);
+            std::vector<float> logits;
+            TopTokens top;
+            auto expect_same = [&](const Batch& b, const char* what) {
+                gpu->forward(b, full_cache, logits, nullptr);
+                gpu->forward_top(b, top_cache, k, top, nullptr);
+                const int64_t rows = int64_t(logits.size()) / V;
+                ASSERT_EQ(int64_t(top.rows()), rows) << what;
+                std::vector<int32_t> ids(size_t(rows * k));
+                std::vector<float> values(size_t(rows * k));
+                kernels::top_k(logits.data(), rows, V, k, ids.data(), values.data());
+                ASSERT_EQ(top.ids, ids) << what << ", k " << k;
+                ASSERT_EQ(top.logits, values) << what << ", k " << k;
+            };
+            Batch b;
+            for (int i = 0; i < 6; ++i) b.add(int32_t(7 + 5 * i) % V, i, 0, i == 5);
+            for (int i = 0; i < 3; ++i) b.add(int32_t(9 + 2 * i) % V, i, 1, i == 2);
+            expect_same(b, "prompt");
+            int32_t next0 = top.ids[0], next1 = top.ids[size_t(k)];
+            for (int step = 0; step < 6; ++step) {  // from the third, both forms replay graphs
+                Batch s;
+                s.add(next0, full_cache.length(0), 0, true);
+                s.add(next1, full_cache.length(1), 1, true);
+                expect_same(s, "two-sequence decode");
+                next0 = top.ids[0], next1 = top.ids[size_t(k)];
+                Batch one;
+                one.add(next0, full_cache.length(0), 0, true);
+                expect_same(one, "decode");
+                next0 = top.ids[0];
+            }
+        }
+    }
+}
+
+// Generation on the GPU draws from the candidates the GPU found (greedy, and top-k sampling with
+// a seed): the tokens a loop over the whole logits with the same sampler draws.
+TEST(CudaModel, GenerationFromTheGpusCandidatesDrawsWhatTheLogitsGive) {
+    SLM_REQUIRE_CUDA();
+    SLM_REQUIRE_SHARED(shared);
+    for (const std::string& path : shared_models(shared)) {
+        SCOPED_TRACE(path);
+        const auto gpu = load_on(path, Device::cuda);
+        const auto tokenizer = Tokenizer::from_model_path(path);
+        const std::vector<int32_t> prompt = tokenizer->encode(kPrompts[0], true, false);
+        for (const float temperature : {0.0f, 0.8f}) {
+            SamplerParams params;  // top-k 40 first when sampling
+            params.temperature = temperature;
+            params.seed = 3;
+            SessionOptions so;
+            so.n_ctx = 128;
+            Session generating(*gpu, so), looping(*gpu, so);
+            SamplerChain chain(params), same(params);
+            ASSERT_GT(chain.candidates_needed(), 0);
+            GenerationOptions go;
+            go.max_tokens = 40;
+            go.ignore_eos = true;
+            const GenerationResult result = Generator(generating, *tokenizer, {}).generate(prompt, chain, go);
+            std::vector<int32_t> want;
+            std::span<const float> logits = looping.prompt(prompt);
+            for (int i = 0; i < go.max_tokens; ++i) {
+                want.push_back(same.sample(logits, looping.tokens()));
+                if (i + 1 < go.max_tokens) logits = looping.decode(want.back());
+            }
+            EXPECT_EQ(result.tokens, want) << "temperature " << temperature;
+        }
     }
 }
 

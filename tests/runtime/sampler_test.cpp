@@ -1,5 +1,7 @@
 // SamplerChain: greedy is argmax, each stage does what it says on hand-made logits, a seed
 // reproduces a draw exactly, and generation_config.json defaults map to the chain.
+#include <slm/error.h>
+#include <slm/kernels.h>
 #include <slm/sampler.h>
 
 #include <gtest/gtest.h>
@@ -226,8 +228,59 @@ TEST(Sampler, CustomStageConstrainsTheDraw) {
     SamplerParams p;
     p.temperature = 0;
     SamplerChain chain(p);
+    EXPECT_EQ(chain.candidates_needed(), 1);
     chain.add_stage(std::make_unique<OnlyEvenTokens>());
+    EXPECT_EQ(chain.candidates_needed(), 0);  // a constraint may reject every likely token
     EXPECT_EQ(chain.sample(kLogits, {}), 4);
+}
+
+// Which chains can draw from the most likely tokens alone: greedy, or top-k first; not once a
+// bias or a penalty may lift a token from below, nor without a top-k.
+TEST(Sampler, CandidatesNeededOnlyWhereTheMostLikelyTokensDecide) {
+    SamplerParams greedy;
+    greedy.temperature = 0;
+    EXPECT_EQ(SamplerChain(greedy).candidates_needed(), 1);
+    SamplerParams defaults;  // top_k 40, then top-p, min-p, temperature
+    EXPECT_EQ(SamplerChain(defaults).candidates_needed(), 40);
+    EXPECT_EQ(SamplerChain(plain()).candidates_needed(), 0);
+    SamplerParams penalized = defaults;
+    penalized.repeat_penalty = 1.1f;
+    EXPECT_EQ(SamplerChain(penalized).candidates_needed(), 0);
+    SamplerParams biased = greedy;
+    biased.logit_bias[3] = 5.0f;
+    EXPECT_EQ(SamplerChain(biased).candidates_needed(), 0);
+    SamplerChain chain(plain());
+    EXPECT_THROW(chain.sample_top(std::vector<int32_t>{1}, std::vector<float>{3.0f}, {}), Error);
+}
+
+// sample_top over the candidates kernels::top_k finds draws what sample draws over the whole
+// row, draw for draw with the same seed, for greedy and for top-k chains with every later stage.
+TEST(Sampler, SampleTopDrawsWhatSampleDraws) {
+    std::mt19937 gen(5);
+    std::normal_distribution<float> normal(0.0f, 2.5f);
+    std::vector<float> logits(3000);
+    for (float& l : logits) l = normal(gen);
+    std::vector<SamplerParams> chains(5);
+    chains[0].temperature = 0;
+    chains[1].top_k = 40;  // the defaults: top-p 0.95, min-p 0.05, temperature 0.8
+    chains[2].top_k = 128;
+    chains[2].min_p = 0.0f;
+    chains[2].top_p = 1.0f;
+    chains[2].temperature = 1.5f;
+    chains[3].top_k = 20;
+    chains[3].typical_p = 0.9f;
+    chains[4].top_k = 5000;  // more than the vocabulary: all of it
+    for (size_t c = 0; c < chains.size(); ++c) {
+        chains[c].seed = 100 + c;
+        SamplerChain full(chains[c]), top(chains[c]);
+        const int k = std::min<int>(top.candidates_needed(), int(logits.size()));
+        ASSERT_GT(k, 0);
+        std::vector<int32_t> ids(static_cast<size_t>(k));
+        std::vector<float> values(static_cast<size_t>(k));
+        kernels::top_k(logits.data(), 1, int64_t(logits.size()), k, ids.data(), values.data());
+        for (int draw = 0; draw < 200; ++draw)
+            ASSERT_EQ(top.sample_top(ids, values, {}), full.sample(logits, {})) << "chain " << c << ", draw " << draw;
+    }
 }
 
 }  // namespace

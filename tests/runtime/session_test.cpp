@@ -4,6 +4,7 @@
 #include "testing/testing.h"
 
 #include <slm/error.h>
+#include <slm/kernels.h>
 #include <slm/model.h>
 #include <slm/session.h>
 
@@ -58,6 +59,42 @@ TEST_P(SessionOnFixture, KvCacheDecodeEqualsFullRecompute) {
         std::span<const float> full = fresh.prompt(tokens);
         EXPECT_LE(max_diff(decoded, full), 1e-5f) << "after " << tokens.size() << " tokens";
     }
+}
+
+// The top-k forms return kernels::top_k of the logits the plain forms return, and leave the
+// session (tokens, cache, prefix reuse) as the plain forms do.
+TEST_P(SessionOnFixture, TopTokensAreTheTopOfTheLogits) {
+    auto model = fixture(GetParam());
+    Session plain(*model, options(4)), top(*model, options(4));
+    const int V = model->vocab_size();
+    auto expect_top_of = [&](std::span<const float> logits, const TopTokens& got, int k, const char* what) {
+        ASSERT_EQ(got.k, std::min(k, V)) << what;
+        ASSERT_EQ(got.rows(), 1u) << what;
+        std::vector<int32_t> ids(size_t(got.k));
+        std::vector<float> values(size_t(got.k));
+        kernels::top_k(logits.data(), 1, V, got.k, ids.data(), values.data());
+        EXPECT_EQ(got.ids, ids) << what;
+        EXPECT_EQ(got.logits, values) << what;
+    };
+    for (const int k : {1, 40, kMaxTopTokens}) {
+        plain.clear();
+        top.clear();
+        std::span<const float> logits = plain.prompt(kPrompt);
+        expect_top_of(logits, top.prompt_top(kPrompt, k), k, "prompt");
+        for (const int32_t token : {5, 77, 200}) {
+            logits = plain.decode(token);
+            expect_top_of(logits, top.decode_top(token, k), k, "decode");
+        }
+        EXPECT_EQ(plain.tokens(), top.tokens());
+        // A new prompt sharing the prefix reuses the same part of the cache.
+        std::vector<int32_t> longer = top.tokens();
+        longer.push_back(9);
+        logits = plain.prompt(longer);
+        expect_top_of(logits, top.prompt_top(longer, k), k, "reused prefix");
+        EXPECT_EQ(plain.reused_tokens(), top.reused_tokens());
+    }
+    EXPECT_THROW(top.decode_top(1, 0), Error);
+    EXPECT_THROW(top.decode_top(1, kMaxTopTokens + 1), Error);
 }
 
 TEST_P(SessionOnFixture, F16CacheStaysClose) {

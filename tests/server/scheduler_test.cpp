@@ -65,6 +65,10 @@ public:
         forwards.push_back(per_seq);
         forward_tags.push_back(adapter_tag(adapters));
     }
+    void forward_top(std::span<const BatchEntry> batch, const AdapterSet& adapters, int k, TopTokens& top) override {
+        InferenceBackend::forward_top(batch, adapters, k, top);
+        top_forwards.fetch_add(1);
+    }
     void keep_prefix(int seq, int n) override {
         auto& s = seqs_.at(size_t(seq));
         s.resize(std::min(s.size(), size_t(n)));
@@ -91,6 +95,9 @@ public:
                 for (auto [id, b] : bias) logits[size_t(id)] += b;
                 return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
             }
+            // Without a bias the largest logit alone decides.
+            int candidates_needed() const override { return bias.empty() ? 1 : 0; }
+            int32_t sample_top(std::span<const int32_t> ids, std::span<const float>) override { return ids[0]; }
             void accept_prompt(std::span<const int32_t>) override {}
             bool constraint_complete() const override { return false; }
         };
@@ -103,6 +110,7 @@ public:
     std::vector<std::map<int, int>> forwards;  // per forward: sequence -> entries
     std::vector<int> forward_tags;             // per forward: its adapter set's tag
     std::atomic<int> copies{0};
+    std::atomic<int> top_forwards{0};  // forwards that returned only the top tokens
 
 private:
     std::vector<std::vector<int32_t>> seqs_;
@@ -172,6 +180,26 @@ TEST(Scheduler, ConcurrentJobsShareOneForwardPerStepAndStayCorrect) {
     EXPECT_GT(stats.multi_sequence_forwards, 10);
     // 4 jobs x 20 tokens in far fewer forwards than one per token.
     EXPECT_LT(stats.forwards, 40);
+}
+
+// A step whose samplers all draw from the most likely tokens asks the backend for only those
+// (forward_top); one sampler that reads the whole row (a logit bias here) makes the steps it is
+// in take all the logits. The text is the same either way.
+TEST(Scheduler, StepsOfTopOnlySamplersTakeOnlyTheTopTokens) {
+    HashBackend backend(2, 128, /*delay_ms=*/1);
+    Scheduler scheduler(backend, {});
+    const auto prompt = iota_prompt(5, 3);
+    EXPECT_EQ(text_of(scheduler.submit({job(prompt, 12)})[0]->wait_all()), expected_text(prompt, 12));
+    EXPECT_EQ(backend.top_forwards.load(), 12);  // the prompt's, then 11 decode steps
+    EXPECT_EQ(scheduler.stats().forwards, 12);
+
+    GenerationJob biased = job(iota_prompt(5, 20), 12);
+    biased.sampling.logit_bias = {{kVocab - 1, 0.0f}};  // no effect on the text, but reads every logit
+    auto plain_stream = scheduler.submit({job(prompt, 12)})[0];
+    auto biased_stream = scheduler.submit({biased})[0];
+    EXPECT_EQ(text_of(plain_stream->wait_all()), expected_text(prompt, 12));
+    EXPECT_EQ(text_of(biased_stream->wait_all()), expected_text(iota_prompt(5, 20), 12));
+    EXPECT_LT(backend.top_forwards.load(), scheduler.stats().forwards);
 }
 
 // Sequences are sampled side by side on the backend's threads; a sampler that fails ends its own

@@ -126,6 +126,17 @@ void flash_attention(const float* q, int64_t T, int64_t H, int64_t Hkv, int64_t 
                      const void* v_cache, int64_t S, const int32_t* q_pos, int window, float scale, float softcap,
                      float* out, cudaStream_t stream);
 
+// top_k.cu: each of T rows' k largest of n values as keys (the value's monotone bits over the
+// inverted index), largest first, into out [T, k]; scratch holds top_k_scratch_keys(T, n, k).
+// k <= kMaxTopK.
+constexpr int kTopKChunk = 1024;  // keys a warp selects from
+constexpr int kMaxTopK = 128;     // below kTopKChunk / 2, so that every pass halves the keys at least
+size_t top_k_scratch_keys(int64_t T, int64_t n, int k);
+void top_k(const float* x, int64_t T, int64_t n, int k, unsigned long long* out, unsigned long long* scratch,
+           cudaStream_t stream);
+// Keys back into indices and values (on the host).
+void decode_top_k_keys(const unsigned long long* keys, int64_t count, int32_t* ids, float* values);
+
 // stream_read.cu
 void stream_read(const void* data, size_t bytes, unsigned long long* result, cudaStream_t stream);
 

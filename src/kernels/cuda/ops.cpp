@@ -293,6 +293,25 @@ void softmax(float* x, int64_t T, int64_t n, cudaStream_t stream) {
     check_launch("softmax");
 }
 
+static_assert(kMaxTopK == launch::kMaxTopK);
+
+size_t top_k_scratch_bytes(int64_t T, int64_t n, int k) {
+    return launch::top_k_scratch_keys(T, n, k) * sizeof(uint64_t);
+}
+
+void top_k(const float* x, int64_t T, int64_t n, int k, uint64_t* keys, void* scratch, cudaStream_t stream) {
+    if (k < 1 || k > kMaxTopK || k > n) fail("cuda::top_k: k = {} is outside 1..{} (rows of {} values)", k, kMaxTopK, n);
+    if (n > int64_t(INT32_MAX)) fail("cuda::top_k: rows of {} values are too long", n);
+    static_assert(sizeof(uint64_t) == sizeof(unsigned long long));
+    launch::top_k(x, T, n, k, reinterpret_cast<unsigned long long*>(keys), static_cast<unsigned long long*>(scratch),
+                  stream);
+    check_launch("top_k");
+}
+
+void read_top_k(const uint64_t* host_keys, int64_t count, int32_t* ids, float* values) {
+    launch::decode_top_k_keys(reinterpret_cast<const unsigned long long*>(host_keys), count, ids, values);
+}
+
 size_t attention_scratch_bytes(int64_t T, int64_t H, int64_t Dh, int64_t S) {
     return size_t(T * H) * size_t(launch::attention_splits(S)) * size_t(Dh + 2) * sizeof(float);
 }

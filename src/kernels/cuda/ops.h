@@ -156,6 +156,15 @@ void attention(const float* q, std::span<const AttentionSequence> seqs, int64_t 
                DType cache_dtype, const int32_t* q_pos, int window, float scale, float* out,
                AttentionScratch scratch, cudaStream_t stream, float softcap = 0.0f, void* out_q8 = nullptr);
 
+// --- Selection (a sampler's candidates) --------------------------------------------------------
+// kernels::top_k of x [T, n] on the device, queued: each row's k largest as 64-bit keys (value and
+// index in one word) into `keys` (T * k of them, device), which read_top_k turns into ids and values
+// once they are on the host. 1 <= k <= min(n, kMaxTopK); `scratch`: top_k_scratch_bytes(T, n, k).
+constexpr int kMaxTopK = 128;
+size_t top_k_scratch_bytes(int64_t T, int64_t n, int k);
+void top_k(const float* x, int64_t T, int64_t n, int k, uint64_t* keys, void* scratch, cudaStream_t stream);
+void read_top_k(const uint64_t* host_keys, int64_t count, int32_t* ids, float* values);
+
 // --- Bandwidth yardstick -----------------------------------------------------------------------
 // Reads `bytes` (a multiple of 16, 16-byte aligned) at `data` once; `result` (one device u64)
 // receives a value that depends on them. What matvec's GB/s are compared with.

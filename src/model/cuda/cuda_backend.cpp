@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace slm::model::cuda_backend {
 
@@ -135,6 +136,20 @@ public:
         cuda::check(cudaMemcpyAsync(host, src, n * sizeof(float), cudaMemcpyDeviceToHost, stream_),
                     "copying results from the GPU");
         cuda::check(cudaStreamSynchronize(stream_), "running the forward on the GPU");
+    }
+
+    // The selection joins the step's graph; only its keys cross (8 bytes a candidate).
+    void top_k(const float* x, int64_t rows, int64_t n, int k, int32_t* ids, float* values) override {
+        auto* keys = grow(top_k_keys_, size_t(rows * k) * sizeof(uint64_t)).as<uint64_t>();
+        void* scratch = grow(top_k_scratch_, cuda::top_k_scratch_bytes(rows, n, k)).data();
+        if (!begin_op({x})) cuda::top_k(x, rows, n, k, keys, scratch, stream_);
+        finish_step();
+        host_keys_.resize(size_t(rows * k));
+        cuda::check(cudaMemcpyAsync(host_keys_.data(), keys, host_keys_.size() * sizeof(uint64_t),
+                                    cudaMemcpyDeviceToHost, stream_),
+                    "copying the top tokens from the GPU");
+        cuda::check(cudaStreamSynchronize(stream_), "running the forward on the GPU");
+        cuda::read_top_k(host_keys_.data(), rows * k, ids, values);
     }
 
     void copy(float* dst, const float* src, size_t n) override {
@@ -528,6 +543,8 @@ private:
     std::array<cuda::DeviceBuffer, size_t(Slot::count)> buffers_;
     std::array<cuda::DeviceBuffer, size_t(IntSlot::count)> ints_;
     cuda::DeviceBuffer q8_, norm_sums_, x_f16_, w_f16_, attention_scratch_, attention_counts_;
+    cuda::DeviceBuffer top_k_keys_, top_k_scratch_;
+    std::vector<uint64_t> host_keys_;
 
     // How the current step runs: not yet known (before its first op), op by op, recorded into a
     // graph as it runs, or replayed from one.
