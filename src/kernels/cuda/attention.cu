@@ -19,7 +19,6 @@ namespace slm::cuda::launch {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kPerLane = kMaxHeadDim / 32;  // head dimensions each lane holds
 // A split's keys: each of its four warps walks its share one key after another (load, dot,
 // shuffles, exponentials), so even short contexts want several splits. At 128 keys a split a 7B
 // q4_0 decode over positions 0-127 ran at 407 tokens/s, at 32 at 480, at 16 at 492 (H200, each
@@ -60,25 +59,48 @@ __device__ __forceinline__ Sequence sequence_of(const AttentionSequences& seqs, 
 // out[t, h, :] from the first `used` partials of (t, h); zeros when no key was visible (the
 // reference's rule). With q8 (Dh a multiple of 32, so each warp holds one whole group) also as
 // 8-bit activations for the output projection's matvec. The partials were written by other blocks
-// of this launch: read past L1 (__ldcg).
+// of this launch: read past L1 (__ldcg). Every load of a step is issued before any is used (the
+// splits' maxima and sums by one thread each, then each dimension's sums of every split): read in
+// turn, a loop's loads were one L2 round trip each, most of a decode attention's time.
 __device__ void merge_partials(const float* p, int Dh, int used, float* o, int64_t q8_group0, void* q8, int64_t n) {
+    __shared__ float weight[kMaxSplits];  // each split's exp(max - M) / L
+    __shared__ float total;               // L, or 0 when no key was visible
+    const int s = threadIdx.x;
+    const float m_s = s < used ? __ldcg(p + s * (Dh + 2)) : -INFINITY;
+    const float l_s = s < used ? __ldcg(p + s * (Dh + 2) + 1) : 0.0f;
+    if (s < kMaxSplits) weight[s] = m_s;
+    __syncthreads();
     float M = -INFINITY;
-    for (int s = 0; s < used; ++s) M = fmaxf(M, __ldcg(p + s * (Dh + 2)));
-    float L = 0.0f;
-    if (M != -INFINITY)
-        for (int s = 0; s < used; ++s) L += expf(__ldcg(p + s * (Dh + 2)) - M) * __ldcg(p + s * (Dh + 2) + 1);
+    for (int i = 0; i < used; ++i) M = fmaxf(M, weight[i]);
+    __syncthreads();
+    if (s < kMaxSplits) weight[s] = M == -INFINITY ? 0.0f : expf(m_s - M) * l_s;
+    __syncthreads();
+    if (s == 0) {
+        float L = 0.0f;
+        for (int i = 0; i < used; ++i) L += weight[i];
+        total = L;
+    }
+    __syncthreads();
+    if (s < used && total > 0.0f) weight[s] = expf(m_s - M) / total;
+    __syncthreads();
     for (int d = threadIdx.x; d < Dh; d += blockDim.x) {
+        float v[kMaxSplits];
+#pragma unroll
+        for (int i = 0; i < kMaxSplits; ++i) v[i] = i < used ? __ldcg(p + i * (Dh + 2) + 2 + d) : 0.0f;
         float sum = 0.0f;
-        if (M != -INFINITY)
-            for (int s = 0; s < used; ++s) sum += expf(__ldcg(p + s * (Dh + 2)) - M) * __ldcg(p + s * (Dh + 2) + 2 + d);
-        const float v = M == -INFINITY ? 0.0f : sum / L;
-        o[d] = v;
-        if (q8 != nullptr) quantize_group(v, q8_group0 + d / 32, q8_codes(q8), q8_scales(q8, n));
+#pragma unroll
+        for (int i = 0; i < kMaxSplits; ++i)
+            if (i < used) sum += weight[i] * v[i];
+        const float out = total > 0.0f ? sum : 0.0f;
+        o[d] = out;
+        if (q8 != nullptr) quantize_group(out, q8_group0 + d / 32, q8_codes(q8), q8_scales(q8, n));
     }
 }
 
 // Partial of one split: [max score, sum of exp(score - max), Dh weighted value sums].
-template <bool F16>
+// PerLane: head dimensions a lane holds (lane, lane + 32, ...), 4 up to 128-dimension heads, 8 up
+// to 256 (sized to the head: registers held for absent dimensions cost the kernel its speed).
+template <bool F16, int PerLane>
 __global__ void __launch_bounds__(kWarps * 32)
     attention_split_kernel(const float* __restrict__ q, int64_t H, int64_t Hkv, int Dh, AttentionSequences seqs,
                            const int32_t* __restrict__ q_pos, int window, float scale, float softcap, int splits,
@@ -100,23 +122,29 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int64_t begin = first + split * chunk, end = min(begin + chunk, last + 1);
     const int64_t kvh = h / (H / Hkv);
 
-    float qr[kPerLane], acc[kPerLane];
+    float qr[PerLane], acc[PerLane];
     const float* qh = q + (t * H + h) * Dh;
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
+    for (int i = 0; i < PerLane; ++i) {
         const int d = lane + 32 * i;
         qr[i] = d < Dh ? qh[d] : 0.0f;
         acc[i] = 0.0f;
     }
+    // A key's value row is loaded with its key row, before the score needs the key: one wait for
+    // memory a key, not two.
     float m = -INFINITY, l = 0.0f;
     for (int64_t j = begin + warp; j < end; j += kWarps) {
         const int64_t row = (j * Hkv + kvh) * Dh;
+        float kr[PerLane], vr[PerLane];
+#pragma unroll
+        for (int i = 0; i < PerLane; ++i) {
+            const int d = lane + 32 * i;
+            kr[i] = d < Dh ? cache_value(k_cache, F16, row + d) : 0.0f;
+            vr[i] = d < Dh ? cache_value(v_cache, F16, row + d) : 0.0f;
+        }
         float dot = 0.0f;
 #pragma unroll
-        for (int i = 0; i < kPerLane; ++i) {
-            const int d = lane + 32 * i;
-            if (d < Dh) dot += qr[i] * cache_value(k_cache, F16, row + d);
-        }
+        for (int i = 0; i < PerLane; ++i) dot += qr[i] * kr[i];
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
         float score = dot * scale;
@@ -125,10 +153,7 @@ __global__ void __launch_bounds__(kWarps * 32)
         const float correction = expf(m - m_new), p = expf(score - m_new);
         l = l * correction + p;
 #pragma unroll
-        for (int i = 0; i < kPerLane; ++i) {
-            const int d = lane + 32 * i;
-            if (d < Dh) acc[i] = acc[i] * correction + p * cache_value(v_cache, F16, row + d);
-        }
+        for (int i = 0; i < PerLane; ++i) acc[i] = acc[i] * correction + p * vr[i];
         m = m_new;
     }
 
@@ -136,7 +161,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     __shared__ float warp_m[kWarps], warp_l[kWarps], warp_acc[kWarps][kMaxHeadDim];
     if (lane == 0) warp_m[warp] = m, warp_l[warp] = l;
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i)
+    for (int i = 0; i < PerLane; ++i)
         if (lane + 32 * i < Dh) warp_acc[warp][lane + 32 * i] = acc[i];
     __syncthreads();
     float M = -INFINITY;
@@ -186,12 +211,12 @@ void attention(const float* q, const AttentionSequences& seqs, int64_t H, int64_
     for (int i = 0; i < seqs.count; ++i) S = std::max(S, seqs.S[i]);
     const int splits = attention_splits(S);
     const dim3 grid{unsigned(splits), unsigned(H), unsigned(T)};
-    if (f16_cache)
-        launch_dependent(&attention_split_kernel<true>, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos,
-                         window, scale, softcap, splits, partials, done, out, out_q8);
-    else
-        launch_dependent(&attention_split_kernel<false>, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos,
-                         window, scale, softcap, splits, partials, done, out, out_q8);
+    auto go = [&](auto kernel) {
+        launch_dependent(kernel, grid, kWarps * 32, stream, q, H, Hkv, int(Dh), seqs, q_pos, window, scale, softcap,
+                         splits, partials, done, out, out_q8);
+    };
+    if (Dh <= 128) f16_cache ? go(&attention_split_kernel<true, 4>) : go(&attention_split_kernel<false, 4>);
+    else f16_cache ? go(&attention_split_kernel<true, 8>) : go(&attention_split_kernel<false, 8>);
 }
 
 }  // namespace slm::cuda::launch
