@@ -71,9 +71,11 @@ public:
     // The next token for this row of logits; `history` as for SamplerStage::apply.
     int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
 
-    // How many of the most likely tokens the next draw depends on: 1 when greedy with no logit
-    // bias or penalties, top_k when the chain opens with top-k, 0 (the whole row) otherwise or
-    // once a stage was added. A caller may then find just those where the logits are
+    // How many of the most likely tokens the next draw depends on: 1 when greedy, top_k when the
+    // chain has top-k, each plus the tokens a logit bias or the penalties may lower (the biased
+    // ids, penalty_last_n) when those only lower logits (bias <= 0, repeat penalty >= 1, frequency
+    // and presence penalties >= 0); 0 (the whole row) when top-k is off, a bias or a penalty may
+    // raise a token, or a stage was added. A caller may then find just those where the logits are
     // (Session::decode_top: on a GPU, only they cross to the host) and pass them to sample_top.
     int candidates_needed() const { return candidates_; }
     // sample() from the row's most likely tokens only, most likely first (as Model::forward_top

@@ -35,6 +35,10 @@ int32_t argmax(std::span<const float> logits) {
 
 namespace {
 
+// Beyond this many tokens that a bias or penalty may lower, candidates_needed() would pass any
+// caller's bound anyway (Model's kMaxTopTokens is 128); capping keeps the sum from overflowing.
+constexpr int kMaxLoweredTokens = 1 << 20;
+
 class LogitBiasStage : public SamplerStage {
 public:
     explicit LogitBiasStage(std::unordered_map<int32_t, float> bias) : bias_(std::move(bias)) {}
@@ -259,18 +263,32 @@ SamplerParams SamplerParams::from_generation_defaults(const GenerationDefaults& 
 }
 
 SamplerChain::SamplerChain(const SamplerParams& p) : greedy_(p.temperature <= 0.0f), rng_(p.seed) {
-    if (!p.logit_bias.empty()) stages_.push_back(std::make_unique<LogitBiasStage>(p.logit_bias));
+    // Bias and penalties that only lower logits, and only of the tokens they name (the biased ids,
+    // at most penalty_last_n of the history), leave the k most likely tokens among the k + that
+    // many most likely before them: a token below those has k unnamed ones above it still.
+    bool only_lowered = true;
+    int named = 0;
+    if (!p.logit_bias.empty()) {
+        stages_.push_back(std::make_unique<LogitBiasStage>(p.logit_bias));
+        for (const auto& [id, bias] : p.logit_bias) only_lowered = only_lowered && bias <= 0.0f;
+        named += int(std::min<size_t>(p.logit_bias.size(), size_t(kMaxLoweredTokens)));
+    }
     if (p.repeat_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f) {
         if (p.repeat_penalty <= 0.0f) fail("sampler: repeat penalty {} must be positive", p.repeat_penalty);
         stages_.push_back(std::make_unique<PenaltiesStage>(p.repeat_penalty, p.frequency_penalty, p.presence_penalty,
                                                            p.penalty_last_n));
+        only_lowered = only_lowered && p.repeat_penalty >= 1.0f && p.frequency_penalty >= 0.0f &&
+                       p.presence_penalty >= 0.0f && p.penalty_last_n >= 0;
+        named += std::min(std::max(p.penalty_last_n, 0), kMaxLoweredTokens);
     }
+    if (!only_lowered) named = -1;
+    auto candidates = [&](int k) { return named < 0 ? 0 : k + named; };
     if (greedy_) {  // the largest logit after bias and penalties
-        if (stages_.empty()) candidates_ = 1;
+        candidates_ = candidates(1);
         return;
     }
     if (p.top_k > 0) {
-        if (stages_.empty()) candidates_ = p.top_k;
+        candidates_ = candidates(p.top_k);
         stages_.push_back(std::make_unique<TopKStage>(p.top_k));
     }
     if (p.typical_p < 1.0f) stages_.push_back(std::make_unique<TypicalStage>(p.typical_p));

@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <algorithm>
+#include <functional>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <random>
@@ -234,8 +236,9 @@ TEST(Sampler, CustomStageConstrainsTheDraw) {
     EXPECT_EQ(chain.sample(kLogits, {}), 4);
 }
 
-// Which chains can draw from the most likely tokens alone: greedy, or top-k first; not once a
-// bias or a penalty may lift a token from below, nor without a top-k.
+// Which chains can draw from the most likely tokens alone: greedy, or top-k, with as many more as
+// a bias or the penalties may push down from above; not once one may lift a token from below, nor
+// without a top-k.
 TEST(Sampler, CandidatesNeededOnlyWhereTheMostLikelyTokensDecide) {
     SamplerParams greedy;
     greedy.temperature = 0;
@@ -243,9 +246,24 @@ TEST(Sampler, CandidatesNeededOnlyWhereTheMostLikelyTokensDecide) {
     SamplerParams defaults;  // top_k 40, then top-p, min-p, temperature
     EXPECT_EQ(SamplerChain(defaults).candidates_needed(), 40);
     EXPECT_EQ(SamplerChain(plain()).candidates_needed(), 0);
-    SamplerParams penalized = defaults;
+    SamplerParams penalized = defaults;  // ollama's defaults: repeat penalty 1.1 over 64 tokens
     penalized.repeat_penalty = 1.1f;
-    EXPECT_EQ(SamplerChain(penalized).candidates_needed(), 0);
+    EXPECT_EQ(SamplerChain(penalized).candidates_needed(), 40 + 64);
+    penalized.frequency_penalty = 0.5f;
+    penalized.presence_penalty = 0.25f;
+    penalized.penalty_last_n = 16;
+    EXPECT_EQ(SamplerChain(penalized).candidates_needed(), 40 + 16);
+    for (auto raise : std::vector<std::function<void(SamplerParams&)>>{
+             [](SamplerParams& q) { q.repeat_penalty = 0.9f; }, [](SamplerParams& q) { q.frequency_penalty = -0.5f; },
+             [](SamplerParams& q) { q.presence_penalty = -0.5f; }, [](SamplerParams& q) { q.penalty_last_n = -1; }}) {
+        SamplerParams q = penalized;
+        raise(q);
+        EXPECT_EQ(SamplerChain(q).candidates_needed(), 0);
+    }
+    SamplerParams banned = greedy;
+    banned.logit_bias[3] = -std::numeric_limits<float>::infinity();
+    banned.logit_bias[4] = -2.0f;
+    EXPECT_EQ(SamplerChain(banned).candidates_needed(), 1 + 2);
     SamplerParams biased = greedy;
     biased.logit_bias[3] = 5.0f;
     EXPECT_EQ(SamplerChain(biased).candidates_needed(), 0);
@@ -260,7 +278,14 @@ TEST(Sampler, SampleTopDrawsWhatSampleDraws) {
     std::normal_distribution<float> normal(0.0f, 2.5f);
     std::vector<float> logits(3000);
     for (float& l : logits) l = normal(gen);
-    std::vector<SamplerParams> chains(5);
+    // A history of the 40 most likely tokens, several times over, so that penalties push the
+    // head of the row down and tokens from below the first top_k take their places.
+    std::vector<int32_t> order(logits.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[size_t(a)] > logits[size_t(b)]; });
+    std::vector<int32_t> history;
+    for (int i = 0; i < 64; ++i) history.push_back(order[size_t(i % 40)]);
+    std::vector<SamplerParams> chains(9);
     chains[0].temperature = 0;
     chains[1].top_k = 40;  // the defaults: top-p 0.95, min-p 0.05, temperature 0.8
     chains[2].top_k = 128;
@@ -270,16 +295,28 @@ TEST(Sampler, SampleTopDrawsWhatSampleDraws) {
     chains[3].top_k = 20;
     chains[3].typical_p = 0.9f;
     chains[4].top_k = 5000;  // more than the vocabulary: all of it
+    chains[5].repeat_penalty = 1.3f;  // ollama's defaults, penalty stronger
+    chains[6].temperature = 0;
+    chains[6].repeat_penalty = 2.0f;
+    chains[6].frequency_penalty = 1.0f;
+    chains[6].presence_penalty = 0.5f;
+    chains[6].penalty_last_n = 64;
+    chains[7].top_k = 10;
+    chains[7].repeat_penalty = 5.0f;  // the whole head pushed below the next 40
+    chains[7].logit_bias = {{order[45], -100.0f}, {order[46], -std::numeric_limits<float>::infinity()}};
+    chains[8].temperature = 0;
+    chains[8].logit_bias = {{order[0], -std::numeric_limits<float>::infinity()}, {order[1], -50.0f}};
     for (size_t c = 0; c < chains.size(); ++c) {
         chains[c].seed = 100 + c;
         SamplerChain full(chains[c]), top(chains[c]);
         const int k = std::min<int>(top.candidates_needed(), int(logits.size()));
-        ASSERT_GT(k, 0);
+        ASSERT_GT(k, 0) << "chain " << c;
         std::vector<int32_t> ids(static_cast<size_t>(k));
         std::vector<float> values(static_cast<size_t>(k));
         kernels::top_k(logits.data(), 1, int64_t(logits.size()), k, ids.data(), values.data());
         for (int draw = 0; draw < 200; ++draw)
-            ASSERT_EQ(top.sample_top(ids, values, {}), full.sample(logits, {})) << "chain " << c << ", draw " << draw;
+            ASSERT_EQ(top.sample_top(ids, values, history), full.sample(logits, history))
+                << "chain " << c << ", draw " << draw;
     }
 }
 
