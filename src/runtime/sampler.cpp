@@ -282,7 +282,9 @@ SamplerChain::SamplerChain(const SamplerParams& p) : greedy_(p.temperature <= 0.
         named += std::min(std::max(p.penalty_last_n, 0), kMaxLoweredTokens);
     }
     if (!only_lowered) named = -1;
-    auto candidates = [&](int k) { return named < 0 ? 0 : k + named; };
+    auto candidates = [&](int k) {
+        return named < 0 ? 0 : int(std::min<int64_t>(int64_t(k) + named, std::numeric_limits<int>::max()));
+    };
     if (greedy_) {  // the largest logit after bias and penalties
         candidates_ = candidates(1);
         return;

@@ -267,6 +267,9 @@ TEST(Sampler, CandidatesNeededOnlyWhereTheMostLikelyTokensDecide) {
     SamplerParams biased = greedy;
     biased.logit_bias[3] = 5.0f;
     EXPECT_EQ(SamplerChain(biased).candidates_needed(), 0);
+    SamplerParams huge = penalized;  // a top-k of any size: the count saturates, never wraps
+    huge.top_k = std::numeric_limits<int>::max();
+    EXPECT_EQ(SamplerChain(huge).candidates_needed(), std::numeric_limits<int>::max());
     SamplerChain chain(plain());
     EXPECT_THROW(chain.sample_top(std::vector<int32_t>{1}, std::vector<float>{3.0f}, {}), Error);
 }
