@@ -329,8 +329,7 @@ bool Scheduler::step() {
     const size_t vocab = size_t(backend_.vocab_size());
     std::vector<Drawn> drawn(logit_owner.size());
     backend_.for_each_row(logit_owner.size(), [&](size_t r) {
-        drawn[r] = top_k > 0 ? draw_top(*logit_owner[r], top.row_ids(r), top.row_logits(r))
-                             : draw(*logit_owner[r], logits.data() + r * vocab);
+        drawn[r] = draw(*logit_owner[r], top.k > 0 ? nullptr : logits.data() + r * vocab, top, r);
     });
     for (size_t r = 0; r < logit_owner.size(); ++r) {
         Slot& slot = *logit_owner[r];
@@ -340,10 +339,10 @@ bool Scheduler::step() {
     return true;
 }
 
-Scheduler::Drawn Scheduler::draw(Slot& slot, float* logits) {
+Scheduler::Drawn Scheduler::draw(Slot& slot, float* logits, const TopTokens& top, size_t row) {
     const int vocab = backend_.vocab_size();
     Drawn drawn;
-    if (slot.job->top_logprobs >= 0) {  // of the model's own distribution, before any sampling stage
+    if (top.k == 0 && slot.job->top_logprobs >= 0) {  // of the model's own distribution, before any sampling stage
         drawn.log_probs.assign(logits, logits + vocab);
         const float max = *std::max_element(drawn.log_probs.begin(), drawn.log_probs.end());
         double sum = 0.0;
@@ -352,17 +351,8 @@ Scheduler::Drawn Scheduler::draw(Slot& slot, float* logits) {
         for (float& x : drawn.log_probs) x -= log_z;
     }
     try {
-        drawn.token = slot.sampler->sample(std::span<float>(logits, size_t(vocab)));
-    } catch (const std::exception& e) {
-        drawn.error = e.what();
-    }
-    return drawn;
-}
-
-Scheduler::Drawn Scheduler::draw_top(Slot& slot, std::span<const int32_t> ids, std::span<const float> logits) {
-    Drawn drawn;
-    try {
-        drawn.token = slot.sampler->sample_top(ids, logits);
+        drawn.token = top.k > 0 ? slot.sampler->sample_top(top.row_ids(row), top.row_logits(row))
+                                : slot.sampler->sample(std::span<float>(logits, size_t(vocab)));
     } catch (const std::exception& e) {
         drawn.error = e.what();
     }

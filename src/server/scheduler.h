@@ -17,7 +17,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,8 +83,9 @@ private:
         std::vector<float> log_probs;  // of the model's distribution, when top_logprobs is asked
         std::string error;             // the sampler failed (every token excluded): ends the request
     };
-    Drawn draw(Slot& slot, float* logits);  // touches only `slot`: slots are drawn in parallel
-    Drawn draw_top(Slot& slot, std::span<const int32_t> ids, std::span<const float> logits);  // from the top tokens
+    // Row `row` of a step: from its logits, or (top.k > 0) from its most likely tokens. Touches
+    // only `slot`: slots are drawn in parallel.
+    Drawn draw(Slot& slot, float* logits, const TopTokens& top, size_t row);
     void on_token(Slot& slot, Drawn drawn);
     void finish(Slot& slot, const std::string& reason, const std::string& error = "");
     bool any_active() const;
